@@ -1,0 +1,127 @@
+/*
+ * Building and tearing down the service's long-lived parts.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "app.h"
+#include "cache.h"
+#include "fetch.h"
+#include "log.h"
+#include "pool.h"
+#include "token.h"
+
+static enum pool_err
+fill(void *arg, const char *url, struct json_object **info, char **msg)
+{
+	return pool_extract(arg, url, info, msg);
+}
+
+/*
+ * Make the token key (a random one, with a warning, when ENCRYPTION_KEY
+ * is unset), start the helper pool and the cache.  Returns 0, or -1 with
+ * a message in err.
+ */
+int
+app_init(struct app *app, char *err, size_t errsz)
+{
+	struct pool_opts	 po;
+	struct fetch_opts	 fo;
+	unsigned char		 rnd[32];
+	char			 secret[65];
+	size_t			 i;
+	const struct conf	*c = &app->conf;
+
+	app->started = time(NULL);
+	if (c->encryption_key != NULL)
+		app->token = token_new(c->encryption_key, c->token_ttl);
+	else {
+		log_warnx("ENCRYPTION_KEY is not set: using a random key. "
+		    "Download links die with this process and differ "
+		    "between instances.");
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+			snprintf(err, errsz, "no randomness for a key");
+			return -1;
+		}
+		for (i = 0; i < sizeof(rnd); i++)
+			snprintf(secret + 2 * i, 3, "%02x", rnd[i]);
+		app->token = token_new(secret, c->token_ttl);
+	}
+	if (app->token == NULL) {
+		snprintf(err, errsz, "could not derive the token key");
+		return -1;
+	}
+
+	memset(&fo, 0, sizeof(fo));
+	fo.proxy = c->outbound_proxy;
+	fo.ca_file = c->ca_file;
+	fo.allow_private = c->fetch_allow_private;
+	fo.timeout = c->download_timeout;
+	if (fetch_init(&fo) == -1) {
+		snprintf(err, errsz, "could not initialise libcurl");
+		return -1;
+	}
+
+	memset(&po, 0, sizeof(po));
+	po.python = c->ytdlp_python;
+	po.pythonpath = c->ytdlp_pythonpath;
+	po.script = c->helper_script;
+	po.helpers = c->helpers;
+	po.max_workers = c->max_workers;
+	po.queue_max = c->queue_max;
+	po.timeout = c->ytdlp_timeout;
+	po.max_requests = c->helper_max_requests;
+	po.max_rss_mb = c->helper_max_rss_mb;
+	po.proxy = c->outbound_proxy;
+	po.cookies = c->cookies_path;
+	po.ca_file = c->ca_file;
+	po.allow_generic = c->test_post_hosts != NULL;
+	if ((app->pool = pool_new(&po)) == NULL || pool_start(app->pool) ==
+	    -1) {
+		snprintf(err, errsz, "could not start the helper pool");
+		return -1;
+	}
+	if ((app->cache = cache_new(c->cache_max, c->cache_ttl, fill,
+	    app->pool)) == NULL) {
+		snprintf(err, errsz, "could not make the cache");
+		return -1;
+	}
+	return 0;
+}
+
+/* SIGHUP: reopen the log, replace the helpers (a new yt-dlp). */
+void
+app_reload(struct app *app)
+{
+	if (log_reopen() == -1)
+		log_warn("%s: %s", __func__, app->conf.log_file);
+	if (app->pool != NULL)
+		pool_reload(app->pool);
+}
+
+/* Stop what runs in the background (helpers) without freeing. */
+void
+app_stop(struct app *app)
+{
+	pool_free(app->pool);
+	app->pool = NULL;
+}
+
+void
+app_free(struct app *app)
+{
+	cache_free(app->cache);
+	app->cache = NULL;
+	pool_free(app->pool);
+	app->pool = NULL;
+	token_free(app->token);
+	app->token = NULL;
+	fetch_cleanup();
+	conf_clear(&app->conf);
+}

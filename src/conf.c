@@ -1,0 +1,326 @@
+/*
+ * Configuration loading and validation.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "conf.h"
+#include "log.h"
+
+#ifndef HELPER_SCRIPT_PATH
+#define HELPER_SCRIPT_PATH "ytdlp_helper.py"
+#endif
+
+enum kind { K_STR, K_INT, K_BOOL, K_URL, K_FILE, K_LEVEL };
+
+struct key {
+	const char	*name;
+	enum kind	 kind;
+	size_t		 off;
+	long		 min, max;
+};
+
+#define S(f)	offsetof(struct conf, f)
+
+static const struct key keys[] = {
+	{ "BASE_URL",		K_URL,	S(base_url), 0, 0 },
+	{ "ENCRYPTION_KEY",	K_STR,	S(encryption_key), 0, 0 },
+	{ "TEMP_DIR",		K_STR,	S(temp_dir), 0, 0 },
+	{ "COOKIES_PATH",	K_FILE,	S(cookies_path), 0, 0 },
+	{ "MAX_WORKERS",	K_INT,	S(max_workers), 1, 1000 },
+	{ "YTDLP_TIMEOUT",	K_INT,	S(ytdlp_timeout), 1, 600 },
+	{ "DOWNLOAD_TIMEOUT",	K_INT,	S(download_timeout), 1, 3600 },
+	{ "FCGI_THREADS",	K_INT,	S(fcgi_threads), 1, 8192 },
+	{ "THREAD_STACK_KB",	K_INT,	S(thread_stack_kb), 64, 65536 },
+	{ "LISTEN_BACKLOG",	K_INT,	S(listen_backlog), 1, 65535 },
+	{ "HELPERS",		K_INT,	S(helpers), 1, 64 },
+	{ "HELPER_MAX_REQUESTS", K_INT,	S(helper_max_requests), 0, 10000000 },
+	{ "HELPER_MAX_RSS_MB",	K_INT,	S(helper_max_rss_mb), 0, 65536 },
+	{ "HELPER_SCRIPT",	K_FILE,	S(helper_script), 0, 0 },
+	{ "QUEUE_MAX",		K_INT,	S(queue_max), 0, 1000000 },
+	{ "TOKEN_TTL",		K_INT,	S(token_ttl), 1, 604800 },
+	{ "CACHE_TTL",		K_INT,	S(cache_ttl), 0, 86400 },
+	{ "CACHE_MAX",		K_INT,	S(cache_max), 0, 1000000 },
+	{ "OUTBOUND_PROXY",	K_URL,	S(outbound_proxy), 0, 0 },
+	{ "CA_FILE",		K_FILE,	S(ca_file), 0, 0 },
+	{ "YTDLP_PYTHON",	K_STR,	S(ytdlp_python), 0, 0 },
+	{ "YTDLP_PYTHONPATH",	K_STR,	S(ytdlp_pythonpath), 0, 0 },
+	{ "SLIDESHOW_MAX",	K_INT,	S(slideshow_max), 1, 256 },
+	{ "SLIDESHOW_TIMEOUT",	K_INT,	S(slideshow_timeout), 1, 3600 },
+	{ "FFMPEG",		K_STR,	S(ffmpeg), 0, 0 },
+	{ "LOG_LEVEL",		K_LEVEL, S(log_level), 0, 0 },
+	{ "LOG_FILE",		K_STR,	S(log_file), 0, 0 },
+	{ "BODY_MAX",		K_INT,	S(body_max), 1024, 16777216 },
+	{ "SHUTDOWN_TIMEOUT",	K_INT,	S(shutdown_timeout), 0, 3600 },
+	{ "FETCH_ALLOW_PRIVATE", K_BOOL, S(fetch_allow_private), 0, 0 },
+	{ "TEST_POST_HOSTS",	K_STR,	S(test_post_hosts), 0, 0 },
+};
+
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+/* Number of online processors, at least 1. */
+int
+conf_ncpu(void)
+{
+	long	 n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : (n > 64 ? 64 : (int)n);
+}
+
+static void
+defaults(struct conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->temp_dir = strdup("/tmp/tiktok-fcgi");
+	c->max_workers = 20;
+	c->ytdlp_timeout = 30;
+	c->download_timeout = 120;
+	c->fcgi_threads = 256;
+	c->thread_stack_kb = 256;
+	c->listen_backlog = 1024;
+	c->helpers = conf_ncpu();
+	c->helper_max_requests = 1000;
+	c->helper_max_rss_mb = 512;
+	c->helper_script = strdup(HELPER_SCRIPT_PATH);
+	c->queue_max = 1000;
+	c->token_ttl = 360;
+	c->cache_ttl = 300;
+	c->cache_max = 1000;
+	c->ytdlp_python = strdup(DEFAULT_YTDLP_PYTHON);
+	c->slideshow_max = conf_ncpu();
+	c->slideshow_timeout = 120;
+	c->ffmpeg = strdup(DEFAULT_FFMPEG);
+	c->log_level = LOG_LEVEL_INFO;
+	c->body_max = 65536;
+	c->shutdown_timeout = 20;
+}
+
+static const struct key *
+findkey(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/*
+ * Set one key from its text.  Returns 0, or -1 with a message naming the
+ * key in err.
+ */
+static int
+setkey(struct conf *c, const struct key *k, const char *v, char *err,
+    size_t errsz)
+{
+	char		**sp = (char **)((char *)c + k->off);
+	int		 *ip = (int *)((char *)c + k->off);
+	char		 *end;
+	long		  n;
+	enum log_level	  lvl;
+	CURLU		 *u;
+	char		 *scheme = NULL;
+	int		  bad;
+
+	switch (k->kind) {
+	case K_INT:
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (*v == '\0' || *end != '\0' || errno != 0 ||
+		    n < k->min || n > k->max) {
+			snprintf(err, errsz, "%s: \"%s\" is not a whole number "
+			    "from %ld to %ld", k->name, v, k->min, k->max);
+			return -1;
+		}
+		*ip = (int)n;
+		return 0;
+	case K_BOOL:
+		if (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0 ||
+		    strcasecmp(v, "yes") == 0)
+			*ip = 1;
+		else if (strcmp(v, "0") == 0 || strcasecmp(v, "false") == 0 ||
+		    strcasecmp(v, "no") == 0 || *v == '\0')
+			*ip = 0;
+		else {
+			snprintf(err, errsz, "%s: \"%s\" is not 0 or 1",
+			    k->name, v);
+			return -1;
+		}
+		return 0;
+	case K_LEVEL:
+		if (log_level_parse(v, &lvl) == -1) {
+			snprintf(err, errsz, "%s: \"%s\" is not one of error, "
+			    "warn, info, debug", k->name, v);
+			return -1;
+		}
+		*ip = (int)lvl;
+		return 0;
+	case K_URL:
+		if (*v == '\0')
+			break;
+		bad = 1;
+		if ((u = curl_url()) != NULL &&
+		    curl_url_set(u, CURLUPART_URL, v, 0) == CURLUE_OK &&
+		    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK)
+			bad = strcmp(scheme, "http") != 0 &&
+			    strcmp(scheme, "https") != 0 &&
+			    (k->off != S(outbound_proxy) ||
+			    strncmp(scheme, "socks", 5) != 0);
+		curl_free(scheme);
+		curl_url_cleanup(u);
+		if (bad) {
+			snprintf(err, errsz, "%s: \"%s\" is not an http or "
+			    "https URL", k->name, v);
+			return -1;
+		}
+		break;
+	case K_FILE:
+		if (*v != '\0' && access(v, R_OK) == -1) {
+			snprintf(err, errsz, "%s: %s: %s", k->name, v,
+			    strerror(errno));
+			return -1;
+		}
+		break;
+	case K_STR:
+		break;
+	}
+	free(*sp);
+	*sp = NULL;
+	if (*v == '\0')
+		return 0;
+	if ((*sp = strdup(v)) == NULL) {
+		snprintf(err, errsz, "%s: out of memory", k->name);
+		return -1;
+	}
+	/* BASE_URL is joined with "/stream" etc.: no trailing slash. */
+	if (k->off == S(base_url))
+		while (strlen(*sp) > 0 && (*sp)[strlen(*sp) - 1] == '/')
+			(*sp)[strlen(*sp) - 1] = '\0';
+	return 0;
+}
+
+/*
+ * Read KEY=value lines.  Blank lines and lines starting with '#' are
+ * skipped; "export " before a key and quotes around a value are allowed,
+ * so that a serverjs .env file reads as it is.  Keys we do not know are
+ * warned about, not refused.
+ */
+static int
+readfile(struct conf *c, const char *file, char *err, size_t errsz)
+{
+	FILE			*f;
+	char			*line = NULL, *k, *v, *e;
+	size_t			 cap = 0, len;
+	ssize_t			 n;
+	int			 lineno = 0, rc = -1;
+	const struct key	*key;
+
+	if ((f = fopen(file, "re")) == NULL) {
+		snprintf(err, errsz, "%s: %s", file, strerror(errno));
+		return -1;
+	}
+	while ((n = getline(&line, &cap, f)) != -1) {
+		lineno++;
+		for (k = line; isspace((unsigned char)*k); k++)
+			continue;
+		len = strlen(k);
+		while (len > 0 && isspace((unsigned char)k[len - 1]))
+			k[--len] = '\0';
+		if (*k == '\0' || *k == '#')
+			continue;
+		if (strncmp(k, "export ", 7) == 0)
+			k += 7;
+		if ((v = strchr(k, '=')) == NULL) {
+			snprintf(err, errsz, "%s:%d: expected KEY=value",
+			    file, lineno);
+			goto out;
+		}
+		*v++ = '\0';
+		for (e = v - 2; e >= k && isspace((unsigned char)*e); e--)
+			*e = '\0';
+		while (isspace((unsigned char)*v))
+			v++;
+		len = strlen(v);
+		if (len >= 2 && (v[0] == '"' || v[0] == '\'') &&
+		    v[len - 1] == v[0]) {
+			v[len - 1] = '\0';
+			v++;
+		}
+		if ((key = findkey(k)) == NULL) {
+			log_warnx("%s: %s:%d: unknown key %s ignored",
+			    __func__, file, lineno, k);
+			continue;
+		}
+		if (getenv(k) != NULL)
+			continue;	/* the environment wins */
+		if (setkey(c, key, v, err, errsz) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+/*
+ * Fill c with defaults, then the file (if not NULL), then the
+ * environment.  Returns 0, or -1 with a message in err; c is then
+ * cleared.  conf_clear() frees the strings.
+ */
+int
+conf_load(struct conf *c, const char *file, char *err, size_t errsz)
+{
+	size_t		 i;
+	const char	*v;
+
+	defaults(c);
+	if (file != NULL && readfile(c, file, err, errsz) == -1)
+		goto fail;
+	for (i = 0; i < NKEYS; i++)
+		if ((v = getenv(keys[i].name)) != NULL &&
+		    setkey(c, &keys[i], v, err, errsz) == -1)
+			goto fail;
+	if (c->temp_dir == NULL || c->temp_dir[0] != '/') {
+		snprintf(err, errsz, "TEMP_DIR: must be an absolute path");
+		goto fail;
+	}
+	if (c->helper_script == NULL || c->ytdlp_python == NULL ||
+	    c->ffmpeg == NULL) {
+		snprintf(err, errsz, "%s: must not be empty",
+		    c->helper_script == NULL ? "HELPER_SCRIPT" :
+		    c->ytdlp_python == NULL ? "YTDLP_PYTHON" : "FFMPEG");
+		goto fail;
+	}
+	return 0;
+fail:
+	conf_clear(c);
+	return -1;
+}
+
+void
+conf_clear(struct conf *c)
+{
+	size_t	 i;
+	char	**sp;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (keys[i].kind == K_INT || keys[i].kind == K_BOOL ||
+		    keys[i].kind == K_LEVEL)
+			continue;
+		sp = (char **)((char *)c + keys[i].off);
+		free(*sp);
+		*sp = NULL;
+	}
+}

@@ -1,0 +1,49 @@
+/*
+ * Configuration: KEY=value lines from a file given with -c, then the
+ * environment (which wins).  Every value is checked at start; a bad one
+ * stops the start with a message naming the key.
+ */
+#ifndef CONF_H
+#define CONF_H
+
+#include <stddef.h>
+
+struct conf {
+	char	*base_url;		/* BASE_URL, no trailing slash */
+	char	*encryption_key;	/* ENCRYPTION_KEY, NULL if unset */
+	char	*temp_dir;		/* TEMP_DIR */
+	char	*cookies_path;		/* COOKIES_PATH */
+	int	 max_workers;		/* MAX_WORKERS */
+	int	 ytdlp_timeout;		/* YTDLP_TIMEOUT, s */
+	int	 download_timeout;	/* DOWNLOAD_TIMEOUT, s */
+	int	 fcgi_threads;		/* FCGI_THREADS */
+	int	 thread_stack_kb;	/* THREAD_STACK_KB */
+	int	 listen_backlog;	/* LISTEN_BACKLOG */
+	int	 helpers;		/* HELPERS */
+	int	 helper_max_requests;	/* HELPER_MAX_REQUESTS */
+	int	 helper_max_rss_mb;	/* HELPER_MAX_RSS_MB */
+	char	*helper_script;		/* HELPER_SCRIPT */
+	int	 queue_max;		/* QUEUE_MAX */
+	int	 token_ttl;		/* TOKEN_TTL, s */
+	int	 cache_ttl;		/* CACHE_TTL, s */
+	int	 cache_max;		/* CACHE_MAX */
+	char	*outbound_proxy;	/* OUTBOUND_PROXY */
+	char	*ca_file;		/* CA_FILE */
+	char	*ytdlp_python;		/* YTDLP_PYTHON */
+	char	*ytdlp_pythonpath;	/* YTDLP_PYTHONPATH */
+	int	 slideshow_max;		/* SLIDESHOW_MAX */
+	int	 slideshow_timeout;	/* SLIDESHOW_TIMEOUT, s */
+	char	*ffmpeg;		/* FFMPEG */
+	int	 log_level;		/* LOG_LEVEL, enum log_level */
+	char	*log_file;		/* LOG_FILE */
+	int	 body_max;		/* BODY_MAX, bytes */
+	int	 shutdown_timeout;	/* SHUTDOWN_TIMEOUT, s */
+	int	 fetch_allow_private;	/* FETCH_ALLOW_PRIVATE (tests) */
+	char	*test_post_hosts;	/* TEST_POST_HOSTS (tests) */
+};
+
+int	 conf_load(struct conf *, const char *file, char *err, size_t errsz);
+void	 conf_clear(struct conf *);
+int	 conf_ncpu(void);
+
+#endif /* CONF_H */

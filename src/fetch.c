@@ -1,0 +1,244 @@
+/*
+ * libcurl set up once for the whole process, with the safety rules
+ * applied to every handle we use.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "fetch.h"
+#include "log.h"
+
+#define MAX_REDIRS	5
+
+static struct fetch_opts	 opts;
+static CURLSH			*share;
+static pthread_mutex_t		 share_mtx[CURL_LOCK_DATA_LAST];
+static pthread_key_t		 handle_key;
+
+/* Set when a connection was refused by the address guard. */
+static __thread int		 guard_hit;
+
+static void
+share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *u)
+{
+	(void)h; (void)a; (void)u;
+	pthread_mutex_lock(&share_mtx[d]);
+}
+
+static void
+share_unlock(CURL *h, curl_lock_data d, void *u)
+{
+	(void)h; (void)u;
+	pthread_mutex_unlock(&share_mtx[d]);
+}
+
+static void
+handle_free(void *h)
+{
+	curl_easy_cleanup(h);
+}
+
+/*
+ * Is this an address a fetch may reach?  Loopback, private, shared
+ * (CGN), link-local, multicast, reserved, documentation and unspecified
+ * addresses are not; nor are IPv4-mapped, -compatible or NAT64 IPv6
+ * addresses of such.  Returns 1 or 0.
+ */
+int
+fetch_addr_public(const struct sockaddr *sa)
+{
+	const unsigned char	*b;
+	unsigned char		 v4[4];
+
+	if (sa->sa_family == AF_INET) {
+		memcpy(v4, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		b = v4;
+	} else if (sa->sa_family == AF_INET6) {
+		b = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+		static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0,
+		    0, 0, 0, 0, 0xff, 0xff };
+		static const unsigned char nat64[12] = { 0, 0x64, 0xff, 0x9b };
+		static const unsigned char zero[12];
+		if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0 ||
+		    memcmp(b, zero, 12) == 0) {
+			/* ::a.b.c.d, ::ffff:a.b.c.d, 64:ff9b::a.b.c.d */
+			memcpy(v4, b + 12, 4);
+			b = v4;
+			goto v4;
+		}
+		if ((b[0] & 0xfe) == 0xfc)		/* fc00::/7 ULA */
+			return 0;
+		if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) /* fe80::/10 */
+			return 0;
+		if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) /* fec0::/10 */
+			return 0;
+		if (b[0] == 0xff)			/* multicast */
+			return 0;
+		if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d &&
+		    b[3] == 0xb8)			/* 2001:db8::/32 */
+			return 0;
+		if (b[0] == 0x20 && b[1] == 0x02)	/* 6to4: check v4 */ {
+			memcpy(v4, b + 2, 4);
+			b = v4;
+			goto v4;
+		}
+		return 1;
+	} else
+		return 0;
+v4:
+	if (b[0] == 0 || b[0] == 10 || b[0] == 127 || b[0] >= 224)
+		return 0;
+	if (b[0] == 100 && (b[1] & 0xc0) == 64)		/* 100.64/10 */
+		return 0;
+	if (b[0] == 169 && b[1] == 254)
+		return 0;
+	if (b[0] == 172 && (b[1] & 0xf0) == 16)
+		return 0;
+	if (b[0] == 192 && b[1] == 168)
+		return 0;
+	if (b[0] == 192 && b[1] == 0 && (b[2] == 0 || b[2] == 2))
+		return 0;
+	if (b[0] == 198 && (b[1] & 0xfe) == 18)		/* 198.18/15 */
+		return 0;
+	if (b[0] == 198 && b[1] == 51 && b[2] == 100)
+		return 0;
+	if (b[0] == 203 && b[1] == 0 && b[2] == 113)
+		return 0;
+	return 1;
+}
+
+/*
+ * libcurl asks us for every socket it connects, after DNS resolution and
+ * for every redirect hop: refuse non-public addresses here, where the
+ * address is the one really used (no DNS rebinding window).  Through a
+ * proxy the only address is the proxy's, which the operator chose.
+ */
+static curl_socket_t
+open_socket(void *u, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	(void)u;
+	if (purpose == CURLSOCKTYPE_IPCXN && !opts.allow_private &&
+	    opts.proxy == NULL && !fetch_addr_public(&a->addr)) {
+		guard_hit = 1;
+		return CURL_SOCKET_BAD;
+	}
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* Did the last transfer on this thread hit the address guard? */
+int
+fetch_blocked(CURL *h)
+{
+	(void)h;
+	return guard_hit;
+}
+
+/*
+ * Once, before threads: global libcurl state, the share for DNS and TLS
+ * sessions, the per-thread handle key.  Options' strings must outlive
+ * the process's use of fetch (they are the configuration's).
+ */
+int
+fetch_init(const struct fetch_opts *o)
+{
+	int	 i;
+
+	opts = *o;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return -1;
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&share_mtx[i], NULL);
+	if ((share = curl_share_init()) == NULL)
+		return -1;
+	curl_share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	if (pthread_key_create(&handle_key, handle_free) != 0)
+		return -1;
+	return 0;
+}
+
+void
+fetch_cleanup(void)
+{
+	CURL	*h;
+
+	if ((h = pthread_getspecific(handle_key)) != NULL) {
+		curl_easy_cleanup(h);
+		pthread_setspecific(handle_key, NULL);
+	}
+	if (share != NULL)
+		curl_share_cleanup(share);
+	share = NULL;
+	curl_global_cleanup();
+}
+
+/*
+ * Apply the safety rules to a handle: protocols, redirects, address
+ * guard, timeouts, proxy, CA, no signals.  Returns 0 or -1.
+ */
+int
+fetch_setup(CURL *h)
+{
+	CURLcode	 rc = CURLE_OK;
+
+	guard_hit = 0;
+#if LIBCURL_VERSION_NUM >= 0x075500
+	rc |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	rc |= curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+	rc |= curl_easy_setopt(h, CURLOPT_PROTOCOLS,
+	    CURLPROTO_HTTP | CURLPROTO_HTTPS);
+	rc |= curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS,
+	    CURLPROTO_HTTP | CURLPROTO_HTTPS);
+#endif
+	rc |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	rc |= curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+	rc |= curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)MAX_REDIRS);
+	rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	rc |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
+	    (long)(opts.timeout < 20 ? opts.timeout : 20));
+	/* A CDN that sends nothing for DOWNLOAD_TIMEOUT seconds is dead. */
+	rc |= curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	rc |= curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)opts.timeout);
+	rc |= curl_easy_setopt(h, CURLOPT_SHARE, share);
+	if (opts.proxy != NULL)
+		rc |= curl_easy_setopt(h, CURLOPT_PROXY, opts.proxy);
+	else
+		rc |= curl_easy_setopt(h, CURLOPT_PROXY, "");	/* not env */
+	if (opts.ca_file != NULL) {
+		rc |= curl_easy_setopt(h, CURLOPT_CAINFO, opts.ca_file);
+		rc |= curl_easy_setopt(h, CURLOPT_PROXY_CAINFO, opts.ca_file);
+	}
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+/*
+ * This thread's easy handle, reset and set up; kept between requests so
+ * that connections to the CDN are reused.  NULL on failure.
+ */
+CURL *
+fetch_handle(void)
+{
+	CURL	*h;
+
+	if ((h = pthread_getspecific(handle_key)) == NULL) {
+		if ((h = curl_easy_init()) == NULL)
+			return NULL;
+		pthread_setspecific(handle_key, h);
+	} else
+		curl_easy_reset(h);
+	if (fetch_setup(h) == -1)
+		return NULL;
+	return h;
+}

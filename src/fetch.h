@@ -1,0 +1,29 @@
+/*
+ * Outbound HTTP with libcurl, safe by default: http/https only, bounded
+ * redirects (each hop re-checked), no loopback/private/link-local
+ * addresses after DNS resolution (unless allowed for tests), connect and
+ * stall timeouts, the configured proxy and CA file.  One easy handle per
+ * thread, DNS and TLS sessions shared.
+ */
+#ifndef FETCH_H
+#define FETCH_H
+
+#include <curl/curl.h>
+
+struct sockaddr;
+
+struct fetch_opts {
+	const char	*proxy;		/* OUTBOUND_PROXY, or NULL */
+	const char	*ca_file;	/* CA_FILE, or NULL */
+	int		 allow_private;	/* FETCH_ALLOW_PRIVATE (tests) */
+	int		 timeout;	/* DOWNLOAD_TIMEOUT, s */
+};
+
+int	 fetch_init(const struct fetch_opts *);
+void	 fetch_cleanup(void);
+CURL	*fetch_handle(void);
+int	 fetch_setup(CURL *);
+int	 fetch_addr_public(const struct sockaddr *);
+int	 fetch_blocked(CURL *);
+
+#endif /* FETCH_H */

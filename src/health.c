@@ -1,0 +1,105 @@
+/*
+ * GET /health: liveness and the numbers an operator looks at first.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "app.h"
+#include "cache.h"
+#include "http.h"
+#include "pool.h"
+#include "procstat.h"
+
+/*
+ * Answer the health document.  "degraded" with 503 when no helper is
+ * alive, so that a load balancer takes the instance out.
+ */
+void
+handle_health(struct app *app, struct http *h)
+{
+	struct json_object	*o, *t, *p, *c, *m, *f;
+	struct pool_stats	 ps;
+	struct cache_stats	 cs;
+	struct rlimit		 rl;
+	char			 now[32], *ver;
+	struct tm		 tm;
+	time_t			 tnow = time(NULL);
+	int			 degraded;
+
+	memset(&ps, 0, sizeof(ps));
+	memset(&cs, 0, sizeof(cs));
+	if (app->pool != NULL)
+		pool_stats(app->pool, &ps);
+	if (app->cache != NULL)
+		cache_stats(app->cache, &cs);
+	ver = app->pool != NULL ? pool_version(app->pool) : NULL;
+	degraded = ps.helpers == 0;
+
+	gmtime_r(&tnow, &tm);
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+	o = json_object_new_object();
+	json_object_object_add(o, "status",
+	    json_object_new_string(degraded ? "degraded" : "ok"));
+	json_object_object_add(o, "time", json_object_new_string(now));
+	json_object_object_add(o, "ytdlp",
+	    ver != NULL ? json_object_new_string(ver) : NULL);
+	json_object_object_add(o, "uptime_s",
+	    json_object_new_int64((int64_t)(tnow - app->started)));
+
+	t = json_object_new_object();
+	json_object_object_add(t, "max", json_object_new_int(app->threads_max));
+	json_object_object_add(t, "busy", json_object_new_int(
+	    __atomic_load_n(&app->threads_busy, __ATOMIC_RELAXED)));
+	json_object_object_add(o, "threads", t);
+
+	p = json_object_new_object();
+	json_object_object_add(p, "helpers", json_object_new_int(ps.helpers));
+	json_object_object_add(p, "busy", json_object_new_int(ps.busy));
+	json_object_object_add(p, "inflight", json_object_new_int(ps.inflight));
+	json_object_object_add(p, "queued", json_object_new_int(ps.queued));
+	json_object_object_add(p, "restarts",
+	    json_object_new_int64((int64_t)ps.restarts));
+	json_object_object_add(p, "timeouts",
+	    json_object_new_int64((int64_t)ps.timeouts));
+	json_object_object_add(p, "max_concurrency",
+	    json_object_new_int(ps.max_concurrency));
+	json_object_object_add(o, "pool", p);
+
+	c = json_object_new_object();
+	json_object_object_add(c, "entries", json_object_new_int(cs.entries));
+	json_object_object_add(c, "inflight", json_object_new_int(cs.inflight));
+	json_object_object_add(c, "hits",
+	    json_object_new_int64((int64_t)cs.hits));
+	json_object_object_add(c, "misses",
+	    json_object_new_int64((int64_t)cs.misses));
+	json_object_object_add(o, "cache", c);
+
+	m = json_object_new_object();
+	json_object_object_add(m, "rss_kb",
+	    json_object_new_int64(procstat_rss_kb(getpid())));
+	json_object_object_add(m, "helpers_rss_kb",
+	    json_object_new_int64(ps.rss_kb));
+	json_object_object_add(o, "memory", m);
+
+	f = json_object_new_object();
+	json_object_object_add(f, "current",
+	    json_object_new_int(procstat_nfds()));
+	getrlimit(RLIMIT_NOFILE, &rl);
+	json_object_object_add(f, "soft_limit",
+	    json_object_new_int64((int64_t)rl.rlim_cur));
+	json_object_object_add(o, "file_descriptors", f);
+
+	http_json(h, degraded ? 503 : 200, o);
+	json_object_put(o);
+	free(ver);
+}

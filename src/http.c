@@ -1,0 +1,502 @@
+/*
+ * The request/response object handed to every handler: request
+ * parameters and body with limits, status and headers kept until the
+ * first body byte, then written once; "headers sent" and "client gone"
+ * tracked so that errors after the first byte cut the answer instead of
+ * corrupting it.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "http.h"
+
+#define HDR_MAX		16384	/* all response headers together */
+
+struct http {
+	const struct http_io	*io;
+	void			*ctx;
+	char			*method;
+	char			*path;		/* request path, no query */
+	const char		*route;		/* last segment of path */
+	char			*prefix;	/* path before the route */
+	int			 status;
+	char			 hdrs[HDR_MAX];
+	size_t			 hlen;
+	int			 have_cc;	/* Cache-Control set */
+	int			 sent;		/* headers written */
+	int			 head;		/* HEAD: no body */
+	int			 gone;		/* client went away */
+	unsigned long long	 bytes;		/* body bytes written */
+};
+
+/* Characters we let into a link we build from the request. */
+static int
+urlsafe(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) &&
+		    strchr("-._~%/!$&'()*+,;=:@", *s) == NULL)
+			return 0;
+	return 1;
+}
+
+/*
+ * Wrap a request coming from a front end.  Returns NULL on memory
+ * exhaustion.  The caller frees with http_free() after the front end has
+ * finished the request.
+ */
+struct http *
+http_new(const struct http_io *io, void *ctx)
+{
+	struct http	*h;
+	const char	*m, *uri, *q, *pi;
+	char		*slash;
+	size_t		 len;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	h->io = io;
+	h->ctx = ctx;
+	h->status = 200;
+	m = io->param(ctx, "REQUEST_METHOD");
+	h->method = strdup(m != NULL && *m != '\0' ? m : "GET");
+	if ((uri = io->param(ctx, "REQUEST_URI")) != NULL && *uri == '/') {
+		len = (q = strchr(uri, '?')) != NULL ? (size_t)(q - uri) :
+		    strlen(uri);
+		h->path = strndup(uri, len);
+	} else {
+		uri = io->param(ctx, "SCRIPT_NAME");
+		pi = io->param(ctx, "PATH_INFO");
+		if (asprintf(&h->path, "%s%s", uri ? uri : "",
+		    pi ? pi : "") == -1)
+			h->path = NULL;
+	}
+	if (h->method == NULL || h->path == NULL)
+		goto fail;
+	if ((slash = strrchr(h->path, '/')) == NULL) {
+		h->route = h->path;
+		h->prefix = strdup("");
+	} else {
+		h->route = slash;
+		h->prefix = strndup(h->path, slash - h->path);
+	}
+	if (h->prefix == NULL)
+		goto fail;
+	if (!urlsafe(h->prefix))
+		h->prefix[0] = '\0';
+	h->head = strcmp(h->method, "HEAD") == 0;
+	return h;
+fail:
+	http_free(h);
+	return NULL;
+}
+
+void
+http_free(struct http *h)
+{
+	if (h == NULL)
+		return;
+	free(h->method);
+	free(h->path);
+	free(h->prefix);
+	free(h);
+}
+
+const char *
+http_method(const struct http *h)
+{
+	return h->method;
+}
+
+const char *
+http_path(const struct http *h)
+{
+	return h->path;
+}
+
+/* The last path segment with its slash ("/tiktok"): what routes match. */
+const char *
+http_route(const struct http *h)
+{
+	return h->route;
+}
+
+/* The path before the route ("/api" when mounted under /api/), or "". */
+const char *
+http_prefix(const struct http *h)
+{
+	return h->prefix;
+}
+
+const char *
+http_param(const struct http *h, const char *name)
+{
+	return h->io->param(h->ctx, name);
+}
+
+int
+http_is_head(const struct http *h)
+{
+	return h->head;
+}
+
+/*
+ * The decoded value of query parameter name ('+' as space, %XX decoded),
+ * or NULL if absent.  The caller frees the result with free().
+ */
+char *
+http_query(const struct http *h, const char *name)
+{
+	const char	*qs, *p, *end, *eq;
+	size_t		 nlen = strlen(name);
+	char		*raw, *dec, *out;
+	int		 outlen;
+	size_t		 i;
+
+	if ((qs = h->io->param(h->ctx, "QUERY_STRING")) == NULL)
+		return NULL;
+	for (p = qs; *p != '\0'; p = *end ? end + 1 : end) {
+		end = strchr(p, '&');
+		if (end == NULL)
+			end = p + strlen(p);
+		eq = memchr(p, '=', end - p);
+		if ((eq ? (size_t)(eq - p) : (size_t)(end - p)) != nlen ||
+		    strncmp(p, name, nlen) != 0)
+			continue;
+		if (eq == NULL)
+			return strdup("");
+		if ((raw = strndup(eq + 1, end - eq - 1)) == NULL)
+			return NULL;
+		for (i = 0; raw[i] != '\0'; i++)
+			if (raw[i] == '+')
+				raw[i] = ' ';
+		dec = curl_easy_unescape(NULL, raw, 0, &outlen);
+		free(raw);
+		if (dec == NULL)
+			return NULL;
+		out = strndup(dec, outlen);
+		curl_free(dec);
+		return out;
+	}
+	return NULL;
+}
+
+/*
+ * Read the whole request body, at most max bytes, into a NUL-terminated
+ * buffer the caller frees.  Returns HERR_TOOBIG when the body (as
+ * announced or as read) is larger than max, HERR_SYSTEM on a read error.
+ */
+enum herr
+http_body(struct http *h, char **out, size_t *outlen, size_t max)
+{
+	const char	*cl;
+	char		*buf, *end;
+	size_t		 len = 0;
+	ssize_t		 n;
+	unsigned long long announced = 0;
+
+	*out = NULL;
+	*outlen = 0;
+	if ((cl = h->io->param(h->ctx, "CONTENT_LENGTH")) != NULL &&
+	    *cl != '\0') {
+		announced = strtoull(cl, &end, 10);
+		if (*end != '\0')
+			return HERR_FORM;
+		if (announced > max)
+			return HERR_TOOBIG;
+	}
+	if ((buf = malloc(max + 2)) == NULL)
+		return HERR_NOMEM;
+	while (len <= max) {
+		n = h->io->read(h->ctx, buf + len, max + 1 - len);
+		if (n < 0) {
+			free(buf);
+			return HERR_SYSTEM;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > max) {
+		free(buf);
+		return HERR_TOOBIG;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*outlen = len;
+	return HERR_OK;
+}
+
+/*
+ * The base of the links we hand out: BASE_URL when configured, else
+ * scheme://host[:port] from the web server's parameters followed by the
+ * prefix the app is mounted under.  A Host header with characters that do
+ * not belong in a host name is ignored for SERVER_NAME.  Caller frees.
+ */
+char *
+http_base_url(const struct http *h, const char *configured)
+{
+	const char	*https, *scheme, *host, *port, *rs;
+	char		*out = NULL;
+	const char	*p;
+	int		 hostok;
+
+	if (configured != NULL && *configured != '\0')
+		return strdup(configured);
+	https = http_param(h, "HTTPS");
+	rs = http_param(h, "REQUEST_SCHEME");
+	if (https != NULL && (strcasecmp(https, "on") == 0 ||
+	    strcmp(https, "1") == 0))
+		scheme = "https";
+	else if (rs != NULL && strcmp(rs, "https") == 0)
+		scheme = "https";
+	else
+		scheme = "http";
+	host = http_param(h, "HTTP_HOST");
+	hostok = host != NULL && *host != '\0' && strlen(host) < 256;
+	for (p = host; hostok && *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr(".-:[]", *p) == NULL)
+			hostok = 0;
+	if (hostok) {
+		if (asprintf(&out, "%s://%s%s", scheme, host, h->prefix) == -1)
+			out = NULL;
+		return out;
+	}
+	host = http_param(h, "SERVER_NAME");
+	port = http_param(h, "SERVER_PORT");
+	if (host == NULL || *host == '\0')
+		host = "localhost";
+	if (port == NULL || (strcmp(scheme, "http") == 0 &&
+	    strcmp(port, "80") == 0) || (strcmp(scheme, "https") == 0 &&
+	    strcmp(port, "443") == 0))
+		port = "";
+	if (asprintf(&out, "%s://%s%s%s%s", scheme, host, *port ? ":" : "",
+	    port, h->prefix) == -1)
+		out = NULL;
+	return out;
+}
+
+void
+http_status(struct http *h, int status)
+{
+	if (!h->sent)
+		h->status = status;
+}
+
+int
+http_get_status(const struct http *h)
+{
+	return h->status;
+}
+
+/*
+ * Add a response header.  Names must be HTTP tokens and values must not
+ * hold control characters: anything a client sent that reaches a header
+ * goes through here, so CR/LF can never split one.  Returns HERR_FORM
+ * for a bad name or value, HERR_TOOBIG when the headers are full,
+ * HERR_FORM too after the headers were sent.
+ */
+enum herr
+http_header(struct http *h, const char *name, const char *value)
+{
+	const char	*p;
+	int		 n;
+
+	if (h->sent)
+		return HERR_FORM;
+	if (*name == '\0')
+		return HERR_FORM;
+	for (p = name; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+			return HERR_FORM;
+	for (p = value; *p != '\0'; p++)
+		if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return HERR_FORM;
+	n = snprintf(h->hdrs + h->hlen, sizeof(h->hdrs) - h->hlen,
+	    "%s: %s\r\n", name, value);
+	if (n < 0 || (size_t)n >= sizeof(h->hdrs) - h->hlen)
+		return HERR_TOOBIG;
+	h->hlen += (size_t)n;
+	if (strcasecmp(name, "Cache-Control") == 0)
+		h->have_cc = 1;
+	return HERR_OK;
+}
+
+int
+http_headers_sent(const struct http *h)
+{
+	return h->sent;
+}
+
+int
+http_gone(const struct http *h)
+{
+	return h->gone;
+}
+
+unsigned long long
+http_bytes_sent(const struct http *h)
+{
+	return h->bytes;
+}
+
+static enum herr
+send_headers(struct http *h)
+{
+	char	 status[64];
+	int	 n;
+
+	if (h->sent)
+		return HERR_OK;
+	h->sent = 1;
+	n = snprintf(status, sizeof(status), "Status: %d %s\r\n", h->status,
+	    http_reason(h->status));
+	if (h->io->write(h->ctx, status, (size_t)n) == -1)
+		goto gone;
+	if (!h->have_cc && h->io->write(h->ctx,
+	    "Cache-Control: no-store\r\n", 25) == -1)
+		goto gone;
+	if (h->io->write(h->ctx, h->hdrs, h->hlen) == -1 ||
+	    h->io->write(h->ctx, "\r\n", 2) == -1)
+		goto gone;
+	return HERR_OK;
+gone:
+	h->gone = 1;
+	return HERR_HUP;
+}
+
+/*
+ * Write body bytes, sending the headers first if they were not.  For HEAD
+ * the body is counted but not sent.  Returns HERR_HUP once the client
+ * went away; the caller should stop producing.
+ */
+enum herr
+http_write(struct http *h, const void *buf, size_t len)
+{
+	if (h->gone)
+		return HERR_HUP;
+	if (send_headers(h) != HERR_OK)
+		return HERR_HUP;
+	h->bytes += len;
+	if (h->head || len == 0)
+		return HERR_OK;
+	if (h->io->write(h->ctx, buf, len) == -1) {
+		h->gone = 1;
+		return HERR_HUP;
+	}
+	return HERR_OK;
+}
+
+enum herr
+http_flush(struct http *h)
+{
+	if (h->gone)
+		return HERR_HUP;
+	if (send_headers(h) != HERR_OK)
+		return HERR_HUP;
+	if (h->io->flush(h->ctx) == -1) {
+		h->gone = 1;
+		return HERR_HUP;
+	}
+	return HERR_OK;
+}
+
+/*
+ * Cut an answer whose headers are out (the CDN failed mid-body): the web
+ * server sees the FastCGI connection end without a proper end, and so
+ * does the client, who would otherwise take a short file for a whole one.
+ */
+void
+http_abort(struct http *h)
+{
+	if (h->gone)
+		return;
+	h->gone = 1;
+	if (h->io->abort != NULL)
+		h->io->abort(h->ctx);
+}
+
+/* Finish the answer: headers out if no body was written. */
+enum herr
+http_end(struct http *h)
+{
+	if (h->gone)
+		return HERR_HUP;
+	return send_headers(h);
+}
+
+/*
+ * Answer with a JSON document and the given status.  Does not take
+ * ownership of obj.
+ */
+enum herr
+http_json(struct http *h, int status, struct json_object *obj)
+{
+	const char	*s;
+	size_t		 len;
+	char		 cl[32];
+
+	if (h->sent)
+		return HERR_FORM;
+	s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	http_status(h, status);
+	http_header(h, "Content-Type", "application/json; charset=utf-8");
+	snprintf(cl, sizeof(cl), "%zu", len);
+	http_header(h, "Content-Length", cl);
+	return http_write(h, s, len);
+}
+
+/*
+ * Answer {"error": msg} with status.  After the headers were sent nothing
+ * can be said any more: the answer is cut (HERR_FORM returned).
+ */
+enum herr
+http_error(struct http *h, int status, const char *msg)
+{
+	struct json_object	*o;
+	enum herr		 rc;
+
+	if (h->sent)
+		return HERR_FORM;
+	if ((o = json_object_new_object()) == NULL)
+		return HERR_NOMEM;
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	rc = http_json(h, status, o);
+	json_object_put(o);
+	return rc;
+}
+
+const char *
+http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 410: return "Gone";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 416: return "Range Not Satisfiable";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default:  return "Unknown";
+	}
+}

@@ -1,0 +1,69 @@
+/*
+ * The helper pool: the only place yt-dlp runs.  P resident helper
+ * processes (Python, importing yt_dlp once), each serving several
+ * extractions at once over stdin/stdout JSON lines tagged with request
+ * ids.  One supervisor thread owns every pipe: it dispatches queued
+ * requests, reads answers, enforces deadlines, restarts crashed helpers
+ * with backoff and recycles old ones.
+ */
+#ifndef POOL_H
+#define POOL_H
+
+#include <stddef.h>
+
+struct json_object;
+struct pool;
+
+struct pool_opts {
+	const char	*python;	/* interpreter */
+	const char	*pythonpath;	/* extra PYTHONPATH, or NULL */
+	const char	*script;	/* the helper program */
+	int		 helpers;	/* processes */
+	int		 max_workers;	/* in-flight extractions in all */
+	int		 queue_max;	/* waiting requests */
+	int		 timeout;	/* seconds per extraction */
+	int		 max_requests;	/* recycle after (0: never) */
+	int		 max_rss_mb;	/* recycle above (0: never) */
+	const char	*proxy;		/* for yt-dlp, or NULL */
+	const char	*cookies;	/* cookie file, or NULL */
+	const char	*ca_file;	/* CA bundle, or NULL */
+	int		 allow_generic;	/* tests only */
+};
+
+/* Why an extraction failed; maps onto HTTP statuses in the handler. */
+enum pool_err {
+	POOL_OK = 0,
+	POOL_NOT_FOUND,		/* 404 */
+	POOL_PRIVATE,		/* 403 */
+	POOL_BLOCKED,		/* 503: TikTok refuses us */
+	POOL_UNSUPPORTED,	/* 400 */
+	POOL_TIMEOUT,		/* 504 */
+	POOL_BUSY,		/* 503: queue full or no helper alive */
+	POOL_OTHER		/* 500 */
+};
+
+struct pool_stats {
+	int		 helpers;	/* alive and ready */
+	int		 busy;		/* helpers with work */
+	int		 inflight;	/* extractions running */
+	int		 queued;	/* waiting for a slot */
+	int		 max_concurrency;
+	unsigned long	 restarts;
+	unsigned long	 timeouts;
+	unsigned long	 crashes;
+	unsigned long	 requests;
+	long		 rss_kb;	/* summed over helpers */
+};
+
+struct pool	*pool_new(const struct pool_opts *);
+int		 pool_start(struct pool *);
+void		 pool_free(struct pool *);
+enum pool_err	 pool_extract(struct pool *, const char *url,
+		    struct json_object **info, char **msg);
+void		 pool_reload(struct pool *);
+void		 pool_stats(struct pool *, struct pool_stats *);
+char		*pool_version(struct pool *);
+int		 pool_wait_ready(struct pool *, int timeout_ms);
+const char	*pool_strerror(enum pool_err);
+
+#endif /* POOL_H */

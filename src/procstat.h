@@ -1,0 +1,10 @@
+/* What /proc says about a process: resident memory, open descriptors. */
+#ifndef PROCSTAT_H
+#define PROCSTAT_H
+
+#include <sys/types.h>
+
+long	 procstat_rss_kb(pid_t);
+int	 procstat_nfds(void);
+
+#endif /* PROCSTAT_H */

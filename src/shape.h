@@ -1,0 +1,21 @@
+/*
+ * Shaping: yt-dlp's info for a post into serverjs's answer, and the
+ * choice of formats behind each download link.
+ */
+#ifndef SHAPE_H
+#define SHAPE_H
+
+struct json_object;
+struct token;
+
+int		 shape_is_photo(struct json_object *info);
+struct json_object *shape_answer(struct json_object *info, const char *base,
+		    const struct token *, const char *page_url);
+struct json_object *shape_find_format(struct json_object *info,
+		    const char *format_id);
+char		*shape_stream_payload(struct json_object *info,
+		    struct json_object *fmt, const char *type,
+		    const char *page_url);
+const char	*shape_author(struct json_object *info);
+
+#endif /* SHAPE_H */

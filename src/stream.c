@@ -1,0 +1,542 @@
+/*
+ * GET /stream?data=TOKEN and GET /download?data=TOKEN: open the token,
+ * fetch the CDN URL with the headers it needs and stream the body into
+ * the answer as it arrives (Range and HEAD passed through).  Nothing is
+ * buffered beyond libcurl's and libfcgi's fixed buffers.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "app.h"
+#include "cache.h"
+#include "fetch.h"
+#include "http.h"
+#include "log.h"
+#include "posturl.h"
+#include "shape.h"
+#include "stream.h"
+#include "token.h"
+
+struct target {
+	char			*url;		/* the CDN URL */
+	struct json_object	*headers;	/* what it needs, or NULL */
+	char			*author;
+	char			*type;		/* video, mp3, image */
+	char			*page_url;	/* for re-extraction */
+	char			*format_id;
+};
+
+struct xfer {
+	struct http		*h;
+	const struct target	*t;
+	long			 status;	/* of the latest response */
+	char			 ctype[128];
+	char			 crange[128];
+	long long		 clen;
+	int			 ranges;
+	int			 started;	/* our headers are out */
+	int			 hup;		/* the client left */
+};
+
+static void
+target_clear(struct target *t)
+{
+	free(t->url);
+	json_object_put(t->headers);
+	free(t->author);
+	free(t->type);
+	free(t->page_url);
+	free(t->format_id);
+	memset(t, 0, sizeof(*t));
+}
+
+static char *
+dupstr(struct json_object *o, const char *key)
+{
+	struct json_object	*v;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return strdup(json_object_get_string(v));
+}
+
+/*
+ * Read a token payload: ours ({url, author, type, http_headers,
+ * page_url, format_id}) or serverjs's ({url: page URL, format_id,
+ * author}).  Returns 0, or -1 when it is not a payload we know.
+ */
+static int
+target_parse(const char *payload, const char *deftype, struct target *t)
+{
+	struct json_tokener	*jt;
+	struct json_object	*o, *hh;
+	int			 rc = -1;
+
+	memset(t, 0, sizeof(*t));
+	if ((jt = json_tokener_new_ex(8)) == NULL)
+		return -1;
+	o = json_tokener_parse_ex(jt, payload, (int)strlen(payload));
+	json_tokener_free(jt);
+	if (o == NULL || !json_object_is_type(o, json_type_object))
+		goto out;
+	t->url = dupstr(o, "url");
+	t->author = dupstr(o, "author");
+	t->type = dupstr(o, "type");
+	t->page_url = dupstr(o, "page_url");
+	t->format_id = dupstr(o, "format_id");
+	if (json_object_object_get_ex(o, "http_headers", &hh) &&
+	    json_object_is_type(hh, json_type_object))
+		t->headers = json_object_get(hh);
+	if (t->url == NULL)
+		goto out;
+	if (t->type == NULL)
+		t->type = strdup(deftype);
+	if (t->headers == NULL && t->format_id != NULL &&
+	    t->page_url == NULL) {
+		/* serverjs: url is the post's page; the CDN URL comes from
+		 * extracting it. */
+		t->page_url = t->url;
+		t->url = NULL;
+	}
+	rc = 0;
+out:
+	json_object_put(o);
+	if (rc == -1)
+		target_clear(t);
+	return rc;
+}
+
+/*
+ * Fill in the CDN URL and headers of t's format from the post's info,
+ * through the cache; with fresh, the cached info is dropped first (the
+ * CDN refused the old URL).  Returns POOL_OK or why not.
+ */
+static enum pool_err
+target_resolve(struct app *app, struct target *t, int fresh, char **msg)
+{
+	struct json_object	*info = NULL, *fmt, *hh, *v;
+	enum pool_err		 err;
+
+	*msg = NULL;
+	if (t->page_url == NULL || t->format_id == NULL ||
+	    !posturl_allowed(t->page_url, app->conf.test_post_hosts))
+		return POOL_UNSUPPORTED;
+	if (fresh)
+		cache_forget(app->cache, t->page_url);
+	if ((err = cache_get(app->cache, t->page_url, &info, msg)) != POOL_OK)
+		return err;
+	if ((fmt = shape_find_format(info, t->format_id)) == NULL ||
+	    !json_object_object_get_ex(fmt, "url", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
+		cache_release(app->cache, info);
+		*msg = strdup("that format is no longer offered");
+		return POOL_NOT_FOUND;
+	}
+	free(t->url);
+	t->url = strdup(json_object_get_string(v));
+	json_object_put(t->headers);
+	t->headers = json_object_new_object();
+	if (json_object_object_get_ex(fmt, "http_headers", &hh) &&
+	    json_object_is_type(hh, json_type_object)) {
+		json_object_object_foreach(hh, k, hv)
+			if (json_object_is_type(hv, json_type_string))
+				json_object_object_add(t->headers, k,
+				    json_object_new_string(
+				    json_object_get_string(hv)));
+	}
+	if (t->author == NULL)
+		t->author = strdup(shape_author(info));
+	cache_release(app->cache, info);
+	return t->url != NULL ? POOL_OK : POOL_OTHER;
+}
+
+/*
+ * The author as a file name: [A-Za-z0-9_] only, runs of anything else as
+ * one '_', at most 64 characters, "tiktok" if nothing is left.
+ */
+void
+stream_safe_name(const char *in, char *out, size_t sz)
+{
+	size_t	 n = 0;
+
+	for (; in != NULL && *in != '\0' && n + 1 < sz && n < 64; in++) {
+		if (isalnum((unsigned char)*in) || *in == '_')
+			out[n++] = *in;
+		else if (n > 0 && out[n - 1] != '_')
+			out[n++] = '_';
+	}
+	while (n > 0 && out[n - 1] == '_')
+		n--;
+	out[n] = '\0';
+	if (n == 0)
+		snprintf(out, sz, "tiktok");
+}
+
+/*
+ * Content-Disposition and X-Filename for name + "." + ext: an ASCII
+ * filename= and an RFC 5987 filename*= with the author percent-encoded.
+ */
+void
+stream_disposition(struct http *h, const char *author, const char *ext)
+{
+	char		 safe[80], val[1024], xf[96];
+	char		*enc;
+	const char	*src;
+	size_t		 len;
+
+	stream_safe_name(author, safe, sizeof(safe));
+	snprintf(xf, sizeof(xf), "%s.%s", safe, ext);
+	src = author != NULL && *author != '\0' ? author : safe;
+	if ((len = strlen(src)) > 200)
+		len = 200;
+	enc = curl_easy_escape(NULL, src, (int)len);
+	snprintf(val, sizeof(val), "attachment; filename=\"%s\"; "
+	    "filename*=UTF-8''%s.%s", xf, enc ? enc : safe, ext);
+	curl_free(enc);
+	http_header(h, "Content-Disposition", val);
+	http_header(h, "X-Filename", xf);
+}
+
+static const char *
+default_ctype(const char *type)
+{
+	if (strcmp(type, "mp3") == 0 || strcmp(type, "audio") == 0)
+		return "audio/mpeg";
+	if (strcmp(type, "image") == 0)
+		return "image/jpeg";
+	return "video/mp4";
+}
+
+static const char *
+extension(const char *type, const char *ctype)
+{
+	if (strcmp(type, "mp3") == 0 || strcmp(type, "audio") == 0)
+		return strncmp(ctype, "audio/mp4", 9) == 0 ? "m4a" : "mp3";
+	if (strcmp(type, "image") == 0) {
+		if (strncmp(ctype, "image/png", 9) == 0)
+			return "png";
+		if (strncmp(ctype, "image/webp", 10) == 0)
+			return "webp";
+		if (strncmp(ctype, "image/heic", 10) == 0)
+			return "heic";
+		return "jpg";
+	}
+	return "mp4";
+}
+
+/* Our headers, once the CDN's final response is known to be good. */
+static enum herr
+begin(struct xfer *x)
+{
+	const char	*ct;
+	char		 num[32];
+
+	x->started = 1;
+	http_status(x->h, x->status == 206 ? 206 : 200);
+	ct = (strncmp(x->ctype, "video/", 6) == 0 ||
+	    strncmp(x->ctype, "audio/", 6) == 0 ||
+	    strncmp(x->ctype, "image/", 6) == 0) ? x->ctype :
+	    default_ctype(x->t->type);
+	http_header(x->h, "Content-Type", ct);
+	if (x->clen >= 0) {
+		snprintf(num, sizeof(num), "%lld", x->clen);
+		http_header(x->h, "Content-Length", num);
+	}
+	if (x->status == 206 && x->crange[0] != '\0')
+		http_header(x->h, "Content-Range", x->crange);
+	http_header(x->h, "Accept-Ranges", x->ranges ? "bytes" : "none");
+	http_header(x->h, "X-Accel-Buffering", "no");
+	http_header(x->h, "Cache-Control", "private, no-store");
+	stream_disposition(x->h, x->t->author, extension(x->t->type, ct));
+	if (http_flush(x->h) != HERR_OK) {
+		x->hup = 1;
+		return HERR_HUP;
+	}
+	return HERR_OK;
+}
+
+/* Copy a header value (after "Name:") trimmed, into out. */
+static void
+hvalue(const char *line, size_t len, size_t namelen, char *out, size_t sz)
+{
+	const char	*v = line + namelen, *e = line + len;
+
+	while (v < e && (*v == ' ' || *v == '\t'))
+		v++;
+	while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
+		e--;
+	snprintf(out, sz, "%.*s", (int)(e - v), v);
+}
+
+static size_t
+on_header(char *line, size_t size, size_t n, void *arg)
+{
+	struct xfer	*x = arg;
+	size_t		 len = size * n;
+	char		 val[128];
+
+	if (len > 5 && strncmp(line, "HTTP/", 5) == 0) {
+		/* A new response (a redirect hop, or 100): start over. */
+		const char *sp = memchr(line, ' ', len);
+		x->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+		x->ctype[0] = x->crange[0] = '\0';
+		x->clen = -1;
+		x->ranges = 0;
+	} else if (len > 13 && strncasecmp(line, "Content-Type:", 13) == 0)
+		hvalue(line, len, 13, x->ctype, sizeof(x->ctype));
+	else if (len > 15 && strncasecmp(line, "Content-Length:", 15) == 0) {
+		hvalue(line, len, 15, val, sizeof(val));
+		x->clen = strtoll(val, NULL, 10);
+	} else if (len > 14 && strncasecmp(line, "Content-Range:", 14) == 0)
+		hvalue(line, len, 14, x->crange, sizeof(x->crange));
+	else if (len > 14 && strncasecmp(line, "Accept-Ranges:", 14) == 0) {
+		hvalue(line, len, 14, val, sizeof(val));
+		x->ranges = strcasecmp(val, "bytes") == 0;
+	}
+	return len;
+}
+
+static size_t
+on_data(char *data, size_t size, size_t n, void *arg)
+{
+	struct xfer	*x = arg;
+	size_t		 len = size * n;
+
+	if (!x->started) {
+		if (x->status != 200 && x->status != 206)
+			return 0;	/* an error page: not for the client */
+		if (begin(x) != HERR_OK)
+			return 0;
+	}
+	if (http_write(x->h, data, len) != HERR_OK) {
+		x->hup = 1;
+		return 0;	/* stops the transfer at once */
+	}
+	return len;
+}
+
+/* A single "bytes=a-b", "bytes=a-" or "bytes=-n" range, else NULL. */
+static const char *
+valid_range(const char *r)
+{
+	const char	*p;
+	int		 digits = 0, dash = 0;
+
+	if (r == NULL || strncmp(r, "bytes=", 6) != 0 || strlen(r) > 64)
+		return NULL;
+	for (p = r + 6; *p != '\0'; p++) {
+		if (*p == '-' && !dash)
+			dash = 1;
+		else if (isdigit((unsigned char)*p))
+			digits++;
+		else
+			return NULL;
+	}
+	return dash && digits > 0 ? r : NULL;
+}
+
+/* The request headers for the CDN: the token's, Range from the client. */
+static struct curl_slist *
+build_headers(const struct target *t, const char *range)
+{
+	struct curl_slist	*l = NULL, *n;
+	char			 line[8192];
+	const char		*val;
+	int			 have_ua = 0;
+
+	if (t->headers != NULL) {
+		json_object_object_foreach(t->headers, k, v) {
+			if (!json_object_is_type(v, json_type_string))
+				continue;
+			val = json_object_get_string(v);
+			if (strpbrk(k, "\r\n: ") != NULL ||
+			    strpbrk(val, "\r\n") != NULL ||
+			    strcasecmp(k, "Range") == 0 ||
+			    strcasecmp(k, "Host") == 0 ||
+			    strcasecmp(k, "Accept-Encoding") == 0 ||
+			    strcasecmp(k, "Content-Length") == 0)
+				continue;
+			if (strcasecmp(k, "User-Agent") == 0)
+				have_ua = 1;
+			snprintf(line, sizeof(line), "%s: %s", k, val);
+			if ((n = curl_slist_append(l, line)) == NULL)
+				break;
+			l = n;
+		}
+	}
+	if (!have_ua && (n = curl_slist_append(l, "User-Agent: Mozilla/5.0 "
+	    "(Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+	    "Gecko) Chrome/120.0 Safari/537.36")) != NULL)
+		l = n;
+	if (range != NULL) {
+		snprintf(line, sizeof(line), "Range: %s", range);
+		if ((n = curl_slist_append(l, line)) != NULL)
+			l = n;
+	}
+	return l;
+}
+
+/*
+ * One attempt at the CDN.  Returns 0 when the answer went to the client
+ * (whole, or cut after the first byte), else the CDN's HTTP status (or
+ * -1 for no answer) with *cerr set, nothing sent yet.
+ */
+static long
+attempt(struct http *h, const struct target *t, CURLcode *cerr)
+{
+	CURL			*c;
+	struct curl_slist	*hdrs;
+	struct xfer		 x;
+	CURLcode		 rc;
+
+	memset(&x, 0, sizeof(x));
+	x.h = h;
+	x.t = t;
+	x.clen = -1;
+	*cerr = CURLE_OK;
+	if ((c = fetch_handle()) == NULL) {
+		*cerr = CURLE_OUT_OF_MEMORY;
+		return -1;
+	}
+	hdrs = build_headers(t, valid_range(http_param(h, "HTTP_RANGE")));
+	curl_easy_setopt(c, CURLOPT_URL, t->url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 65536L);
+	if (http_is_head(h))
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	rc = curl_easy_perform(c);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdrs);
+	*cerr = rc;
+
+	if (x.started) {
+		if (x.hup)
+			log_debug("%s: client went away", __func__);
+		else if (rc != CURLE_OK) {
+			log_warnx("%s: CDN transfer failed after %llu bytes: "
+			    "%s", __func__, http_bytes_sent(h),
+			    curl_easy_strerror(rc));
+			http_abort(h);	/* cut, never padded */
+		}
+		return 0;
+	}
+	if (rc == CURLE_OK && (x.status == 200 || x.status == 206)) {
+		/* HEAD, or an empty body. */
+		begin(&x);
+		return 0;
+	}
+	if (x.status == 416) {
+		http_status(h, 416);
+		if (x.crange[0] != '\0')
+			http_header(h, "Content-Range", x.crange);
+		http_error(h, 416, "Requested range not satisfiable");
+		return 0;
+	}
+	if (fetch_blocked(c))
+		*cerr = CURLE_COULDNT_CONNECT;
+	return x.status > 0 ? x.status : -1;
+}
+
+/* Serve a target: one attempt, and one more after re-extraction if the
+ * CDN refused a URL that may simply have expired. */
+static void
+serve(struct app *app, struct http *h, struct target *t)
+{
+	long		 st;
+	CURLcode	 cerr;
+	enum pool_err	 err;
+	char		*msg = NULL, buf[256];
+
+	if (t->url == NULL) {
+		if ((err = target_resolve(app, t, 0, &msg)) != POOL_OK) {
+			answer_pool_error(h, err, msg);
+			free(msg);
+			return;
+		}
+	}
+	st = attempt(h, t, &cerr);
+	if ((st == 403 || st == 410) && t->page_url != NULL &&
+	    t->format_id != NULL) {
+		log_info("%s: CDN answered %ld: extracting the post again",
+		    __func__, st);
+		if ((err = target_resolve(app, t, 1, &msg)) != POOL_OK) {
+			answer_pool_error(h, err, msg);
+			free(msg);
+			return;
+		}
+		st = attempt(h, t, &cerr);
+	}
+	if (st == 0)
+		return;
+	if (cerr == CURLE_OPERATION_TIMEDOUT) {
+		http_error(h, 504, "The CDN did not answer in time");
+		return;
+	}
+	if (st > 0)
+		snprintf(buf, sizeof(buf), "The CDN answered with status %ld",
+		    st);
+	else
+		snprintf(buf, sizeof(buf), "Could not fetch from the CDN: %s",
+		    curl_easy_strerror(cerr));
+	http_error(h, 502, buf);
+}
+
+static void
+handle(struct app *app, struct http *h, const char *deftype)
+{
+	char		*tok, *payload = NULL;
+	struct target	 t;
+
+	memset(&t, 0, sizeof(t));
+	if ((tok = http_query(h, "data")) == NULL || *tok == '\0') {
+		http_error(h, 400, "Missing data parameter");
+		goto out;
+	}
+	switch (token_open(app->token, tok, &payload)) {
+	case TOKEN_OK:
+		break;
+	case TOKEN_EXPIRED:
+		http_error(h, 410, "Download link has expired");
+		goto out;
+	case TOKEN_NOMEM:
+		http_error(h, 500, "Out of memory");
+		goto out;
+	default:
+		http_error(h, 400, "Invalid download link");
+		goto out;
+	}
+	if (target_parse(payload, deftype, &t) == -1) {
+		http_error(h, 400, "Invalid download link");
+		goto out;
+	}
+	serve(app, h, &t);
+out:
+	target_clear(&t);
+	free(payload);
+	free(tok);
+}
+
+void
+handle_stream(struct app *app, struct http *h)
+{
+	handle(app, h, "video");
+}
+
+void
+handle_download(struct app *app, struct http *h)
+{
+	handle(app, h, "video");
+}

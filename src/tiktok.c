@@ -1,0 +1,129 @@
+/*
+ * POST /tiktok {"url": ...}: validate the URL by its parsed host, extract
+ * through the cache (single-flight), answer serverjs's JSON.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "app.h"
+#include "cache.h"
+#include "http.h"
+#include "log.h"
+#include "posturl.h"
+#include "shape.h"
+
+#define JSON_DEPTH	16
+
+/*
+ * Answer an extraction failure with its status: the same mapping serves
+ * /stream when it has to extract.
+ */
+void
+answer_pool_error(struct http *h, enum pool_err err, const char *msg)
+{
+	char	 buf[1024];
+
+	switch (err) {
+	case POOL_NOT_FOUND:
+		http_error(h, 404, "Video not found. Please check the URL "
+		    "and make sure the video exists.");
+		break;
+	case POOL_PRIVATE:
+		http_error(h, 403, "This video is private or needs a login.");
+		break;
+	case POOL_BLOCKED:
+		http_header(h, "Retry-After", "60");
+		http_error(h, 503, "TikTok is refusing our requests right "
+		    "now. Please try again later.");
+		break;
+	case POOL_UNSUPPORTED:
+		http_error(h, 400, "This TikTok or Douyin URL is not a "
+		    "single post.");
+		break;
+	case POOL_TIMEOUT:
+		http_error(h, 504, "Extraction timed out.");
+		break;
+	case POOL_BUSY:
+		http_header(h, "Retry-After", "5");
+		snprintf(buf, sizeof(buf), "Server busy (%s). Please try "
+		    "again shortly.", msg ? msg : "no extraction slot");
+		http_error(h, 503, buf);
+		break;
+	default:
+		snprintf(buf, sizeof(buf), "%s", msg ? msg :
+		    "Extraction failed.");
+		http_error(h, 500, buf);
+		break;
+	}
+}
+
+void
+handle_tiktok(struct app *app, struct http *h)
+{
+	char			*body = NULL, *base = NULL, *msg = NULL;
+	size_t			 len;
+	struct json_tokener	*jt = NULL;
+	struct json_object	*req = NULL, *u, *info = NULL, *ans = NULL;
+	const char		*url;
+	enum pool_err		 err;
+	char			 logbuf[256];
+
+	switch (http_body(h, &body, &len, (size_t)app->conf.body_max)) {
+	case HERR_OK:
+		break;
+	case HERR_TOOBIG:
+		http_error(h, 413, "Request body too large");
+		goto out;
+	default:
+		http_error(h, 400, "Could not read the request body");
+		goto out;
+	}
+	if ((jt = json_tokener_new_ex(JSON_DEPTH)) == NULL)
+		goto out;
+	req = json_tokener_parse_ex(jt, body, (int)len);
+	if (req == NULL || json_tokener_get_error(jt) != json_tokener_success) {
+		http_error(h, 400, len == 0 ? "URL parameter is required" :
+		    "Request body must be JSON");
+		goto out;
+	}
+	if (!json_object_is_type(req, json_type_object) ||
+	    !json_object_object_get_ex(req, "url", &u) ||
+	    !json_object_is_type(u, json_type_string) ||
+	    *(url = json_object_get_string(u)) == '\0') {
+		http_error(h, 400, "URL parameter is required");
+		goto out;
+	}
+	if (!posturl_allowed(url, app->conf.test_post_hosts)) {
+		http_error(h, 400, "Only TikTok and Douyin URLs are supported");
+		goto out;
+	}
+	err = cache_get(app->cache, url, &info, &msg);
+	if (err != POOL_OK) {
+		log_info("%s: %s: %s", __func__, log_filter(logbuf,
+		    sizeof(logbuf), url), pool_strerror(err));
+		answer_pool_error(h, err, msg);
+		goto out;
+	}
+	if ((base = http_base_url(h, app->conf.base_url)) == NULL ||
+	    (ans = shape_answer(info, base, app->token, url)) == NULL) {
+		http_error(h, 500, "Could not build the answer");
+		goto out;
+	}
+	http_json(h, 200, ans);
+out:
+	json_object_put(ans);
+	cache_release(app->cache, info);
+	json_object_put(req);
+	if (jt != NULL)
+		json_tokener_free(jt);
+	free(body);
+	free(base);
+	free(msg);
+}

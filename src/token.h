@@ -1,0 +1,31 @@
+/*
+ * Download tokens, interoperable with serverjs:
+ * base64url_nopad(iv[16] || tag[16] || AES-256-GCM(key, iv, json)) where
+ * json is {"data": payload, "exp": ms since epoch} and key is
+ * scrypt(secret, "salt", N=16384, r=8, p=1, 32 bytes).
+ */
+#ifndef TOKEN_H
+#define TOKEN_H
+
+#include <stddef.h>
+
+struct token;
+
+enum token_err {
+	TOKEN_OK = 0,
+	TOKEN_MALFORMED,	/* not base64url, too short or too long */
+	TOKEN_FORGED,		/* authentication failed: tampered, other key */
+	TOKEN_EXPIRED,
+	TOKEN_NOMEM
+};
+
+struct token	*token_new(const char *secret, int ttl_s);
+void		 token_free(struct token *);
+char		*token_seal(const struct token *, const char *payload);
+char		*token_seal_exp(const struct token *, const char *payload,
+		    long long exp_ms);
+enum token_err	 token_open(const struct token *, const char *token,
+		    char **payload);
+long long	 token_now_ms(void);
+
+#endif /* TOKEN_H */

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""tiktok-fcgi's yt-dlp helper.
+
+Started by tiktok-fcgi, never by hand.  Imports yt_dlp once and serves
+many extractions over stdin/stdout, one JSON object per line:
+
+  -> {"id": 7, "op": "extract", "url": "https://www.tiktok.com/..."}
+  <- {"id": 7, "ok": true, "info": {...}}
+  <- {"id": 7, "ok": false, "error": "...", "kind": "not_found"}
+
+The first line it writes is {"ready": true, "ytdlp": "<version>"}.
+Requests run on a thread pool, so answers come in any order.  At EOF on
+stdin it finishes the work it has and exits.  Settings come from the
+environment (TIKTOK_FCGI_*), set by tiktok-fcgi.  Works with yt-dlp
+2023.03.04 (Debian 12) and current releases.
+"""
+
+import json
+import os
+import re
+import sys
+import threading
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+INFO_KEYS = (
+    'id', 'title', 'fulltitle', 'description', 'view_count', 'like_count',
+    'comment_count', 'repost_count', 'artist', 'artists', 'creator',
+    'uploader', 'uploader_id', 'channel', 'channel_id', 'author',
+    'thumbnail', 'duration', 'webpage_url', 'original_url', 'extractor',
+    'extractor_key', 'timestamp',
+)
+FORMAT_KEYS = (
+    'format_id', 'url', 'ext', 'vcodec', 'acodec', 'width', 'height',
+    'filesize', 'filesize_approx', 'format_note', 'protocol', 'tbr',
+)
+ANSI = re.compile(r'\x1b\[[0-9;]*m')
+
+
+class Logger:
+    """yt-dlp's messages go to stderr, which tiktok-fcgi logs."""
+
+    def debug(self, msg):
+        pass
+
+    def info(self, msg):
+        pass
+
+    def warning(self, msg):
+        sys.stderr.write('warning: %s\n' % ANSI.sub('', str(msg)))
+
+    def error(self, msg):
+        pass    # raised as DownloadError and answered to the caller
+
+
+def settings():
+    env = os.environ
+    allowed = ['tiktok', 'vm.tiktok', 'douyin']
+    if env.get('TIKTOK_FCGI_ALLOW_GENERIC') == '1':
+        allowed.append('generic')   # tests only: local media URLs
+    opts = {
+        'quiet': True,
+        'no_warnings': False,
+        'noprogress': True,
+        'skip_download': True,
+        'logger': Logger(),
+        'socket_timeout': float(env.get('TIKTOK_FCGI_SOCKET_TIMEOUT', '30')),
+        'allowed_extractors': allowed,
+    }
+    if env.get('TIKTOK_FCGI_PROXY'):
+        opts['proxy'] = env['TIKTOK_FCGI_PROXY']
+    if env.get('TIKTOK_FCGI_COOKIES'):
+        opts['cookiefile'] = env['TIKTOK_FCGI_COOKIES']
+    if env.get('TIKTOK_FCGI_CA_FILE'):
+        # yt-dlp loads certifi's bundle whenever certifi imports and has
+        # no CA-file option; 'no-certifi' makes it use OpenSSL's default
+        # paths, which honour SSL_CERT_FILE (set by tiktok-fcgi).
+        opts['compat_opts'] = ['no-certifi']
+    return opts
+
+
+def cookie_header(ydl, url):
+    """The Cookie header the jar holds for url (old and new yt-dlp)."""
+    jar = ydl.cookiejar
+    get = getattr(jar, 'get_cookie_header', None)
+    if get is not None:
+        return get(url)
+    req = urllib.request.Request(url)
+    jar.add_cookie_header(req)
+    return req.get_header('Cookie')
+
+
+def classify(msg):
+    m = msg.lower()
+    if 'unsupported url' in m or 'no suitable extractor' in m:
+        return 'unsupported'
+    if 'private' in m or 'login required' in m or 'log in' in m:
+        return 'private'
+    if ('http error 404' in m or 'not available' in m or 'not found' in m
+            or 'does not exist' in m or 'unavailable' in m
+            or 'status code 10204' in m or 'status code 10216' in m):
+        return 'not_found'
+    if ('http error 403' in m or 'http error 429' in m or 'blocked' in m
+            or 'captcha' in m or 'too many requests' in m):
+        return 'blocked'
+    if 'timed out' in m or 'timeout' in m:
+        return 'timeout'
+    return 'other'
+
+
+def shape(ydl, info):
+    """What tiktok-fcgi needs of the info, with each format's headers."""
+    out = {k: info[k] for k in INFO_KEYS if k in info}
+    out['thumbnails'] = [{'url': t.get('url'), 'id': t.get('id')}
+                         for t in (info.get('thumbnails') or [])[:4]]
+    formats = []
+    for f in info.get('formats') or []:
+        g = {k: f[k] for k in FORMAT_KEYS if k in f}
+        headers = dict(f.get('http_headers') or {})
+        if f.get('url'):
+            cookie = cookie_header(ydl, f['url'])
+            if cookie:
+                headers['Cookie'] = cookie
+        g['http_headers'] = headers
+        formats.append(g)
+    out['formats'] = formats
+    return out
+
+
+def main():
+    out = sys.stdout.buffer
+    lock = threading.Lock()
+
+    def send(obj):
+        line = json.dumps(obj, separators=(',', ':'), default=str)
+        with lock:
+            out.write(line.encode() + b'\n')
+            out.flush()
+
+    try:
+        import yt_dlp
+        from yt_dlp.version import __version__
+    except Exception as e:      # tiktok-fcgi logs it and retries later
+        sys.stderr.write('cannot import yt_dlp: %s\n' % e)
+        return 3
+
+    opts = settings()
+    local = threading.local()
+
+    def ydl():
+        if getattr(local, 'ydl', None) is None:
+            local.ydl = yt_dlp.YoutubeDL(dict(opts))
+        return local.ydl
+
+    def extract(rid, url):
+        try:
+            y = ydl()
+            info = y.extract_info(url, download=False)
+            if info is None:
+                raise yt_dlp.utils.DownloadError('no information')
+            if info.get('_type') in ('playlist', 'multi_video'):
+                send({'id': rid, 'ok': False, 'kind': 'unsupported',
+                      'error': 'not a single post'})
+                return
+            info = y.sanitize_info(info)
+            send({'id': rid, 'ok': True, 'info': shape(y, info)})
+        except Exception as e:
+            msg = ANSI.sub('', str(e))
+            if msg.startswith('ERROR: '):
+                msg = msg[7:]
+            send({'id': rid, 'ok': False, 'error': msg,
+                  'kind': classify(msg)})
+
+    workers = max(1, int(os.environ.get('TIKTOK_FCGI_WORKERS', '4')))
+    pool = ThreadPoolExecutor(max_workers=workers)
+    send({'ready': True, 'ytdlp': __version__})
+    for line in sys.stdin.buffer:
+        try:
+            req = json.loads(line)
+            rid = req['id']
+        except (ValueError, KeyError, TypeError):
+            sys.stderr.write('bad request line ignored\n')
+            continue
+        if req.get('op') == 'extract' and isinstance(req.get('url'), str):
+            pool.submit(extract, rid, req['url'])
+        else:
+            send({'id': rid, 'ok': False, 'kind': 'other',
+                  'error': 'unknown operation'})
+    pool.shutdown(wait=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -22,7 +22,6 @@
 static struct fetch_opts	 opts;
 static CURLSH			*share;
 static pthread_mutex_t		 share_mtx[CURL_LOCK_DATA_LAST];
-static pthread_key_t		 handle_key;
 
 /* Set when a connection was refused by the address guard. */
 static __thread int		 guard_hit;
@@ -39,12 +38,6 @@ share_unlock(CURL *h, curl_lock_data d, void *u)
 {
 	(void)h; (void)u;
 	pthread_mutex_unlock(&share_mtx[d]);
-}
-
-static void
-handle_free(void *h)
-{
-	curl_easy_cleanup(h);
 }
 
 /*
@@ -163,20 +156,12 @@ fetch_init(const struct fetch_opts *o)
 	curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
 	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-	if (pthread_key_create(&handle_key, handle_free) != 0)
-		return -1;
 	return 0;
 }
 
 void
 fetch_cleanup(void)
 {
-	CURL	*h;
-
-	if ((h = pthread_getspecific(handle_key)) != NULL) {
-		curl_easy_cleanup(h);
-		pthread_setspecific(handle_key, NULL);
-	}
 	if (share != NULL)
 		curl_share_cleanup(share);
 	share = NULL;
@@ -224,21 +209,22 @@ fetch_setup(CURL *h)
 }
 
 /*
- * This thread's easy handle, reset and set up; kept between requests so
- * that connections to the CDN are reused.  NULL on failure.
+ * A new easy handle, set up; the caller frees it with curl_easy_cleanup.
+ * One per request: DNS answers and TLS sessions are shared through the
+ * share object, but no idle connection or resolver descriptor outlives
+ * the request (libcurl cannot share connections between threads).
+ * NULL on failure.
  */
 CURL *
 fetch_handle(void)
 {
 	CURL	*h;
 
-	if ((h = pthread_getspecific(handle_key)) == NULL) {
-		if ((h = curl_easy_init()) == NULL)
-			return NULL;
-		pthread_setspecific(handle_key, h);
-	} else
-		curl_easy_reset(h);
-	if (fetch_setup(h) == -1)
+	if ((h = curl_easy_init()) == NULL)
 		return NULL;
+	if (fetch_setup(h) == -1) {
+		curl_easy_cleanup(h);
+		return NULL;
+	}
 	return h;
 }

@@ -3,7 +3,7 @@
  * redirects (each hop re-checked), no loopback/private/link-local
  * addresses after DNS resolution (unless allowed for tests), connect and
  * stall timeouts, the configured proxy and CA file.  One easy handle per
- * thread, DNS and TLS sessions shared.
+ * request, DNS and TLS sessions shared.
  */
 #ifndef FETCH_H
 #define FETCH_H

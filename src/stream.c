@@ -397,6 +397,7 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr)
 	struct curl_slist	*hdrs;
 	struct xfer		 x;
 	CURLcode		 rc;
+	int			 blocked;
 
 	memset(&x, 0, sizeof(x));
 	x.h = h;
@@ -418,7 +419,8 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr)
 	if (http_is_head(h))
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	rc = curl_easy_perform(c);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	blocked = fetch_blocked(c);
+	curl_easy_cleanup(c);
 	curl_slist_free_all(hdrs);
 	*cerr = rc;
 
@@ -445,7 +447,7 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr)
 		http_error(h, 416, "Requested range not satisfiable");
 		return 0;
 	}
-	if (fetch_blocked(c))
+	if (blocked)
 		*cerr = CURLE_COULDNT_CONNECT;
 	return x.status > 0 ? x.status : -1;
 }

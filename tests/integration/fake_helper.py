@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""A stand-in for the yt-dlp helper that speaks the same protocol, for
+fault injection.  What it does is chosen by the post URL's user name:
+
+  https://www.tiktok.com/@MODE/video/ID
+
+  ok            answer the video fixture (photo fixture when ID starts
+                with 74), its media URLs pointing at the fake CDN's /gen
+  crash         exit at once, every time
+  crashonce     exit the first time (per ID), answer afterwards
+  hang          never answer
+  slowMS        answer after MS milliseconds (e.g. slow300)
+  garbage       write a line that is not JSON
+  long          write a line longer than tiktok-fcgi accepts
+  notfound, private, blocked, other    fail with that kind
+  cdn_A_B_C     as ok, but every format's URL is CDN/A/B/C
+  author_HEX    as ok, with uploader = the UTF-8 text HEX encodes
+  nohd          as ok, with every format's height unknown (null)
+
+Environment: FAKE_CDN (base URL of the fake CDN), FAKE_STATE (a directory
+where each extraction appends its URL to extract.log), FAKE_FIXTURES (the
+directory of yt-dlp fixtures), FAKE_DELAY_MS (added to every answer).
+"""
+
+import copy
+import json
+import os
+import re
+import sys
+import threading
+import time
+
+LOCK = threading.Lock()
+OUT = sys.stdout.buffer
+
+
+def send(obj):
+    line = json.dumps(obj).encode() + b'\n'
+    with LOCK:
+        OUT.write(line)
+        OUT.flush()
+
+
+def raw(data):
+    with LOCK:
+        OUT.write(data)
+        OUT.flush()
+
+
+def load(name):
+    with open(os.path.join(os.environ['FAKE_FIXTURES'], name)) as f:
+        return json.load(f)
+
+
+VIDEO = load('ytdlp-2026.02.04-video.json')
+PHOTO = load('ytdlp-2026.02.04-photo.json')
+
+
+def info_for(url, mode, vid):
+    cdn = os.environ.get('FAKE_CDN', 'http://127.0.0.1:9')
+    info = copy.deepcopy(PHOTO if vid.startswith('74') else VIDEO)
+    info['webpage_url'] = url
+    info['id'] = vid
+    for i, f in enumerate(info['formats']):
+        if mode.startswith('cdn_'):
+            f['url'] = cdn + '/' + '/'.join(mode.split('_')[1:])
+        else:
+            f['url'] = '%s/gen/%d?fmt=%s' % (cdn, 1000 + i * 100,
+                                               f['format_id'])
+        f['http_headers'] = dict(f.get('http_headers') or {})
+        f['http_headers']['Cookie'] = 'cdn_session=fake'
+        f['http_headers']['Referer'] = 'https://www.tiktok.com/'
+        f.pop('cookies', None)
+        if mode == 'nohd':
+            f['height'] = None
+    if mode.startswith('author_'):
+        info['uploader'] = bytes.fromhex(mode[7:]).decode('utf-8')
+    return info
+
+
+def extract(rid, url):
+    m = re.search(r'/@([\w.-]+)/(?:video|photo)/(\d+)', url)
+    mode, vid = (m.group(1), m.group(2)) if m else ('ok', '1')
+    state = os.environ.get('FAKE_STATE')
+    if state:
+        with LOCK, open(os.path.join(state, 'extract.log'), 'a') as f:
+            f.write(url + '\n')
+    delay = int(os.environ.get('FAKE_DELAY_MS', '0'))
+    if delay:
+        time.sleep(delay / 1000)
+    if mode == 'crash':
+        os._exit(1)
+    if mode == 'crashonce':
+        marker = os.path.join(state, 'crashed-' + vid)
+        if not os.path.exists(marker):
+            open(marker, 'w').close()
+            os._exit(1)
+    if mode == 'hang':
+        time.sleep(3600)
+    if mode.startswith('slow'):
+        time.sleep(int(mode[4:]) / 1000)
+    if mode == 'garbage':
+        raw(b'this is not json\n')
+        return
+    if mode == 'long':
+        raw(b'{"id": %d, "pad": "' % rid + b'x' * (17 * 1024 * 1024) +
+            b'"}\n')
+        return
+    if mode in ('notfound', 'private', 'blocked', 'other'):
+        kind = 'not_found' if mode == 'notfound' else mode
+        send({'id': rid, 'ok': False, 'kind': kind,
+              'error': '[TikTok] %s: fake %s' % (vid, mode)})
+        return
+    send({'id': rid, 'ok': True, 'info': info_for(url, mode, vid)})
+
+
+def main():
+    if os.environ.get('FAKE_START') == 'die':
+        sys.stderr.write('fake helper: dying at start\n')
+        return 3
+    send({'ready': True, 'ytdlp': 'fake-1.0'})
+    for line in sys.stdin.buffer:
+        req = json.loads(line)
+        threading.Thread(target=extract, args=(req['id'], req['url']),
+                         daemon=True).start()
+    # EOF: let running work finish (hang excepted), then leave.
+    deadline = time.time() + 5
+    while threading.active_count() > 1 and time.time() < deadline:
+        time.sleep(0.05)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,407 @@
+"""The integration test harness: nginx + spawn-fcgi + tiktok-fcgi (+ a
+fake CDN) on loopback, in a temporary directory, ready when /health
+answers, always torn down.  Python stdlib only.
+
+Tests call check() for each assertion; a failed check prints the app's
+log and exits 1 at the end.  skip(reason) exits 77.
+"""
+
+import atexit
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP_BUILDDIR = os.path.abspath(os.environ.get('TOP_BUILDDIR', '.'))
+TOP_SRCDIR = os.path.abspath(os.environ.get('TOP_SRCDIR', '.'))
+HERE = os.path.join(TOP_SRCDIR, 'tests', 'integration')
+FIXTURES = os.path.join(TOP_SRCDIR, 'tests', 'fixtures')
+BINARY = os.path.join(TOP_BUILDDIR, 'tiktok-fcgi')
+
+FAILED = []
+
+
+def which(name, env_key=None, extra=('/usr/sbin', '/sbin')):
+    path = os.environ.get(env_key) if env_key else None
+    if path and os.path.exists(path):
+        return path
+    return shutil.which(name, path=os.environ.get('PATH', '') + ':' +
+                        ':'.join(extra))
+
+
+def check(cond, what):
+    if cond:
+        print('ok - %s' % what, flush=True)
+    else:
+        print('FAIL - %s' % what, flush=True)
+        FAILED.append(what)
+    return cond
+
+
+def skip(reason):
+    print('SKIP: %s' % reason, flush=True)
+    sys.exit(77)
+
+
+def done():
+    if FAILED:
+        print('%d check(s) failed' % len(FAILED))
+        sys.exit(1)
+    sys.exit(0)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(pred, timeout, what, interval=0.05):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    raise RuntimeError('timed out waiting for %s' % what)
+
+
+def children_of(pid):
+    """Pids whose parent is pid (from /proc)."""
+    out = []
+    for d in os.listdir('/proc'):
+        if not d.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(')') + 2:].split()
+        if int(fields[1]) == pid:
+            out.append(int(d))
+    return out
+
+
+def zombies_of(pid):
+    z = []
+    for c in children_of(pid):
+        try:
+            with open('/proc/%d/stat' % c) as f:
+                stat = f.read()
+            if stat[stat.rindex(')') + 2] == 'Z':
+                z.append(c)
+        except OSError:
+            pass
+    return z
+
+
+def pids_with_cmdline(fragment):
+    out = []
+    for d in os.listdir('/proc'):
+        if not d.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % d, 'rb') as f:
+                cmd = f.read().replace(b'\0', b' ').decode(errors='replace')
+        except OSError:
+            continue
+        if fragment in cmd:
+            out.append(int(d))
+    return out
+
+
+def rss_kb(pid):
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1])
+    return 0
+
+
+def nfds(pid):
+    return len(os.listdir('/proc/%d/fd' % pid))
+
+
+def nthreads(pid):
+    return len(os.listdir('/proc/%d/task' % pid))
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+
+class Stack:
+    """nginx -> spawn-fcgi -> tiktok-fcgi, with a fake CDN beside.
+
+    helper: 'fake' (tests/integration/fake_helper.py) or 'real'
+    (src/ytdlp_helper.py with YTDLP_PYTHON).  env: extra settings.
+    """
+
+    def __init__(self, helper='fake', env=None, nginx=True, cdn=True,
+                 docroot=None, expect_healthy=True):
+        self.expect_healthy = expect_healthy
+        self.nginx_bin = which('nginx', 'NGINX')
+        self.spawn_bin = which('spawn-fcgi', 'SPAWN_FCGI')
+        if not os.path.exists(BINARY):
+            skip('%s is not built' % BINARY)
+        if nginx and not self.nginx_bin:
+            skip('nginx is not installed (apt-get install nginx-light)')
+        if not self.spawn_bin:
+            skip('spawn-fcgi is not installed (apt-get install spawn-fcgi)')
+        self.tmp = tempfile.mkdtemp(prefix='tiktok-fcgi-test-')
+        os.chmod(self.tmp, 0o755)
+        self.state = os.path.join(self.tmp, 'state')
+        os.mkdir(self.state)
+        self.docroot = docroot or os.path.join(self.tmp, 'docroot')
+        os.makedirs(self.docroot, exist_ok=True)
+        self.procs = []
+        self.app = None
+        self.cdn = None
+        self.nginx = None
+        self.helper = helper
+        self.extra_env = env or {}
+        self.use_nginx = nginx
+        self.use_cdn = cdn
+        self.sock = os.path.join(self.tmp, 'fcgi.sock')
+        atexit.register(self.stop)
+
+    # -- start -----------------------------------------------------------
+
+    def __enter__(self):
+        try:
+            self.start()
+        except Exception:
+            self.dump()
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is not None or FAILED:
+            self.dump()
+        self.stop()
+        return False
+
+    def start(self):
+        if self.use_cdn:
+            self.start_cdn()
+        self.start_app()
+        if self.use_nginx:
+            self.start_nginx()
+        self.wait_healthy()
+
+    def start_cdn(self):
+        portfile = os.path.join(self.tmp, 'cdn.port')
+        self.cdn = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, 'fake_cdn.py'),
+             self.docroot, portfile],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(self.tmp, 'cdn.log'), 'w'))
+        self.procs.append(self.cdn)
+        port = wait_for(lambda: os.path.exists(portfile) and
+                        open(portfile).read(), 10, 'the fake CDN')
+        self.cdn_url = 'http://127.0.0.1:%s' % port
+
+    def app_env(self):
+        env = dict(os.environ)
+        for k in list(env):
+            if k in ('BASE_URL', 'ENCRYPTION_KEY', 'HELPERS', 'MAX_WORKERS',
+                     'QUEUE_MAX', 'YTDLP_TIMEOUT', 'CACHE_TTL', 'TOKEN_TTL',
+                     'FCGI_THREADS', 'OUTBOUND_PROXY', 'CA_FILE',
+                     'COOKIES_PATH', 'LOG_FILE'):
+                del env[k]
+        env.update({
+            'ENCRYPTION_KEY': 'test-key',
+            'HELPERS': '2',
+            'FCGI_THREADS': '64',
+            'LOG_LEVEL': 'debug',
+            'TEMP_DIR': os.path.join(self.tmp, 'work'),
+            'FETCH_ALLOW_PRIVATE': '1',
+            'SHUTDOWN_TIMEOUT': '10',
+        })
+        if self.helper == 'fake':
+            env.update({
+                'YTDLP_PYTHON': sys.executable,
+                'HELPER_SCRIPT': os.path.join(HERE, 'fake_helper.py'),
+                'FAKE_FIXTURES': FIXTURES,
+                'FAKE_STATE': self.state,
+                'FAKE_CDN': getattr(self, 'cdn_url', 'http://127.0.0.1:9'),
+            })
+        else:
+            py = os.environ.get('YTDLP_PYTHON') or '/usr/bin/python3'
+            env.update({
+                'YTDLP_PYTHON': py,
+                'HELPER_SCRIPT': os.path.join(TOP_SRCDIR, 'src',
+                                              'ytdlp_helper.py'),
+            })
+        env.update(self.extra_env)
+        return env
+
+    def start_app(self):
+        self.applog = open(os.path.join(self.tmp, 'app.log'), 'ab')
+        # spawn-fcgi -n execs tiktok-fcgi in its place: same pid.
+        cmd = [self.spawn_bin, '-n', '-s', self.sock, '-M', '0666',
+               '-b', '1024', '--', BINARY, '-f']
+        self.app = subprocess.Popen(cmd, env=self.app_env(),
+                                    stdin=subprocess.DEVNULL,
+                                    stdout=self.applog, stderr=self.applog)
+        self.procs.append(self.app)
+        wait_for(lambda: os.path.exists(self.sock), 10, 'the FastCGI socket')
+
+    def start_nginx(self):
+        self.port = free_port()
+        tpl = open(os.path.join(TOP_SRCDIR, 'deploy', 'nginx',
+                                'nginx-standalone.conf.in')).read()
+        conf = (tpl.replace('@PREFIX@', self.tmp)
+                .replace('@LISTEN@', '127.0.0.1:%d' % self.port)
+                .replace('@SOCKET@', self.sock)
+                .replace('@LOCATIONS@', os.path.join(
+                    TOP_SRCDIR, 'deploy', 'nginx',
+                    'tiktok-fcgi-locations.conf'))
+                .replace('@USER@', 'user root;' if os.geteuid() == 0
+                         else ''))
+        path = os.path.join(self.tmp, 'nginx.conf')
+        with open(path, 'w') as f:
+            f.write(conf)
+        self.nginx = subprocess.Popen(
+            [self.nginx_bin, '-p', self.tmp, '-c', path, '-e',
+             os.path.join(self.tmp, 'nginx-error.log')],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(self.tmp, 'nginx.log'), 'w'))
+        self.procs.append(self.nginx)
+        self.base = 'http://127.0.0.1:%d' % self.port
+
+    def wait_healthy(self, timeout=30):
+        def ok():
+            if self.app.poll() is not None:
+                raise RuntimeError('tiktok-fcgi exited with %s'
+                                   % self.app.returncode)
+            try:
+                st = self.get('/health', timeout=2).status
+                return st == 200 or (not self.expect_healthy and
+                                     st == 503)
+            except OSError:
+                return False
+        wait_for(ok, timeout, '/health to answer 200', 0.1)
+
+    # -- requests ----------------------------------------------------------
+
+    def request(self, method, path, body=None, headers=None, timeout=60,
+                port=None):
+        conn = http.client.HTTPConnection('127.0.0.1', port or self.port,
+                                          timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            data = r.read()
+            hdrs = {}
+            for k, v in r.getheaders():
+                hdrs[k.lower()] = v
+            return Response(r.status, hdrs, data)
+        finally:
+            conn.close()
+
+    def get(self, path, **kw):
+        return self.request('GET', path, **kw)
+
+    def tiktok(self, url, **kw):
+        body = json.dumps({'url': url})
+        return self.request('POST', '/tiktok', body=body,
+                            headers={'Content-Type': 'application/json'},
+                            **kw)
+
+    def local(self, link):
+        """The path part of a link the app handed out."""
+        assert link.startswith(self.base), link
+        return link[len(self.base):]
+
+    def extractions(self):
+        try:
+            with open(os.path.join(self.state, 'extract.log')) as f:
+                return f.read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def health(self):
+        return self.get('/health').json()
+
+    def helper_pids(self):
+        return [p for p in children_of(self.app.pid)]
+
+    def log(self):
+        try:
+            with open(os.path.join(self.tmp, 'app.log'), errors='replace') \
+                    as f:
+                return f.read()
+        except OSError:
+            return ''
+
+    def dump(self):
+        print('--- app.log (last 60 lines) ---')
+        print('\n'.join(self.log().splitlines()[-60:]))
+        for name in ('nginx-error.log', 'cdn.log'):
+            p = os.path.join(self.tmp, name)
+            if os.path.exists(p):
+                lines = open(p, errors='replace').read().splitlines()[-15:]
+                if lines:
+                    print('--- %s ---' % name)
+                    print('\n'.join(lines))
+
+    # -- stop ----------------------------------------------------------------
+
+    def stop_app(self, timeout=30):
+        if self.app is None or self.app.poll() is not None:
+            return self.app.returncode if self.app else None
+        self.app.send_signal(signal.SIGTERM)
+        try:
+            return self.app.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.app.kill()
+            self.app.wait()
+            return None
+
+    def stop(self):
+        if getattr(self, 'stopped', False):
+            return
+        self.stopped = True
+        if self.nginx is not None and self.nginx.poll() is None:
+            self.nginx.send_signal(signal.SIGQUIT)
+            try:
+                self.nginx.wait(10)
+            except subprocess.TimeoutExpired:
+                self.nginx.kill()
+                self.nginx.wait()
+        self.stop_app()
+        if self.cdn is not None and self.cdn.poll() is None:
+            try:
+                self.cdn.stdin.close()
+                self.cdn.wait(5)
+            except (subprocess.TimeoutExpired, OSError):
+                self.cdn.kill()
+                self.cdn.wait()
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        if os.environ.get('KEEP_TMP') is None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            print('kept %s' % self.tmp)

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""The front over real HTTP: nginx -> spawn-fcgi -> tiktok-fcgi.
+
+/health, CORS preflight, 404, 405, 413, HEAD, malformed requests, and
+SIGTERM with a request in flight: it finishes, nothing is left behind.
+"""
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Stack, check, children_of, done  # noqa
+
+with Stack() as s:
+    r = s.get('/health')
+    h = r.json()
+    check(r.status == 200, '/health answers 200')
+    check(r.header('content-type').startswith('application/json'),
+          '/health is JSON')
+    check(h['status'] == 'ok' and h['ytdlp'] == 'fake-1.0',
+          '/health reports the helper version')
+    for k in ('time', 'uptime_s', 'threads', 'pool', 'cache', 'memory',
+              'file_descriptors'):
+        check(k in h, '/health has %s' % k)
+    check(h['threads']['max'] == 64, 'threads.max is FCGI_THREADS')
+    check(h['pool']['helpers'] == 2, 'two helpers alive')
+    check(h['memory']['rss_kb'] > 0, 'rss_kb reported')
+    check(r.header('access-control-allow-origin') == '*', 'CORS on /health')
+    check(r.header('cache-control') == 'no-store', 'Cache-Control on /health')
+
+    r = s.request('OPTIONS', '/tiktok', headers={
+        'Origin': 'https://example.com',
+        'Access-Control-Request-Method': 'POST'})
+    check(r.status == 204, 'preflight answers 204')
+    check('POST' in r.header('access-control-allow-methods'),
+          'preflight allows POST')
+    check('Content-Type' in r.header('access-control-allow-headers'),
+          'preflight allows Content-Type')
+    check(r.body == b'', 'preflight has no body')
+
+    r = s.get('/nope')
+    check(r.status == 404 and r.json() == {'error': 'Route not found'},
+          'unknown route: 404 Route not found')
+    check(r.header('access-control-allow-origin') == '*', 'CORS on 404')
+
+    r = s.get('/tiktok')
+    check(r.status == 405, 'GET /tiktok: 405')
+    check(r.header('allow') == 'POST, OPTIONS', '405 names Allow')
+    check('error' in r.json(), '405 is a JSON error')
+    r = s.request('POST', '/health', body='{}')
+    check(r.status == 405 and 'GET' in r.header('allow'),
+          'POST /health: 405 with Allow')
+
+    r = s.request('HEAD', '/health')
+    check(r.status == 200 and r.body == b'', 'HEAD /health: 200, no body')
+    check(int(r.header('content-length')) > 0,
+          'HEAD keeps the Content-Length of GET')
+
+    big = json.dumps({'url': 'https://www.tiktok.com/@a/video/1',
+                      'pad': 'x' * 100000})
+    r = s.request('POST', '/tiktok', body=big,
+                  headers={'Content-Type': 'application/json'})
+    check(r.status == 413 and 'error' in r.json(),
+          'body over BODY_MAX: 413 JSON')
+
+    cases = [
+        (b'not json', 400, 'Request body must be JSON'),
+        (b'', 400, 'URL parameter is required'),
+        (b'{}', 400, 'URL parameter is required'),
+        (b'[1,2]', 400, 'URL parameter is required'),
+        (b'{"url": 5}', 400, 'URL parameter is required'),
+        (b'{"url": ""}', 400, 'URL parameter is required'),
+        (b'[' * 100 + b']' * 100, 400, 'Request body must be JSON'),
+        (b'{"url": "https://evil.com/?x=tiktok.com"}', 400,
+         'Only TikTok and Douyin URLs are supported'),
+        (b'{"url": "https://tiktok.com.evil.com/@a/video/1"}', 400,
+         'Only TikTok and Douyin URLs are supported'),
+        (b'{"url": "https://www.tiktok.com@evil.com/video/1"}', 400,
+         'Only TikTok and Douyin URLs are supported'),
+        (b'{"url": "ftp://www.tiktok.com/@a/video/1"}', 400,
+         'Only TikTok and Douyin URLs are supported'),
+        (b'{"url": "nottiktok.com/video/1"}', 400,
+         'Only TikTok and Douyin URLs are supported'),
+    ]
+    for body, status, msg in cases:
+        r = s.request('POST', '/tiktok', body=body,
+                      headers={'Content-Type': 'application/json'})
+        check(r.status == status and r.json().get('error') == msg,
+              'POST %r: %d %s' % (body[:40], status, msg))
+    # serverjs parses JSON whatever the content type says; so do we.
+    r = s.request('POST', '/tiktok', body=b'{"url":"https://evil.com/"}',
+                  headers={'Content-Type': 'text/plain'})
+    check(r.status == 400 and 'Only TikTok' in r.json()['error'],
+          'JSON body with another content type is still read')
+
+    r = s.get('/stream')
+    check(r.status == 400 and 'error' in r.json(), '/stream without data: 400')
+
+    # SIGTERM with a request in flight: it completes, then the process
+    # exits 0 and leaves no helper behind.
+    helpers = children_of(s.app.pid)
+    check(len(helpers) == 2, 'two helper processes are children')
+    result = {}
+
+    def slow():
+        result['r'] = s.tiktok('https://www.tiktok.com/@slow1500/video/1')
+    t = threading.Thread(target=slow)
+    t.start()
+    time.sleep(0.5)
+    s.app.send_signal(signal.SIGTERM)
+    t.join(30)
+    check('r' in result and result['r'].status == 200,
+          'request in flight at SIGTERM finishes with 200')
+    rc = s.app.wait(30)
+    check(rc == 0, 'tiktok-fcgi exits 0 after SIGTERM')
+    time.sleep(0.2)
+    alive = [p for p in helpers if os.path.exists('/proc/%d' % p)]
+    check(alive == [], 'no helper left after SIGTERM')
+
+done()

@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""POST /tiktok through nginx with the fake helper: the answers, the
+error mapping, and the pool's supervision (crash, restart, retry once,
+timeout and replacement, garbage and over-long lines, queue full,
+single-flight, SIGHUP under load, no zombies, fds back to baseline).
+"""
+
+import os
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (Stack, check, done, nfds, wait_for,  # noqa
+                     zombies_of, children_of)
+
+TT = 'https://www.tiktok.com/@%s/video/%s'
+
+with Stack(env={'YTDLP_TIMEOUT': '3', 'MAX_WORKERS': '8',
+                'QUEUE_MAX': '4', 'HELPERS': '2'}) as s:
+    base_fds = nfds(s.app.pid)
+
+    r = s.tiktok(TT % ('ok', '7300000000000000002'))
+    check(r.status == 200, 'video post: 200')
+    a = r.json()
+    check(a['status'] == 'tunnel', 'video post is a tunnel answer')
+    dl = a['download_link']
+    check(set(dl) == {'watermark', 'no_watermark', 'no_watermark_hd',
+                      'watermark_hd', 'mp3'}, 'all five links present')
+    check(all(v.startswith(s.base + '/stream?data=') for v in dl.values()),
+          'links are BASE_URL/stream?data=TOKEN, BASE derived from Host')
+    check(a['author']['nickname'] == 'fakecreator02', 'author.nickname')
+    check(a['duration'] == 5000 and a['music_duration'] == 5000,
+          'duration in ms')
+    check(a['statistics']['play_count'] == 2007, 'statistics.play_count')
+    r2 = s.get(s.local(dl['no_watermark']))
+    check(r2.status == 200 and len(r2.body) > 0,
+          'no_watermark link streams from the CDN')
+
+    r = s.tiktok(TT % ('ok', '7400000000000000002'))
+    a = r.json()
+    check(r.status == 200 and a['status'] == 'picker', 'photo post: picker')
+    check(len(a['photos']) == 3 and len(a['download_link']['no_watermark'])
+          == 3, 'three photos, three download links')
+    check(a['download_slideshow_link'].startswith(
+        s.base + '/download-slideshow?url='), 'slideshow link')
+
+    for mode, status in (('notfound', 404), ('private', 403),
+                         ('blocked', 503), ('other', 500)):
+        r = s.tiktok(TT % (mode, '1'))
+        check(r.status == status, '%s: %d' % (mode, status))
+        check('error' in r.json(), '%s: JSON error' % mode)
+    r = s.tiktok(TT % ('blocked', '2'))
+    check(r.header('retry-after') is not None, 'blocked: Retry-After')
+    r = s.tiktok(TT % ('other', '3'))
+    check('fake other' in r.json()['error'], "500 carries yt-dlp's message")
+    r = s.tiktok(TT % ('notfound', '4'))
+    check(r.json()['error'].startswith('Video not found.'),
+          '404 message as serverjs')
+
+    # A crash: the request is retried once on another helper and the
+    # crashed helper restarted.
+    before = s.health()['pool']['restarts']
+    r = s.tiktok(TT % ('crashonce', '11'))
+    check(r.status == 200, 'crash once: retried on another helper, 200')
+    wait_for(lambda: s.health()['pool']['helpers'] == 2, 10,
+             'the crashed helper to be replaced')
+    check(s.health()['pool']['restarts'] > before, 'restart counted')
+    r = s.tiktok(TT % ('crash', '12'))
+    check(r.status == 500 and 'crashed' in r.json()['error'],
+          'crashing twice: 500, not a hang')
+    wait_for(lambda: s.health()['pool']['helpers'] == 2, 10,
+             'helpers back after crashes')
+
+    # Garbage and over-long lines: the helper is replaced.
+    r = s.tiktok(TT % ('garbage', '13'))
+    check(r.status in (500, 503), 'garbage answer: an error, not a hang')
+    r = s.tiktok(TT % ('long', '14'))
+    check(r.status in (500, 503), 'over-long answer: an error')
+    wait_for(lambda: s.health()['pool']['helpers'] == 2, 15,
+             'helpers back after protocol errors')
+
+    # Timeout: 504 within the deadline, the stuck helper replaced.
+    pids = set(children_of(s.app.pid))
+    t0 = time.time()
+    r = s.tiktok(TT % ('hang', '15'))
+    took = time.time() - t0
+    check(r.status == 504, 'hung extraction: 504')
+    check(took < 3 + 2, 'answered near YTDLP_TIMEOUT (%.1f s)' % took)
+    wait_for(lambda: s.health()['pool']['helpers'] == 2 and
+             len(set(children_of(s.app.pid)) - pids) >= 1, 15,
+             'a replacement helper')
+    wait_for(lambda: len(children_of(s.app.pid)) == 2, 15,
+             'the stuck helper to be killed')
+    check(s.health()['pool']['timeouts'] >= 1, 'timeout counted')
+
+    # Queue full: 8 running + 4 waiting; more answer 503 + Retry-After.
+    with ThreadPoolExecutor(20) as ex:
+        futs = [ex.submit(s.tiktok, TT % ('slow1500', str(100 + i)))
+                for i in range(20)]
+        res = [f.result() for f in futs]
+    codes = sorted(r.status for r in res)
+    check(codes.count(200) == 12, '8 running + 4 queued succeed (%s)'
+          % codes)
+    busy = [r for r in res if r.status == 503]
+    check(len(busy) == 8 and all(r.header('retry-after') for r in busy),
+          'the rest: 503 with Retry-After')
+
+    # Single-flight: 200 concurrent POSTs for one post, one extraction.
+    n0 = len(s.extractions())
+    with ThreadPoolExecutor(200) as ex:
+        res = list(ex.map(lambda i: s.tiktok(TT % ('slow800', '777')),
+                          range(200)))
+    check(all(r.status == 200 for r in res), '200 concurrent: all 200')
+    got = [u for u in s.extractions()[n0:] if '777' in u]
+    check(len(got) == 1, '200 concurrent POSTs: exactly one extraction '
+          '(%d)' % len(got))
+    r = s.tiktok(TT % ('slow800', '777') + '?is_from_webapp=1&_r=1')
+    got = [u for u in s.extractions()[n0:] if '777' in u]
+    check(r.status == 200 and len(got) == 1,
+          'tracking parameters do not defeat the cache')
+
+    # SIGHUP while requests flow: every helper replaced, none failing.
+    old = set(children_of(s.app.pid))
+    stop = threading.Event()
+    fails = []
+    count = [0]
+
+    def load(k):
+        i = 0
+        while not stop.is_set():
+            i += 1
+            r = s.tiktok(TT % ('slow100', '9%d%05d' % (k, i)))
+            count[0] += 1
+            if r.status != 200:
+                fails.append(r.status)
+    threads = [threading.Thread(target=load, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    s.app.send_signal(signal.SIGHUP)
+    wait_for(lambda: not (old & set(children_of(s.app.pid))), 20,
+             'all old helpers to retire')
+    time.sleep(0.5)
+    stop.set()
+    for t in threads:
+        t.join()
+    check(fails == [] and count[0] > 20,
+          'SIGHUP under load: %d requests, none failed %s'
+          % (count[0], fails))
+    check(len(children_of(s.app.pid)) == 2, 'two helpers after SIGHUP')
+
+    time.sleep(0.5)
+    check(zombies_of(s.app.pid) == [], 'no zombie children')
+    fds = nfds(s.app.pid)
+    check(fds <= base_fds + 2, 'fd count back to baseline (%d -> %d)'
+          % (base_fds, fds))
+
+    helpers = children_of(s.app.pid)
+    check(s.stop_app() == 0, 'SIGTERM: exit 0')
+    time.sleep(0.2)
+    check(all(not os.path.exists('/proc/%d' % p) for p in helpers),
+          'SIGTERM leaves no helper')
+
+# A helper that dies at start, always: /health degraded (503), and
+# POST /tiktok answers 503 at once instead of looping.
+with Stack(env={'FAKE_START': 'die'}, expect_healthy=False) as s2:
+    wait_for(lambda: s2.get('/health').status == 503, 10,
+             '/health to say degraded')
+    check(s2.get('/health').json()['status'] == 'degraded',
+          'no helper alive: /health degraded with 503')
+    time.sleep(2)
+    t0 = time.time()
+    r = s2.tiktok(TT % ('ok', '1'))
+    check(r.status == 503 and r.header('retry-after'),
+          'crash storm: 503 with Retry-After')
+    check(time.time() - t0 < 1, 'crash storm: answered at once')
+    check(zombies_of(s2.app.pid) == [], 'crash storm leaves no zombie')
+
+done()

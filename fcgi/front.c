@@ -4,8 +4,6 @@
  */
 #include "config.h"
 
-#include <sys/socket.h>
-
 #include <fcgiapp.h>
 
 #include "front.h"
@@ -57,24 +55,9 @@ front_flush(void *ctx)
 	return FCGX_FFlush(((FCGX_Request *)ctx)->out) == -1 ? -1 : 0;
 }
 
-/*
- * libfcgi has no way to end a request abnormally: shut the connection
- * down, so that FCGX_Finish_r's end-of-request record cannot reach the
- * web server, which then cuts the client's answer too.
- */
-static void
-front_abort(void *ctx)
-{
-	FCGX_Request	*r = ctx;
-
-	if (r->ipcFd >= 0)
-		shutdown(r->ipcFd, SHUT_RDWR);
-}
-
 const struct http_io front_io = {
 	front_param,
 	front_read,
 	front_write,
-	front_flush,
-	front_abort
+	front_flush
 };

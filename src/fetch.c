@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -125,6 +126,53 @@ open_socket(void *u, curlsocktype purpose, struct curl_sockaddr *a)
 		return CURL_SOCKET_BAD;
 	}
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * libcurl calls this about once a second and whenever data moves: give
+ * up when nothing moved for DOWNLOAD_TIMEOUT seconds.  (libcurl's own
+ * low-speed check averages and takes several times as long.)
+ */
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct fetch_watch	*w = arg;
+	long long		 now = now_ms();
+
+	(void)dltotal; (void)ultotal;
+	if (dlnow + ulnow != w->last_bytes) {
+		w->last_bytes = dlnow + ulnow;
+		w->last_ms = now;
+	} else if (now - w->last_ms >= (long long)opts.timeout * 1000) {
+		w->stalled = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Watch a transfer for stalls: before the first byte and between any two,
+ * at most DOWNLOAD_TIMEOUT seconds.  w must live as long as the transfer;
+ * w->stalled tells afterwards whether the watchdog ended it.
+ */
+void
+fetch_watch(CURL *h, struct fetch_watch *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->last_ms = now_ms();
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, w);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 }
 
 /* Did the last transfer on this thread hit the address guard? */

@@ -19,7 +19,15 @@ struct fetch_opts {
 	int		 timeout;	/* DOWNLOAD_TIMEOUT, s */
 };
 
+/* A stall watchdog for one transfer (see fetch_watch). */
+struct fetch_watch {
+	long long	 last_ms;	/* when bytes last moved */
+	curl_off_t	 last_bytes;
+	int		 stalled;	/* set when it gave up */
+};
+
 int	 fetch_init(const struct fetch_opts *);
+void	 fetch_watch(CURL *, struct fetch_watch *);
 void	 fetch_cleanup(void);
 CURL	*fetch_handle(void);
 int	 fetch_setup(CURL *);

@@ -410,18 +410,16 @@ http_flush(struct http *h)
 }
 
 /*
- * Cut an answer whose headers are out (the CDN failed mid-body): the web
- * server sees the FastCGI connection end without a proper end, and so
- * does the client, who would otherwise take a short file for a whole one.
+ * Cut an answer whose headers are out (the CDN failed mid-body): nothing
+ * more is written, never padding.  The request then ends normally; the
+ * web server compares the body with the Content-Length we sent and cuts
+ * the client's connection (nginx does so since 1.19.1; shutting the
+ * FastCGI connection down instead leaves nginx's client waiting).
  */
 void
 http_abort(struct http *h)
 {
-	if (h->gone)
-		return;
 	h->gone = 1;
-	if (h->io->abort != NULL)
-		h->io->abort(h->ctx);
 }
 
 /* Finish the answer: headers out if no body was written. */

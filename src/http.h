@@ -31,8 +31,6 @@ struct http_io {
 	int		 (*write)(void *ctx, const void *buf, size_t len);
 	/* Push buffered output to the web server; 0 or -1 as write. */
 	int		 (*flush)(void *ctx);
-	/* Cut the answer: the web server must see it end abnormally. */
-	void		 (*abort)(void *ctx);
 };
 
 struct http;

@@ -398,6 +398,7 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr)
 	struct xfer		 x;
 	CURLcode		 rc;
 	int			 blocked;
+	struct fetch_watch	 watch;
 
 	memset(&x, 0, sizeof(x));
 	x.h = h;
@@ -418,7 +419,10 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr)
 	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 65536L);
 	if (http_is_head(h))
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	fetch_watch(c, &watch);
 	rc = curl_easy_perform(c);
+	if (watch.stalled)
+		rc = CURLE_OPERATION_TIMEDOUT;
 	blocked = fetch_blocked(c);
 	curl_easy_cleanup(c);
 	curl_slist_free_all(hdrs);

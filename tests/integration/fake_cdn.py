@@ -16,6 +16,7 @@ its parent's stdin closes.  Paths:
   /drop/N              sends half of N bytes, then closes
   /slow/N              N bytes in 64 KiB pieces, 50 ms apart, with a
                        pause of 1.5 s after the first piece
+  /stallhead           answers nothing for 600 s
   /status/CODE         answers CODE
   /redirect?to=URL     302 to URL
   /stats               JSON: requests seen per path prefix
@@ -190,6 +191,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     time.sleep(1.5 if pos == s else 0.05)
                     pos += len(piece)
             self.send_body(n, pieces)
+        elif kind == 'stallhead':
+            time.sleep(600)
         elif kind == 'status':
             self.simple(int(parts[1]), b'status')
         elif kind == 'redirect':

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """A stand-in for TikTok's CDN, for tests.  Python stdlib only.
 
-    fake_cdn.py DOCROOT PORTFILE
+    fake_cdn.py DOCROOT PORTFILE [CERT KEY]
 
-Listens on 127.0.0.1 on a free port (written to PORTFILE), serves until
-its parent's stdin closes.  Paths:
+Listens on 127.0.0.1 on a free port (written to PORTFILE), over TLS when
+given a certificate and key, serves until its parent's stdin closes.  Paths:
 
   /files/NAME          a file from DOCROOT, with Range; sets a cookie
                        "cdn_session" when NAME ends in .mpd
@@ -220,6 +220,11 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 def main():
     srv = Server(('127.0.0.1', 0), Handler)
+    if len(sys.argv) > 4:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     tmp = sys.argv[2] + '.tmp'
     with open(tmp, 'w') as f:
         f.write(str(srv.server_address[1]))

@@ -156,8 +156,9 @@ class Stack:
     """
 
     def __init__(self, helper='fake', env=None, nginx=True, cdn=True,
-                 docroot=None, expect_healthy=True):
+                 docroot=None, expect_healthy=True, tls=None):
         self.expect_healthy = expect_healthy
+        self.tls = tls          # (cert, key) for an HTTPS fake CDN
         self.nginx_bin = which('nginx', 'NGINX')
         self.spawn_bin = which('spawn-fcgi', 'SPAWN_FCGI')
         if not os.path.exists(BINARY):
@@ -212,18 +213,22 @@ class Stack:
         portfile = os.path.join(self.tmp, 'cdn.port')
         self.cdn = subprocess.Popen(
             [sys.executable, os.path.join(HERE, 'fake_cdn.py'),
-             self.docroot, portfile],
+             self.docroot, portfile] + list(self.tls or ()),
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
             stderr=open(os.path.join(self.tmp, 'cdn.log'), 'w'))
         self.procs.append(self.cdn)
         port = wait_for(lambda: os.path.exists(portfile) and
                         open(portfile).read(), 10, 'the fake CDN')
-        self.cdn_url = 'http://127.0.0.1:%s' % port
+        self.cdn_url = '%s://127.0.0.1:%s' % (
+            'https' if self.tls else 'http', port)
 
     def app_env(self):
         env = dict(os.environ)
         for k in list(env):
-            if k in ('BASE_URL', 'ENCRYPTION_KEY', 'HELPERS', 'MAX_WORKERS',
+            if k in ('BASE_URL', 'ENCRYPTION_KEY', 'TEST_POST_HOSTS',
+                     'http_proxy', 'https_proxy', 'HTTP_PROXY',
+                     'HTTPS_PROXY', 'no_proxy', 'NO_PROXY', 'SSL_CERT_FILE',
+                     'HELPERS', 'MAX_WORKERS',
                      'QUEUE_MAX', 'YTDLP_TIMEOUT', 'CACHE_TTL', 'TOKEN_TTL',
                      'FCGI_THREADS', 'OUTBOUND_PROXY', 'CA_FILE',
                      'COOKIES_PATH', 'LOG_FILE'):

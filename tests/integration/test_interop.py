@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Download tokens interoperate with serverjs both ways: node's crypto
+runs serverjs's scheme; its tokens open here (ours, and serverjs's own
+{url: page, format_id, author} shape, served by extracting), and ours
+open there.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import HERE, Stack, check, done, skip  # noqa
+
+NODE = shutil.which('node') or shutil.which('nodejs')
+if NODE is None:
+    skip('node is not installed: cannot run serverjs\'s token scheme')
+JS = os.path.join(HERE, 'serverjs_token.js')
+KEY = 'shared-between-serverjs-and-us'
+
+
+def node(*args):
+    r = subprocess.run([NODE, JS] + list(args), capture_output=True,
+                       text=True, timeout=30)
+    return r.returncode, r.stdout
+
+
+def expected(n):
+    return bytes(((i * 7) % 251) for i in range(n))
+
+
+with Stack(env={'ENCRYPTION_KEY': KEY}) as s:
+    # serverjs -> us: a token of serverjs's shape (a page URL and a
+    # format_id) is served by extracting the post and streaming it.
+    payload = json.dumps({'url': 'https://www.tiktok.com/@cdn_gen_4000/'
+                          'video/21', 'format_id': 'h264_540p_800000',
+                          'author': 'serverjs user'})
+    rc, tok = node('encrypt', KEY, payload)
+    check(rc == 0 and tok, 'node sealed a token')
+    r = s.get('/stream?data=' + tok)
+    check(r.status == 200 and r.body == expected(4000),
+          "serverjs's token opens here and streams its format")
+    check('serverjs_user' in r.header('content-disposition'),
+          "serverjs's author names the file")
+
+    # serverjs -> us: our own payload shape sealed by node.
+    payload = json.dumps({'url': s.cdn_url + '/gen/1234', 'author': 'a',
+                          'type': 'video'})
+    rc, tok = node('encrypt', KEY, payload)
+    r = s.get('/download?data=' + tok)
+    check(r.status == 200 and r.body == expected(1234),
+          'a node-sealed /download token opens here')
+
+    rc, tok = node('encrypt', KEY, payload, '-1000')
+    r = s.get('/stream?data=' + tok)
+    check(r.status == 410, 'a node-sealed expired token: 410 here')
+    rc, tok = node('encrypt', 'another key', payload)
+    r = s.get('/stream?data=' + tok)
+    check(r.status == 400, 'a token sealed under another key: 400')
+
+    # us -> serverjs: our links' tokens open with node.
+    r = s.tiktok('https://www.tiktok.com/@ok/video/22')
+    links = r.json()['download_link']
+    for name, link in sorted(links.items()):
+        tok = link.split('data=')[1]
+        rc, out = node('decrypt', KEY, tok)
+        ok = rc == 0
+        if ok:
+            p = json.loads(out)
+            ok = p['url'].startswith(s.cdn_url) and 'author' in p
+        check(ok, 'our %s token opens in serverjs' % name)
+    r = s.tiktok('https://www.tiktok.com/@ok/video/7400000000000000001')
+    slide = r.json()['download_slideshow_link'].split('url=')[1]
+    rc, out = node('decrypt', KEY, slide)
+    check(rc == 0 and out.endswith('/video/7400000000000000001'),
+          'our slideshow token opens in serverjs as the page URL')
+
+done()

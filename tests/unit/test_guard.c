@@ -1,0 +1,118 @@
+/*
+ * What we let through: post URLs judged by the parsed host, and the
+ * addresses a CDN fetch may connect to.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "fetch.h"
+#include "posturl.h"
+
+static void
+test_post_urls(void **state)
+{
+	const char *good[] = {
+	    "https://www.tiktok.com/@user/video/7300000000000000001",
+	    "https://tiktok.com/@user/video/1",
+	    "https://vt.tiktok.com/ZSabcdef/",
+	    "https://vm.tiktok.com/ZMabc/",
+	    "http://m.tiktok.com/v/1.html",
+	    "https://WWW.TIKTOK.COM/@u/video/1",
+	    "https://www.tiktok.com./@u/video/1",
+	    "https://www.douyin.com/video/7300000000000000001",
+	    "https://v.douyin.com/abc/",
+	    "https://douyin.com/discover?modal_id=1",
+	    NULL };
+	const char *bad[] = {
+	    "https://evil.com/?u=https://www.tiktok.com/@a/video/1",
+	    "https://tiktok.com.evil.com/@a/video/1",
+	    "https://eviltiktok.com/@a/video/1",
+	    "https://www.tiktok.com@evil.com/@a/video/1",
+	    "https://evil.com#tiktok.com",
+	    "ftp://www.tiktok.com/@a/video/1",
+	    "javascript:alert(1)//tiktok.com",
+	    "www.tiktok.com/@a/video/1",
+	    "https://douyin.com.cn/video/1",
+	    "https://127.0.0.1/video/1",
+	    "",
+	    NULL };
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; good[i] != NULL; i++)
+		assert_true(posturl_allowed(good[i], NULL));
+	for (i = 0; bad[i] != NULL; i++)
+		assert_false(posturl_allowed(bad[i], NULL));
+	assert_true(posturl_allowed("http://127.0.0.1:8080/x.mpd",
+	    "localhost, 127.0.0.1"));
+	assert_false(posturl_allowed("http://127.0.0.2/x", "127.0.0.1"));
+}
+
+static int
+ok4(const char *a)
+{
+	struct sockaddr_in	 s;
+
+	memset(&s, 0, sizeof(s));
+	s.sin_family = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, a, &s.sin_addr), 1);
+	return fetch_addr_public((struct sockaddr *)&s);
+}
+
+static int
+ok6(const char *a)
+{
+	struct sockaddr_in6	 s;
+
+	memset(&s, 0, sizeof(s));
+	s.sin6_family = AF_INET6;
+	assert_int_equal(inet_pton(AF_INET6, a, &s.sin6_addr), 1);
+	return fetch_addr_public((struct sockaddr *)&s);
+}
+
+static void
+test_addresses(void **state)
+{
+	const char *deny4[] = { "127.0.0.1", "127.1.2.3", "10.0.0.1",
+	    "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254",
+	    "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255",
+	    "192.0.0.8", "198.18.0.1", NULL };
+	const char *allow4[] = { "8.8.8.8", "1.1.1.1", "172.32.0.1",
+	    "23.192.0.1", "100.128.0.1", NULL };
+	const char *deny6[] = { "::1", "::", "fe80::1", "fc00::1", "fd12::1",
+	    "ff02::1", "::ffff:127.0.0.1", "::ffff:10.1.2.3",
+	    "64:ff9b::7f00:1", "2001:db8::1", "2002:7f00:1::1", NULL };
+	const char *allow6[] = { "2606:4700:4700::1111", "::ffff:8.8.8.8",
+	    "2a00:1450:4001:80b::200e", NULL };
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; deny4[i] != NULL; i++)
+		assert_false(ok4(deny4[i]));
+	for (i = 0; allow4[i] != NULL; i++)
+		assert_true(ok4(allow4[i]));
+	for (i = 0; deny6[i] != NULL; i++)
+		assert_false(ok6(deny6[i]));
+	for (i = 0; allow6[i] != NULL; i++)
+		assert_true(ok6(allow6[i]));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_post_urls),
+		cmocka_unit_test(test_addresses),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

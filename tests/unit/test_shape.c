@@ -1,0 +1,264 @@
+/*
+ * The answer to POST /tiktok from real yt-dlp output (tests/fixtures:
+ * Debian's 2023.03.04 and a current release): the fields, and which
+ * format stands behind each link, found by opening the link's token.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "shape.h"
+#include "token.h"
+
+#define BASE	"https://dl.example.com/api"
+#define DL	BASE "/download?data="
+#define SL	BASE "/download-slideshow?url="
+
+static struct token	*tk;
+
+static struct json_object *
+fixture(const char *name)
+{
+	char			 path[1024];
+	struct json_object	*o;
+
+	snprintf(path, sizeof(path), "%s/%s", FIXTURES, name);
+	o = json_object_from_file(path);
+	assert_non_null(o);
+	return o;
+}
+
+static const char *
+str(struct json_object *o, const char *k)
+{
+	struct json_object	*v;
+
+	assert_true(json_object_object_get_ex(o, k, &v));
+	return json_object_get_string(v);
+}
+
+/* Open a link's token; return the payload's member k (static buffer). */
+static const char *
+link_field(struct json_object *dl, const char *name, const char *route,
+    const char *k)
+{
+	static char		 out[4096];
+	struct json_object	*l, *p, *v;
+	const char		*s, *tok;
+	char			*payload, prefix[256];
+
+	if (!json_object_object_get_ex(dl, name, &l))
+		return NULL;
+	s = json_object_get_string(l);
+	snprintf(prefix, sizeof(prefix), BASE "/%s?data=", route);
+	assert_memory_equal(s, prefix, strlen(prefix));
+	tok = s + strlen(prefix);
+	assert_int_equal(token_open(tk, tok, &payload), TOKEN_OK);
+	p = json_tokener_parse(payload);
+	assert_non_null(p);
+	if (!json_object_object_get_ex(p, k, &v))
+		out[0] = '\0';
+	else
+		snprintf(out, sizeof(out), "%s", json_object_get_string(v));
+	json_object_put(p);
+	free(payload);
+	return out;
+}
+
+static void
+check_common(struct json_object *a, const char *nick, const char *uid)
+{
+	struct json_object	*au, *st, *v;
+
+	assert_true(json_object_object_get_ex(a, "author", &au));
+	assert_string_equal(str(au, "nickname"), nick);
+	assert_string_equal(str(au, "uniqueId"), uid);
+	assert_true(strncmp(str(au, "avatar"), "https://p16-sign-va.", 20)
+	    == 0);
+	assert_string_equal(str(au, "avatar"), str(au, "avatarLarger"));
+	assert_true(json_object_object_get_ex(a, "statistics", &st));
+	assert_true(json_object_object_get_ex(st, "play_count", &v));
+	assert_true(json_object_get_int(v) > 1000);
+	assert_true(json_object_object_get_ex(a, "duration", &v));
+	assert_int_equal(json_object_get_int(v), 5000);
+	assert_true(json_object_object_get_ex(a, "music_duration", &v));
+	assert_int_equal(json_object_get_int(v), 5000);
+	assert_true(strncmp(str(a, "cover"), "https://", 8) == 0);
+	assert_true(strncmp(str(a, "title"), "Fake TikTok", 11) == 0);
+	assert_string_equal(str(a, "title"), str(a, "description"));
+}
+
+static void
+test_video_2023(void **state)
+{
+	struct json_object	*info = fixture("ytdlp-2023.03.04-video.json");
+	struct json_object	*a, *dl;
+
+	(void)state;
+	assert_false(shape_is_photo(info));
+	a = shape_answer(info, BASE, tk, "https://www.tiktok.com/@x/video/1");
+	assert_string_equal(str(a, "status"), "tunnel");
+	assert_string_equal(str(a, "artist"), "Fake Artist 1");
+	check_common(a, "fakecreator01", "6900000000000000001");
+	assert_true(json_object_object_get_ex(a, "download_link", &dl));
+	/* 720x1280 H.264 first, then H.265; 360p/540p have no size here
+	 * (null), so count as 0 and as not HD. */
+	assert_string_equal(link_field(dl, "watermark", "stream",
+	    "format_id"), "download");
+	assert_string_equal(link_field(dl, "no_watermark_hd", "stream",
+	    "format_id"), "h264_720p_1350000");
+	assert_string_equal(link_field(dl, "watermark_hd", "stream",
+	    "format_id"), "bytevc1_720p_1100000");
+	assert_string_equal(link_field(dl, "no_watermark", "stream",
+	    "format_id"), "h264_360p_500000");
+	assert_string_equal(link_field(dl, "mp3", "stream", "type"), "mp3");
+	assert_string_not_equal(link_field(dl, "mp3", "stream", "format_id"),
+	    "download");
+	/* The token carries what the CDN needs. */
+	assert_true(strlen(link_field(dl, "no_watermark", "stream",
+	    "http_headers")) > 10);
+	assert_string_equal(link_field(dl, "no_watermark", "stream",
+	    "page_url"), "https://www.tiktok.com/@6900000000000000001/video/"
+	    "7300000000000000001");
+	assert_string_equal(link_field(dl, "no_watermark", "stream",
+	    "filesize"), "324891");
+	json_object_put(a);
+	json_object_put(info);
+}
+
+static void
+test_video_2026(void **state)
+{
+	struct json_object	*info = fixture("ytdlp-2026.02.04-video.json");
+	struct json_object	*a, *dl;
+
+	(void)state;
+	a = shape_answer(info, BASE, tk, NULL);
+	check_common(a, "fakecreator02", "6900000000000000002");
+	assert_true(json_object_object_get_ex(a, "download_link", &dl));
+	assert_string_equal(link_field(dl, "watermark", "stream",
+	    "format_id"), "download");
+	assert_string_equal(link_field(dl, "no_watermark_hd", "stream",
+	    "format_id"), "h264_720p_1350000");
+	assert_string_equal(link_field(dl, "watermark_hd", "stream",
+	    "format_id"), "bytevc1_720p_1100000");
+	/* 576x1024 counts as HD (height >= 720); 360x640 does not. */
+	assert_string_equal(link_field(dl, "no_watermark", "stream",
+	    "format_id"), "h264_360p_500000");
+	json_object_put(a);
+	json_object_put(info);
+}
+
+/* yt-dlp may say height: null, or nothing at all: both are unknown. */
+static void
+test_unknown_sizes(void **state)
+{
+	struct json_object	*info = fixture("ytdlp-2026.02.04-video.json");
+	struct json_object	*fs, *a, *dl, *f;
+	size_t			 i;
+
+	(void)state;
+	assert_true(json_object_object_get_ex(info, "formats", &fs));
+	for (i = 0; i < json_object_array_length(fs); i++) {
+		f = json_object_array_get_idx(fs, i);
+		if (i % 2)
+			json_object_object_add(f, "height", NULL);
+		else
+			json_object_object_del(f, "height");
+		json_object_object_del(f, "width");
+	}
+	a = shape_answer(info, BASE, tk, NULL);
+	assert_true(json_object_object_get_ex(a, "download_link", &dl));
+	assert_false(json_object_object_get_ex(dl, "no_watermark_hd", NULL));
+	assert_false(json_object_object_get_ex(dl, "watermark_hd", NULL));
+	/* yt-dlp's order, watermarked file skipped. */
+	assert_string_equal(link_field(dl, "no_watermark", "stream",
+	    "format_id"), "h264_360p_500000");
+	assert_string_equal(link_field(dl, "watermark", "stream",
+	    "format_id"), "download");
+	json_object_put(a);
+	json_object_put(info);
+}
+
+static void
+test_photo(void **state)
+{
+	const char		*names[] = { "ytdlp-2023.03.04-photo.json",
+	    "ytdlp-2026.02.04-photo.json" };
+	struct json_object	*info, *a, *dl, *ph, *nw, *p0, *v;
+	char			*payload;
+	const char		*s;
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		info = fixture(names[i]);
+		assert_true(shape_is_photo(info));
+		a = shape_answer(info, BASE, tk, NULL);
+		assert_string_equal(str(a, "status"), "picker");
+		assert_true(json_object_object_get_ex(a, "photos", &ph));
+		assert_int_equal(json_object_array_length(ph), 3);
+		p0 = json_object_array_get_idx(ph, 0);
+		assert_string_equal(str(p0, "type"), "photo");
+		assert_true(strstr(str(p0, "url"), "photomode") != NULL);
+		assert_true(json_object_object_get_ex(a, "download_link", &dl));
+		assert_true(json_object_object_get_ex(dl, "no_watermark", &nw));
+		assert_int_equal(json_object_array_length(nw), 3);
+		s = json_object_get_string(json_object_array_get_idx(nw, 0));
+		assert_true(strncmp(s, DL, strlen(DL)) == 0);
+		assert_int_equal(token_open(tk, s + strlen(DL), &payload),
+		    TOKEN_OK);
+		v = json_tokener_parse(payload);
+		assert_string_equal(str(v, "type"), "image");
+		assert_string_equal(str(v, "format_id"), "image-1");
+		json_object_put(v);
+		free(payload);
+		assert_string_equal(link_field(dl, "mp3", "stream",
+		    "format_id"), "audio");
+		assert_true(strstr(str(a, "audio"), "ies-music") != NULL);
+		s = str(a, "download_slideshow_link");
+		assert_true(strncmp(s, SL, strlen(SL)) == 0);
+		assert_int_equal(token_open(tk, s + strlen(SL), &payload),
+		    TOKEN_OK);
+		assert_true(strstr(payload, "/7400000000000000") != NULL);
+		free(payload);
+		json_object_put(a);
+		json_object_put(info);
+	}
+}
+
+static void
+test_find_format(void **state)
+{
+	struct json_object	*info = fixture("ytdlp-2023.03.04-video.json");
+
+	(void)state;
+	assert_non_null(shape_find_format(info, "bytevc1_540p_650000"));
+	assert_null(shape_find_format(info, "nope"));
+	assert_string_equal(shape_author(info), "fakecreator01");
+	json_object_put(info);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_video_2023),
+		cmocka_unit_test(test_video_2026),
+		cmocka_unit_test(test_unknown_sizes),
+		cmocka_unit_test(test_photo),
+		cmocka_unit_test(test_find_format),
+	};
+	int	 rc;
+
+	tk = token_new("k", 360);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	token_free(tk);
+	return rc;
+}

@@ -231,6 +231,13 @@ main(int argc, char *argv[])
 	 * before FCGX_Init, which otherwise sets handlers of its own.
 	 */
 	memset(&sa, 0, sizeof(sa));
+	/* A shell that started us in the background may have set these
+	 * to "ignore", and an ignored signal never reaches sigwait. */
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sa.sa_handler = wakeup;

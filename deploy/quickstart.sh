@@ -1,0 +1,129 @@
+#!/bin/sh
+# tiktok-fcgi quick start, for a Debian 12 machine.
+#
+#   sh deploy/quickstart.sh run    install, build, and serve on
+#                                  http://127.0.0.1:3021 behind nginx
+#                                  (foreground; Ctrl-C stops everything)
+#   sh deploy/quickstart.sh test   install, build, run the test suite
+#
+# Installing packages needs root (or sudo).  PORT changes 3021; a file
+# ./tiktok-fcgi.conf (KEY=value lines) is used when present.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+port=${PORT:-3021}
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo "$@"
+	else
+		echo "quickstart: need root to run: $*" >&2
+		exit 1
+	fi
+}
+
+install_deps() {
+	pkgs="build-essential autoconf automake pkg-config libfcgi-dev
+	    libcurl4-openssl-dev libjson-c-dev libssl-dev libcmocka-dev
+	    nginx-light spawn-fcgi yt-dlp ffmpeg mandoc python3 openssl curl"
+	# node runs serverjs's token scheme in the interop test; any
+	# version 16 or newer will do, so keep one that is there.
+	command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
+	missing=
+	for p in $pkgs; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		    grep -q 'install ok installed' || missing="$missing $p"
+	done
+	if [ -n "$missing" ]; then
+		echo "quickstart: installing$missing"
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+		# shellcheck disable=SC2086
+		as_root env DEBIAN_FRONTEND=noninteractive \
+		    apt-get install -y -q --no-install-recommends $missing
+	fi
+}
+
+build() {
+	[ -x configure ] || autoreconf -fi
+	[ -f Makefile ] || ./configure
+	make -j"$(nproc)"
+}
+
+run() {
+	rundir=$top/run
+	mkdir -p "$rundir"
+	chmod 755 "$rundir"
+	sock=$rundir/tiktok-fcgi.sock
+	user=
+	[ "$(id -u)" -eq 0 ] && user='user www-data;'
+	sed -e "s|@PREFIX@|$rundir|g" -e "s|@LISTEN@|127.0.0.1:$port|" \
+	    -e "s|@SOCKET@|$sock|" -e "s|@USER@|$user|" \
+	    -e "s|@LOCATIONS@|$top/deploy/nginx/tiktok-fcgi-locations.conf|" \
+	    deploy/nginx/nginx-standalone.conf.in > "$rundir/nginx.conf"
+	conf=
+	[ -f tiktok-fcgi.conf ] && conf="-c $top/tiktok-fcgi.conf"
+
+	HELPER_SCRIPT=${HELPER_SCRIPT:-$top/src/ytdlp_helper.py}
+	export HELPER_SCRIPT
+	# spawn-fcgi -n execs tiktok-fcgi in the foreground (-f: log to
+	# this terminal); nginx runs with "daemon off".
+	# shellcheck disable=SC2086
+	spawn-fcgi -n -s "$sock" -M 0666 -b 1024 -- "$top/tiktok-fcgi" -f \
+	    $conf &
+	app=$!
+	nginx -p "$rundir" -c "$rundir/nginx.conf" \
+	    -e "$rundir/nginx-error.log" &
+	web=$!
+	stop() {
+		trap - INT TERM
+		echo
+		echo "quickstart: stopping"
+		kill -QUIT "$web" 2>/dev/null || true
+		kill -TERM "$app" 2>/dev/null || true
+		wait "$web" 2>/dev/null || true
+		wait "$app" 2>/dev/null || true
+		rm -f "$sock"
+		exit 0
+	}
+	trap stop INT TERM
+	i=0
+	until curl -fs "http://127.0.0.1:$port/health" >/dev/null 2>&1; do
+		i=$((i + 1))
+		if [ $i -gt 300 ] || ! kill -0 "$app" 2>/dev/null ||
+		    ! kill -0 "$web" 2>/dev/null; then
+			echo "quickstart: did not come up; see" \
+			    "$rundir/nginx-error.log" >&2
+			stop
+		fi
+		sleep 0.1
+	done
+	echo "quickstart: tiktok-fcgi is answering on" \
+	    "http://127.0.0.1:$port (Ctrl-C stops it)"
+	echo "quickstart: try  curl http://127.0.0.1:$port/health"
+	# Whichever ends first ends both.
+	while kill -0 "$app" 2>/dev/null && kill -0 "$web" 2>/dev/null; do
+		sleep 1
+	done
+	stop
+}
+
+case ${1:-} in
+run)
+	install_deps
+	build
+	run
+	;;
+test)
+	install_deps
+	build
+	make -j"$(nproc)" check
+	make -j"$(nproc)" distcheck
+	;;
+*)
+	echo "usage: sh deploy/quickstart.sh run|test" >&2
+	exit 1
+	;;
+esac

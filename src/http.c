@@ -28,8 +28,8 @@ struct http {
 	const char		*route;		/* last segment of path */
 	char			*prefix;	/* path before the route */
 	int			 status;
-	char			 hdrs[HDR_MAX];
-	size_t			 hlen;
+	char			*hdrs;		/* grows up to HDR_MAX */
+	size_t			 hlen, hcap;
 	int			 have_cc;	/* Cache-Control set */
 	int			 sent;		/* headers written */
 	int			 head;		/* HEAD: no body */
@@ -107,6 +107,7 @@ http_free(struct http *h)
 	free(h->method);
 	free(h->path);
 	free(h->prefix);
+	free(h->hdrs);
 	free(h);
 }
 
@@ -198,8 +199,8 @@ enum herr
 http_body(struct http *h, char **out, size_t *outlen, size_t max)
 {
 	const char	*cl;
-	char		*buf, *end;
-	size_t		 len = 0;
+	char		*buf, *end, *nb;
+	size_t		 len = 0, cap;
 	ssize_t		 n;
 	unsigned long long announced = 0;
 
@@ -213,10 +214,21 @@ http_body(struct http *h, char **out, size_t *outlen, size_t max)
 		if (announced > max)
 			return HERR_TOOBIG;
 	}
-	if ((buf = malloc(max + 2)) == NULL)
+	/* Start at the announced size (most bodies are tiny), grow up to
+	 * max + 1, which tells an oversized body apart. */
+	cap = announced > 0 ? (size_t)announced + 1 : 1024;
+	if ((buf = malloc(cap + 1)) == NULL)
 		return HERR_NOMEM;
 	while (len <= max) {
-		n = h->io->read(h->ctx, buf + len, max + 1 - len);
+		if (len == cap) {
+			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+			if ((nb = realloc(buf, cap + 1)) == NULL) {
+				free(buf);
+				return HERR_NOMEM;
+			}
+			buf = nb;
+		}
+		n = h->io->read(h->ctx, buf + len, cap - len);
 		if (n < 0) {
 			free(buf);
 			return HERR_SYSTEM;
@@ -308,7 +320,8 @@ enum herr
 http_header(struct http *h, const char *name, const char *value)
 {
 	const char	*p;
-	int		 n;
+	char		*nb;
+	size_t		 need, ncap;
 
 	if (h->sent)
 		return HERR_FORM;
@@ -320,11 +333,20 @@ http_header(struct http *h, const char *name, const char *value)
 	for (p = value; *p != '\0'; p++)
 		if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
 			return HERR_FORM;
-	n = snprintf(h->hdrs + h->hlen, sizeof(h->hdrs) - h->hlen,
-	    "%s: %s\r\n", name, value);
-	if (n < 0 || (size_t)n >= sizeof(h->hdrs) - h->hlen)
+	need = h->hlen + strlen(name) + strlen(value) + 5;
+	if (need > HDR_MAX)
 		return HERR_TOOBIG;
-	h->hlen += (size_t)n;
+	if (need > h->hcap) {
+		ncap = h->hcap ? h->hcap : 1024;
+		while (ncap < need)
+			ncap *= 2;
+		if ((nb = realloc(h->hdrs, ncap)) == NULL)
+			return HERR_NOMEM;
+		h->hdrs = nb;
+		h->hcap = ncap;
+	}
+	h->hlen += (size_t)snprintf(h->hdrs + h->hlen, h->hcap - h->hlen,
+	    "%s: %s\r\n", name, value);
 	if (strcasecmp(name, "Cache-Control") == 0)
 		h->have_cc = 1;
 	return HERR_OK;
@@ -364,7 +386,7 @@ send_headers(struct http *h)
 	if (!h->have_cc && h->io->write(h->ctx,
 	    "Cache-Control: no-store\r\n", 25) == -1)
 		goto gone;
-	if (h->io->write(h->ctx, h->hdrs, h->hlen) == -1 ||
+	if ((h->hlen > 0 && h->io->write(h->ctx, h->hdrs, h->hlen) == -1) ||
 	    h->io->write(h->ctx, "\r\n", 2) == -1)
 		goto gone;
 	return HERR_OK;

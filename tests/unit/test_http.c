@@ -177,6 +177,7 @@ test_client_gone(void **state)
 	mem_init(&m, p, NULL);
 	m.fail_after = 5;	/* four writes of headers, one of body */
 	h = http_new(&mem_io, &m);
+	http_header(h, "X-A", "1");
 	assert_int_equal(http_write(h, "abc", 3), HERR_OK);
 	assert_int_equal(http_write(h, "def", 3), HERR_HUP);
 	assert_true(http_gone(h));

@@ -4,6 +4,10 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
+
+#include <poll.h>
+
 #include <fcgiapp.h>
 
 #include "front.h"
@@ -55,9 +59,33 @@ front_flush(void *ctx)
 	return FCGX_FFlush(((FCGX_Request *)ctx)->out) == -1 ? -1 : 0;
 }
 
+/*
+ * With keep-alive off, nginx (and the others) close the FastCGI
+ * connection when their client goes away: the socket turns readable at
+ * end of file.  The request body was read already, so anything readable
+ * that is not data means gone.
+ */
+static int
+front_gone(void *ctx)
+{
+	FCGX_Request	*r = ctx;
+	struct pollfd	 pfd;
+	char		 c;
+
+	pfd.fd = r->ipcFd;
+	pfd.events = POLLIN | POLLRDHUP;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) <= 0)
+		return 0;
+	if (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))
+		return 1;
+	return recv(r->ipcFd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 const struct http_io front_io = {
 	front_param,
 	front_read,
 	front_write,
-	front_flush
+	front_flush,
+	front_gone
 };

@@ -13,6 +13,8 @@
 #include "app.h"
 #include "cache.h"
 #include "fetch.h"
+#include "janitor.h"
+#include "slideshow.h"
 #include "log.h"
 #include "pool.h"
 #include "token.h"
@@ -92,6 +94,17 @@ app_init(struct app *app, char *err, size_t errsz)
 		snprintf(err, errsz, "could not make the cache");
 		return -1;
 	}
+	if ((app->slideshow = slideshow_new(c->temp_dir, c->ffmpeg,
+	    c->slideshow_max, c->slideshow_timeout, c->cache_ttl)) == NULL) {
+		snprintf(err, errsz, "could not make the slideshow renderer");
+		return -1;
+	}
+	/* Work folders older than an hour are leftovers (of a crash, or a
+	 * kill -9): at start and every 15 minutes. */
+	if ((app->janitor = janitor_start(c->temp_dir, 3600, 900)) == NULL) {
+		snprintf(err, errsz, "could not start the janitor");
+		return -1;
+	}
 	return 0;
 }
 
@@ -109,6 +122,8 @@ app_reload(struct app *app)
 void
 app_stop(struct app *app)
 {
+	janitor_stop(app->janitor);
+	app->janitor = NULL;
 	pool_free(app->pool);
 	app->pool = NULL;
 }
@@ -116,6 +131,10 @@ app_stop(struct app *app)
 void
 app_free(struct app *app)
 {
+	janitor_stop(app->janitor);
+	app->janitor = NULL;
+	slideshow_free(app->slideshow);
+	app->slideshow = NULL;
 	cache_free(app->cache);
 	app->cache = NULL;
 	pool_free(app->pool);

@@ -15,12 +15,16 @@ struct http;
 struct token;
 struct pool;
 struct cache;
+struct slideshow;
+struct janitor;
 
 struct app {
 	struct conf	 conf;
 	struct token	*token;
 	struct pool	*pool;
 	struct cache	*cache;
+	struct slideshow *slideshow;
+	struct janitor	*janitor;
 	time_t		 started;
 	int		 threads_max;
 	int		 threads_busy;	/* __atomic */
@@ -31,6 +35,7 @@ void	 handle_health(struct app *, struct http *);
 void	 handle_tiktok(struct app *, struct http *);
 void	 handle_stream(struct app *, struct http *);
 void	 handle_download(struct app *, struct http *);
+void	 handle_slideshow(struct app *, struct http *);
 
 int	 app_init(struct app *, char *err, size_t errsz);
 void	 app_reload(struct app *);

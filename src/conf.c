@@ -292,8 +292,10 @@ conf_load(struct conf *c, const char *file, char *err, size_t errsz)
 		if ((v = getenv(keys[i].name)) != NULL &&
 		    setkey(c, &keys[i], v, err, errsz) == -1)
 			goto fail;
-	if (c->temp_dir == NULL || c->temp_dir[0] != '/') {
-		snprintf(err, errsz, "TEMP_DIR: must be an absolute path");
+	if (c->temp_dir == NULL || c->temp_dir[0] != '/' ||
+	    strlen(c->temp_dir) > 900) {
+		snprintf(err, errsz, "TEMP_DIR: must be an absolute path of at "
+		    "most 900 characters");
 		goto fail;
 	}
 	if (c->helper_script == NULL || c->ytdlp_python == NULL ||

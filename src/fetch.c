@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -173,6 +175,101 @@ fetch_watch(CURL *h, struct fetch_watch *w)
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, w);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+}
+
+static size_t
+to_fd(char *data, size_t size, size_t n, void *arg)
+{
+	struct fetch_file	*f = arg;
+	size_t			 len = size * n, off = 0;
+	ssize_t			 w;
+
+	while (off < len) {
+		if ((w = write(f->fd, data + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return 0;
+		}
+		off += (size_t)w;
+	}
+	return len;
+}
+
+/*
+ * Fetch n files at once (libcurl multi) into their fds, with the safety
+ * rules of every fetch.  Gives up at deadline_ms (monotonic) or when
+ * gone(arg) says the client left.  Returns 0 when every file came with a
+ * 2xx status, -1 otherwise (see each file's status and result); -2 when
+ * stopped by the deadline, -3 when stopped because the client left.
+ */
+int
+fetch_many(struct fetch_file *files, int n, long long deadline_ms,
+    int (*gone)(void *), void *arg)
+{
+	CURLM		*m;
+	CURL		**h;
+	CURLMsg		*msg;
+	int		 i, running = 0, left, rc = 0;
+
+	if ((m = curl_multi_init()) == NULL ||
+	    (h = calloc((size_t)n, sizeof(*h))) == NULL) {
+		curl_multi_cleanup(m);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		files[i].status = 0;
+		files[i].result = CURLE_OK;
+		if ((h[i] = curl_easy_init()) == NULL || fetch_setup(h[i]) ==
+		    -1) {
+			rc = -1;
+			goto out;
+		}
+		curl_easy_setopt(h[i], CURLOPT_URL, files[i].url);
+		curl_easy_setopt(h[i], CURLOPT_HTTPHEADER, files[i].headers);
+		curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, to_fd);
+		curl_easy_setopt(h[i], CURLOPT_WRITEDATA, &files[i]);
+		curl_easy_setopt(h[i], CURLOPT_PRIVATE, &files[i]);
+		curl_easy_setopt(h[i], CURLOPT_FAILONERROR, 1L);
+		curl_multi_add_handle(m, h[i]);
+	}
+	do {
+		if (curl_multi_perform(m, &running) != CURLM_OK) {
+			rc = -1;
+			break;
+		}
+		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+			struct fetch_file *f;
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+			    (char **)&f);
+			f->result = msg->data.result;
+			curl_easy_getinfo(msg->easy_handle,
+			    CURLINFO_RESPONSE_CODE, &f->status);
+			if (f->result != CURLE_OK || f->status / 100 != 2)
+				rc = -1;
+		}
+		if (running == 0)
+			break;
+		if (now_ms() >= deadline_ms) {
+			rc = -2;
+			break;
+		}
+		if (gone != NULL && gone(arg)) {
+			rc = -3;
+			break;
+		}
+		curl_multi_poll(m, NULL, 0, 200, NULL);
+	} while (running > 0);
+out:
+	for (i = 0; i < n; i++)
+		if (h[i] != NULL) {
+			curl_multi_remove_handle(m, h[i]);
+			curl_easy_cleanup(h[i]);
+		}
+	free(h);
+	curl_multi_cleanup(m);
+	return rc;
 }
 
 /* Did the last transfer on this thread hit the address guard? */

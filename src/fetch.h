@@ -26,7 +26,18 @@ struct fetch_watch {
 	int		 stalled;	/* set when it gave up */
 };
 
+/* One file of a fetch_many() batch. */
+struct fetch_file {
+	const char		*url;
+	struct curl_slist	*headers;	/* request headers, or NULL */
+	int			 fd;		/* written from offset 0 */
+	long			 status;	/* the answer's */
+	CURLcode		 result;
+};
+
 int	 fetch_init(const struct fetch_opts *);
+int	 fetch_many(struct fetch_file *, int n, long long deadline_ms,
+	    int (*gone)(void *), void *arg);
 void	 fetch_watch(CURL *, struct fetch_watch *);
 void	 fetch_cleanup(void);
 CURL	*fetch_handle(void);

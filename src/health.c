@@ -18,6 +18,7 @@
 #include "http.h"
 #include "pool.h"
 #include "procstat.h"
+#include "slideshow.h"
 
 /*
  * Answer the health document.  "degraded" with 503 when no helper is
@@ -26,7 +27,8 @@
 void
 handle_health(struct app *app, struct http *h)
 {
-	struct json_object	*o, *t, *p, *c, *m, *f;
+	struct json_object	*o, *t, *p, *c, *m, *f, *s;
+	struct slideshow_stats	 ss;
 	struct pool_stats	 ps;
 	struct cache_stats	 cs;
 	struct rlimit		 rl;
@@ -90,6 +92,21 @@ handle_health(struct app *app, struct http *h)
 	json_object_object_add(m, "helpers_rss_kb",
 	    json_object_new_int64(ps.rss_kb));
 	json_object_object_add(o, "memory", m);
+
+	if (app->slideshow != NULL) {
+		slideshow_stats(app->slideshow, &ss);
+		s = json_object_new_object();
+		json_object_object_add(s, "running",
+		    json_object_new_int(ss.running));
+		json_object_object_add(s, "kept", json_object_new_int(ss.kept));
+		json_object_object_add(s, "renders",
+		    json_object_new_int64((int64_t)ss.renders));
+		json_object_object_add(s, "rejected",
+		    json_object_new_int64((int64_t)ss.rejected));
+		json_object_object_add(s, "failed",
+		    json_object_new_int64((int64_t)ss.failed));
+		json_object_object_add(o, "slideshow", s);
+	}
 
 	f = json_object_new_object();
 	json_object_object_add(f, "current",

@@ -364,6 +364,20 @@ http_gone(const struct http *h)
 	return h->gone;
 }
 
+/*
+ * Ask the front whether the client left, without writing anything (the
+ * web server closes the FastCGI connection when its client goes).
+ */
+int
+http_client_gone(struct http *h)
+{
+	if (h->gone)
+		return 1;
+	if (h->io->gone != NULL && h->io->gone(h->ctx))
+		h->gone = 1;
+	return h->gone;
+}
+
 unsigned long long
 http_bytes_sent(const struct http *h)
 {

@@ -31,6 +31,9 @@ struct http_io {
 	int		 (*write)(void *ctx, const void *buf, size_t len);
 	/* Push buffered output to the web server; 0 or -1 as write. */
 	int		 (*flush)(void *ctx);
+	/* Has the client gone away?  1 or 0; NULL if the front cannot
+	 * tell.  Used while nothing is written (a render). */
+	int		 (*gone)(void *ctx);
 };
 
 struct http;
@@ -57,6 +60,7 @@ enum herr	 http_flush(struct http *);
 enum herr	 http_end(struct http *);
 void		 http_abort(struct http *);
 int		 http_gone(const struct http *);
+int		 http_client_gone(struct http *);
 unsigned long long http_bytes_sent(const struct http *);
 
 enum herr	 http_json(struct http *, int, struct json_object *);

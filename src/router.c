@@ -20,6 +20,7 @@ static const struct route routes[] = {
 	{ "/tiktok",	"POST",	handle_tiktok },
 	{ "/stream",	"GET",	handle_stream },
 	{ "/download",	"GET",	handle_download },
+	{ "/download-slideshow", "GET", handle_slideshow },
 	{ "/health",	"GET",	handle_health },
 };
 

@@ -208,6 +208,33 @@ shape_find_format(struct json_object *info, const char *id)
 	return NULL;
 }
 
+/* The format of the post's sound ("mp3" link), or NULL. */
+struct json_object *
+shape_audio(struct json_object *info)
+{
+	struct json_object	*v[MAX_FORMATS];
+	size_t			 n;
+
+	n = sorted_videos(info, v);
+	return audio_format(info, v, n);
+}
+
+/* The photo formats (image-N) in order, at most max; returns how many. */
+size_t
+shape_images(struct json_object *info, struct json_object **out, size_t max)
+{
+	struct json_object	*fs = formats_of(info), *f;
+	size_t			 i, len, n = 0;
+
+	len = fs ? json_object_array_length(fs) : 0;
+	for (i = 0; i < len && n < max; i++) {
+		f = json_object_array_get_idx(fs, i);
+		if (is_image(f) && jstr(f, "url") != NULL)
+			out[n++] = f;
+	}
+	return n;
+}
+
 int
 shape_is_photo(struct json_object *info)
 {

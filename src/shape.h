@@ -5,6 +5,8 @@
 #ifndef SHAPE_H
 #define SHAPE_H
 
+#include <stddef.h>
+
 struct json_object;
 struct token;
 
@@ -17,5 +19,8 @@ char		*shape_stream_payload(struct json_object *info,
 		    struct json_object *fmt, const char *type,
 		    const char *page_url);
 const char	*shape_author(struct json_object *info);
+struct json_object *shape_audio(struct json_object *info);
+size_t		 shape_images(struct json_object *info,
+		    struct json_object **out, size_t max);
 
 #endif /* SHAPE_H */

@@ -325,8 +325,8 @@ on_data(char *data, size_t size, size_t n, void *arg)
 }
 
 /* A single "bytes=a-b", "bytes=a-" or "bytes=-n" range, else NULL. */
-static const char *
-valid_range(const char *r)
+const char *
+stream_range(const char *r)
 {
 	const char	*p;
 	int		 digits = 0, dash = 0;
@@ -344,17 +344,21 @@ valid_range(const char *r)
 	return dash && digits > 0 ? r : NULL;
 }
 
-/* The request headers for the CDN: the token's, Range from the client. */
-static struct curl_slist *
-build_headers(const struct target *t, const char *range)
+/*
+ * The request headers for the CDN from a format's http_headers (may be
+ * NULL), with Range from the client if given.  Caller frees with
+ * curl_slist_free_all.
+ */
+struct curl_slist *
+stream_headers(struct json_object *hh, const char *range)
 {
 	struct curl_slist	*l = NULL, *n;
 	char			 line[8192];
 	const char		*val;
 	int			 have_ua = 0;
 
-	if (t->headers != NULL) {
-		json_object_object_foreach(t->headers, k, v) {
+	if (hh != NULL) {
+		json_object_object_foreach(hh, k, v) {
 			if (!json_object_is_type(v, json_type_string))
 				continue;
 			val = json_object_get_string(v);
@@ -409,7 +413,8 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr)
 		*cerr = CURLE_OUT_OF_MEMORY;
 		return -1;
 	}
-	hdrs = build_headers(t, valid_range(http_param(h, "HTTP_RANGE")));
+	hdrs = stream_headers(t->headers,
+	    stream_range(http_param(h, "HTTP_RANGE")));
 	curl_easy_setopt(c, CURLOPT_URL, t->url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);

@@ -16,6 +16,11 @@ fault injection.  What it does is chosen by the post URL's user name:
   cdn_A_B_C     as ok, but every format's URL is CDN/A/B/C
   author_HEX    as ok, with uploader = the UTF-8 text HEX encodes
   nohd          as ok, with every format's height unknown (null)
+  nosound       as ok, without the audio format
+  imagesN       a photo post with N images (image-k at /files/imgk.jpg)
+
+Photo posts (ID starting with 74) point their images at the fake CDN's
+/files/imgN.jpg and their sound at /files/audio.mp3.
 
 Environment: FAKE_CDN (base URL of the fake CDN), FAKE_STATE (a directory
 where each extraction appends its URL to extract.log), FAKE_FIXTURES (the
@@ -61,8 +66,26 @@ def info_for(url, mode, vid):
     info = copy.deepcopy(PHOTO if vid.startswith('74') else VIDEO)
     info['webpage_url'] = url
     info['id'] = vid
+    m = re.fullmatch(r'images(\d+)', mode)
+    if m and vid.startswith('74'):
+        first = [f for f in info['formats'] if f['format_id'] == 'image-1'][0]
+        rest = [f for f in info['formats']
+                if not f['format_id'].startswith('image-')]
+        imgs = []
+        for k in range(1, int(m.group(1)) + 1):
+            g = copy.deepcopy(first)
+            g['format_id'] = 'image-%d' % k
+            imgs.append(g)
+        info['formats'] = imgs + rest
+    if mode == 'nosound':
+        info['formats'] = [f for f in info['formats']
+                           if f['format_id'] != 'audio']
     for i, f in enumerate(info['formats']):
-        if mode.startswith('cdn_'):
+        if vid.startswith('74') and f['format_id'].startswith('image-'):
+            f['url'] = '%s/files/img%s.jpg' % (cdn, f['format_id'][6:])
+        elif vid.startswith('74') and f['format_id'] == 'audio':
+            f['url'] = '%s/files/audio.mp3' % cdn
+        elif mode.startswith('cdn_'):
             f['url'] = cdn + '/' + '/'.join(mode.split('_')[1:])
         else:
             f['url'] = '%s/gen/%d?fmt=%s' % (cdn, 1000 + i * 100,

@@ -1,0 +1,11 @@
+#!/bin/sh
+# ffmpeg as tiktok-fcgi starts it, counted (one line per run in
+# $FAKE_STATE/ffmpeg.log) and, when $FAKE_STATE/ffmpeg-sleep holds a
+# number, slowed down by that many seconds first.  Then the real ffmpeg.
+if [ -n "${FAKE_STATE:-}" ]; then
+	echo "$$" >> "$FAKE_STATE/ffmpeg.log"
+	if [ -f "$FAKE_STATE/ffmpeg-sleep" ]; then
+		sleep "$(cat "$FAKE_STATE/ffmpeg-sleep")"
+	fi
+fi
+exec ffmpeg "$@"

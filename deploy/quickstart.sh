@@ -28,7 +28,8 @@ as_root() {
 install_deps() {
 	pkgs="build-essential autoconf automake pkg-config libfcgi-dev
 	    libcurl4-openssl-dev libjson-c-dev libssl-dev libcmocka-dev
-	    nginx-light spawn-fcgi yt-dlp ffmpeg mandoc python3 openssl curl"
+	    nginx-light spawn-fcgi yt-dlp ffmpeg mandoc python3 openssl curl
+	    $*"
 	# node runs serverjs's token scheme in the interop test; any
 	# version 16 or newer will do, so keep one that is there.
 	command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
@@ -40,9 +41,21 @@ install_deps() {
 	if [ -n "$missing" ]; then
 		echo "quickstart: installing$missing"
 		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+		# Web servers are started by their packages on port 80: not
+		# here.  policy-rc.d 101 tells Debian's scripts not to.
+		norc=
+		if [ ! -e /usr/sbin/policy-rc.d ]; then
+			printf '#!/bin/sh\nexit 101\n' |
+			    as_root tee /usr/sbin/policy-rc.d >/dev/null
+			as_root chmod 755 /usr/sbin/policy-rc.d
+			norc=1
+		fi
 		# shellcheck disable=SC2086
 		as_root env DEBIAN_FRONTEND=noninteractive \
-		    apt-get install -y -q --no-install-recommends $missing
+		    apt-get install -y -q --no-install-recommends $missing ||
+		    { [ -n "$norc" ] && as_root rm -f /usr/sbin/policy-rc.d;
+		    exit 1; }
+		[ -n "$norc" ] && as_root rm -f /usr/sbin/policy-rc.d
 	fi
 }
 
@@ -117,7 +130,8 @@ run)
 	run
 	;;
 test)
-	install_deps
+	# The tests run the API behind each web server in deploy/.
+	install_deps apache2 caddy lighttpd
 	build
 	make -j"$(nproc)" check
 	make -j"$(nproc)" distcheck

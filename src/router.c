@@ -5,10 +5,12 @@
 #include "config.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 
 struct route {
 	const char	*path;
@@ -22,6 +24,7 @@ static const struct route routes[] = {
 	{ "/download",	"GET",	handle_download },
 	{ "/download-slideshow", "GET", handle_slideshow },
 	{ "/health",	"GET",	handle_health },
+	{ "/metrics",	"GET",	handle_metrics },
 };
 
 /*
@@ -29,8 +32,29 @@ static const struct route routes[] = {
  * app may be mounted under any prefix), check the method, run the
  * handler, and make sure an answer went out.
  */
+static void	 dispatch(struct app *, struct http *);
+
+static double
+seconds(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Answer one request and count it (route, status, time) for /metrics. */
 void
 router_dispatch(struct app *app, struct http *h)
+{
+	double	 t0 = seconds();
+
+	dispatch(app, h);
+	metrics_request(http_route(h), http_get_status(h), seconds() - t0);
+}
+
+static void
+dispatch(struct app *app, struct http *h)
 {
 	const struct route	*r = NULL;
 	const char		*m = http_method(h);

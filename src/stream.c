@@ -20,6 +20,7 @@
 #include "fetch.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "posturl.h"
 #include "shape.h"
 #include "stream.h"
@@ -241,6 +242,7 @@ begin(struct xfer *x)
 	char		 num[32];
 
 	x->started = 1;
+	metrics_stream(1);
 	http_status(x->h, x->status == 206 ? 206 : 200);
 	ct = (strncmp(x->ctype, "video/", 6) == 0 ||
 	    strncmp(x->ctype, "audio/", 6) == 0 ||
@@ -434,6 +436,10 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr)
 	*cerr = rc;
 
 	if (x.started) {
+		metrics_stream(-1);
+		metrics_bytes(http_bytes_sent(h));
+		if (!x.hup && rc != CURLE_OK)
+			metrics_upstream(UP_CDN_CUT);
 		if (x.hup)
 			log_debug("%s: client went away", __func__);
 		else if (rc != CURLE_OK) {
@@ -447,6 +453,7 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr)
 	if (rc == CURLE_OK && (x.status == 200 || x.status == 206)) {
 		/* HEAD, or an empty body. */
 		begin(&x);
+		metrics_stream(-1);
 		return 0;
 	}
 	if (x.status == 416) {
@@ -492,6 +499,8 @@ serve(struct app *app, struct http *h, struct target *t)
 	}
 	if (st == 0)
 		return;
+	metrics_upstream(cerr == CURLE_OPERATION_TIMEDOUT ? UP_CDN_TIMEOUT :
+	    st > 0 ? UP_CDN_STATUS : UP_CDN_CONNECT);
 	if (cerr == CURLE_OPERATION_TIMEDOUT) {
 		http_error(h, 504, "The CDN did not answer in time");
 		return;

@@ -16,6 +16,7 @@
 #include "cache.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "posturl.h"
 #include "shape.h"
 
@@ -30,6 +31,12 @@ answer_pool_error(struct http *h, enum pool_err err, const char *msg)
 {
 	char	 buf[1024];
 
+	metrics_upstream(err == POOL_NOT_FOUND ? UP_POOL_NOT_FOUND :
+	    err == POOL_PRIVATE ? UP_POOL_PRIVATE :
+	    err == POOL_BLOCKED ? UP_POOL_BLOCKED :
+	    err == POOL_UNSUPPORTED ? UP_POOL_UNSUPPORTED :
+	    err == POOL_TIMEOUT ? UP_POOL_TIMEOUT :
+	    err == POOL_BUSY ? UP_POOL_BUSY : UP_POOL_OTHER);
 	switch (err) {
 	case POOL_NOT_FOUND:
 		http_error(h, 404, "Video not found. Please check the URL "

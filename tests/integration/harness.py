@@ -26,6 +26,14 @@ BINARY = os.path.join(TOP_BUILDDIR, 'tiktok-fcgi')
 
 FAILED = []
 
+# Each web server: its program, the variable configure sets, its package.
+WEB_BINARIES = {
+    'nginx': ('nginx', 'NGINX', 'nginx-light'),
+    'apache': ('apache2', 'APACHE2', 'apache2'),
+    'caddy': ('caddy', 'CADDY', 'caddy'),
+    'lighttpd': ('lighttpd', 'LIGHTTPD', 'lighttpd'),
+}
+
 
 def which(name, env_key=None, extra=('/usr/sbin', '/sbin')):
     path = os.environ.get(env_key) if env_key else None
@@ -156,15 +164,20 @@ class Stack:
     """
 
     def __init__(self, helper='fake', env=None, nginx=True, cdn=True,
-                 docroot=None, expect_healthy=True, tls=None):
+                 docroot=None, expect_healthy=True, tls=None, web='nginx',
+                 mount='/'):
         self.expect_healthy = expect_healthy
+        self.web = web          # nginx, apache, caddy or lighttpd
+        self.mount = mount      # where the API is mounted
+        self.prefix = mount.rstrip('/')
         self.tls = tls          # (cert, key) for an HTTPS fake CDN
-        self.nginx_bin = which('nginx', 'NGINX')
         self.spawn_bin = which('spawn-fcgi', 'SPAWN_FCGI')
         if not os.path.exists(BINARY):
             skip('%s is not built' % BINARY)
-        if nginx and not self.nginx_bin:
-            skip('nginx is not installed (apt-get install nginx-light)')
+        self.web_bin = which(WEB_BINARIES[web][0], WEB_BINARIES[web][1])
+        if nginx and not self.web_bin:
+            skip('%s is not installed (apt-get install %s)'
+                 % (web, WEB_BINARIES[web][2]))
         if not self.spawn_bin:
             skip('spawn-fcgi is not installed (apt-get install spawn-fcgi)')
         self.tmp = tempfile.mkdtemp(prefix='tiktok-fcgi-test-')
@@ -206,7 +219,7 @@ class Stack:
             self.start_cdn()
         self.start_app()
         if self.use_nginx:
-            self.start_nginx()
+            getattr(self, 'start_' + self.web)()
         self.wait_healthy()
 
     def start_cdn(self):
@@ -271,6 +284,49 @@ class Stack:
         self.procs.append(self.app)
         wait_for(lambda: os.path.exists(self.sock), 10, 'the FastCGI socket')
 
+    def fill(self, template, **extra):
+        text = open(os.path.join(TOP_SRCDIR, 'deploy', template)).read()
+        subst = {'@PREFIX@': self.tmp, '@SOCKET@': self.sock,
+                 '@PORT@': str(self.port), '@MOUNT@': self.mount,
+                 '@LISTEN@': '127.0.0.1:%d' % self.port}
+        subst.update(extra)
+        for k, v in subst.items():
+            text = text.replace(k, v)
+        path = os.path.join(self.tmp, os.path.basename(template)[:-3])
+        with open(path, 'w') as f:
+            f.write(text)
+        return path
+
+    def start_server(self, argv, env=None):
+        self.nginx = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(self.tmp, self.web + '.log'), 'w'),
+            env=env)
+        self.procs.append(self.nginx)
+        self.base = 'http://127.0.0.1:%d%s' % (self.port, self.prefix)
+
+    def start_apache(self):
+        self.port = free_port()
+        user = 'User www-data\nGroup www-data' if os.geteuid() == 0 else ''
+        conf = self.fill('apache/apache-standalone.conf.in', **{
+            '@SNIPPET@': os.path.join(TOP_SRCDIR, 'deploy', 'apache',
+                                      'tiktok-fcgi.conf'),
+            '@USER@': user})
+        self.start_server([self.web_bin, '-f', conf, '-DFOREGROUND'])
+
+    def start_caddy(self):
+        self.port = free_port()
+        conf = self.fill('caddy/Caddyfile-standalone.in')
+        env = dict(os.environ, XDG_DATA_HOME=self.tmp,
+                   XDG_CONFIG_HOME=self.tmp, HOME=self.tmp)
+        self.start_server([self.web_bin, 'run', '--config', conf,
+                           '--adapter', 'caddyfile'], env)
+
+    def start_lighttpd(self):
+        self.port = free_port()
+        conf = self.fill('lighttpd/lighttpd-standalone.conf.in')
+        self.start_server([self.web_bin, '-D', '-f', conf])
+
     def start_nginx(self):
         self.port = free_port()
         tpl = open(os.path.join(TOP_SRCDIR, 'deploy', 'nginx',
@@ -287,7 +343,7 @@ class Stack:
         with open(path, 'w') as f:
             f.write(conf)
         self.nginx = subprocess.Popen(
-            [self.nginx_bin, '-p', self.tmp, '-c', path, '-e',
+            [self.web_bin, '-p', self.tmp, '-c', path, '-e',
              os.path.join(self.tmp, 'nginx-error.log')],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(os.path.join(self.tmp, 'nginx.log'), 'w'))
@@ -299,6 +355,9 @@ class Stack:
             if self.app.poll() is not None:
                 raise RuntimeError('tiktok-fcgi exited with %s'
                                    % self.app.returncode)
+            if self.nginx is not None and self.nginx.poll() is not None:
+                raise RuntimeError('%s exited with %s'
+                                   % (self.web, self.nginx.returncode))
             try:
                 st = self.get('/health', timeout=2).status
                 return st == 200 or (not self.expect_healthy and
@@ -311,6 +370,8 @@ class Stack:
 
     def request(self, method, path, body=None, headers=None, timeout=60,
                 port=None):
+        if port is None and not path.startswith(self.prefix + '/'):
+            path = self.prefix + path
         conn = http.client.HTTPConnection('127.0.0.1', port or self.port,
                                           timeout=timeout)
         try:
@@ -362,7 +423,9 @@ class Stack:
     def dump(self):
         print('--- app.log (last 60 lines) ---')
         print('\n'.join(self.log().splitlines()[-60:]))
-        for name in ('nginx-error.log', 'cdn.log'):
+        for name in ('nginx-error.log', 'cdn.log', 'apache-error.log',
+                     'lighttpd-error.log', 'apache.log', 'caddy.log',
+                     'lighttpd.log'):
             p = os.path.join(self.tmp, name)
             if os.path.exists(p):
                 lines = open(p, errors='replace').read().splitlines()[-15:]
@@ -388,7 +451,8 @@ class Stack:
             return
         self.stopped = True
         if self.nginx is not None and self.nginx.poll() is None:
-            self.nginx.send_signal(signal.SIGQUIT)
+            self.nginx.send_signal(signal.SIGQUIT if self.web == 'nginx'
+                                   else signal.SIGTERM)
             try:
                 self.nginx.wait(10)
             except subprocess.TimeoutExpired:

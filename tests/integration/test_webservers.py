@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""The same API suite through each web server in deploy/: nginx, Apache
+(mod_proxy_fcgi), Caddy and lighttpd at /, and Apache again with the API
+mounted under /api/ (links must carry the prefix).  A web server that is
+not installed is reported as skipped here, never passed.
+
+Each: /health, CORS preflight, POST /tiktok (fake helper), /stream with
+Range and a body that must arrive unbuffered (the fake CDN pauses 1.5 s
+after its first 64 KiB: the client must have those bytes before the CDN
+sends the rest), /download-slideshow, /metrics.
+"""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import WEB_BINARIES, Stack, check, done, skip, which  # noqa
+
+TT = 'https://www.tiktok.com/@%s/video/%s'
+FFMPEG = shutil.which('ffmpeg')
+
+
+def expected(start, end):
+    return bytes(((i * 7) % 251) for i in range(start, end))
+
+
+def first_byte_and_total(s, path):
+    """Seconds to the first body byte and to the last, over a raw socket."""
+    c = socket.create_connection(('127.0.0.1', s.port), timeout=30)
+    t0 = time.time()
+    c.sendall(('GET %s%s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close'
+               '\r\n\r\n' % (s.prefix, path)).encode())
+    data = b''
+    first = None
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        data += d
+        if first is None and b'\r\n\r\n' in data and \
+                len(data.split(b'\r\n\r\n', 1)[1]) > 0:
+            first = time.time() - t0
+    c.close()
+    return first, time.time() - t0, data
+
+
+def suite(web, mount, docroot):
+    with Stack(web=web, mount=mount, docroot=docroot) as s:
+        tag = '%s %s' % (web, mount)
+        r = s.get('/health')
+        check(r.status == 200 and r.json()['status'] == 'ok',
+              '%s: /health' % tag)
+        r = s.request('OPTIONS', '/tiktok',
+                      headers={'Origin': 'https://a.example',
+                               'Access-Control-Request-Method': 'POST'})
+        check(r.status == 204 and
+              r.header('access-control-allow-origin') == '*',
+              '%s: CORS preflight' % tag)
+        r = s.get('/nope')
+        check(r.status == 404 and r.json()['error'] == 'Route not found',
+              '%s: 404 JSON' % tag)
+        r = s.tiktok(TT % ('cdn_gen_100000', '1'))
+        check(r.status == 200 and r.json()['status'] == 'tunnel',
+              '%s: POST /tiktok' % tag)
+        links = r.json()['download_link']
+        want = 'http://127.0.0.1:%d%s/stream?data=' % (s.port, s.prefix)
+        check(all(l.startswith(want) for l in links.values()),
+              '%s: links carry host, port and mount (%s)'
+              % (tag, links['no_watermark'][:len(want) + 4]))
+        path = s.local(links['no_watermark'])
+        r = s.get(path, headers={'Range': 'bytes=100-199'})
+        check(r.status == 206 and r.body == expected(100, 200) and
+              r.header('content-range') == 'bytes 100-199/100000',
+              '%s: /stream Range' % tag)
+        r = s.get(path)
+        check(r.status == 200 and r.body == expected(0, 100000) and
+              'attachment' in (r.header('content-disposition') or ''),
+              '%s: /stream whole file with its headers' % tag)
+
+        slow = s.local(s.tiktok(TT % ('cdn_slow_600000', '2'))
+                       .json()['download_link']['no_watermark'])
+        first, total, data = first_byte_and_total(s, slow)
+        body = data.split(b'\r\n\r\n', 1)[1]
+        check(first is not None and first < 1.2 and total > 1.5,
+              '%s: unbuffered: first bytes after %.2f s, all after %.2f s'
+              % (tag, first or -1, total))
+        check(b'600000' in data.split(b'\r\n\r\n')[0] or
+              len(body) >= 600000, '%s: the slow body arrives' % tag)
+
+        if docroot is not None:
+            r = s.tiktok('https://www.tiktok.com/@ok/photo/'
+                         '7400000000000000009')
+            r = s.get(s.local(r.json()['download_slideshow_link']))
+            check(r.status == 200 and r.body[4:8] == b'ftyp' and
+                  r.header('content-type') == 'video/mp4',
+                  '%s: /download-slideshow' % tag)
+
+        r = s.get('/metrics')
+        text = r.body.decode()
+        check(r.status == 200 and
+              r.header('content-type').startswith('text/plain'),
+              '%s: /metrics' % tag)
+        samples = {}
+        for line in text.splitlines():
+            if not line or line.startswith('#'):
+                continue
+            m = re.fullmatch(r'([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)', line)
+            check(m is not None, '%s: metrics line parses: %s' % (tag, line)) \
+                if m is None else None
+            if m:
+                samples[m.group(1) + (m.group(2) or '')] = float(m.group(3))
+        check(samples.get('tiktok_fcgi_requests_total{route="/tiktok",'
+                          'status="200"}', 0) >= 2,
+              '%s: /metrics counts POST /tiktok 200s' % tag)
+        check(samples.get('tiktok_fcgi_requests_total{route="/stream",'
+                          'status="206"}', 0) >= 1, '%s: and the 206' % tag)
+        check(samples.get('tiktok_fcgi_stream_bytes_total', 0) >= 700000,
+              '%s: bytes streamed counted' % tag)
+        check(samples.get('tiktok_fcgi_pool_helpers') == 2,
+              '%s: pool helpers gauge' % tag)
+        check(samples.get('tiktok_fcgi_request_seconds_count{route='
+                          '"/tiktok"}', 0) >= 2,
+              '%s: latency histogram' % tag)
+
+
+docroot = None
+base = tempfile.mkdtemp(prefix='tiktok-fcgi-web-')
+if FFMPEG:
+    docroot = os.path.join(base, 'docroot')
+    os.makedirs(docroot)
+    for i in (1, 2, 3):
+        subprocess.run([FFMPEG, '-loglevel', 'error', '-y', '-f', 'lavfi',
+                        '-i', 'testsrc2=size=720x960:rate=1', '-frames:v',
+                        '1', os.path.join(docroot, 'img%d.jpg' % i)],
+                       check=True)
+    subprocess.run([FFMPEG, '-loglevel', 'error', '-y', '-f', 'lavfi', '-i',
+                    'sine=duration=2', '-c:a', 'libmp3lame',
+                    os.path.join(docroot, 'audio.mp3')], check=True)
+else:
+    print('# ffmpeg missing: /download-slideshow not checked')
+
+missing = []
+for web, mount in (('nginx', '/'), ('apache', '/'), ('caddy', '/'),
+                   ('lighttpd', '/'), ('apache', '/api/')):
+    b = WEB_BINARIES[web]
+    if not which(b[0], b[1]):
+        print('# SKIP %s: not installed (apt-get install %s)' % (web, b[2]))
+        missing.append(web)
+        continue
+    suite(web, mount, docroot)
+shutil.rmtree(base, ignore_errors=True)
+if missing and len(missing) == 4:
+    skip('no web server installed')
+if missing:
+    # Not a pass for what could not run: say so, and fail loudly in CI
+    # where the project installs them all.
+    print('# not run: %s' % ', '.join(sorted(set(missing))))
+    if os.environ.get('CI'):
+        check(False, 'every web server installed in CI (missing: %s)'
+              % ', '.join(sorted(set(missing))))
+done()

@@ -50,12 +50,15 @@ install_deps() {
 			as_root chmod 755 /usr/sbin/policy-rc.d
 			norc=1
 		fi
+		rc=0
 		# shellcheck disable=SC2086
 		as_root env DEBIAN_FRONTEND=noninteractive \
 		    apt-get install -y -q --no-install-recommends $missing ||
-		    { [ -n "$norc" ] && as_root rm -f /usr/sbin/policy-rc.d;
-		    exit 1; }
-		[ -n "$norc" ] && as_root rm -f /usr/sbin/policy-rc.d
+		    rc=$?
+		if [ -n "$norc" ]; then
+			as_root rm -f /usr/sbin/policy-rc.d
+		fi
+		[ "$rc" -eq 0 ] || exit "$rc"
 	fi
 }
 

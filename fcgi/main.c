@@ -147,20 +147,33 @@ open_listener(const char *sock, const char *bind_to, int backlog)
 	return 0;
 }
 
-/* Wake the accept threads until they have all seen "stopping". */
+/*
+ * Stop: no new requests, those in flight finish (until the deadline).
+ * The listening socket is closed as soon as no thread is in accept (the
+ * one accepting holds accept_mtx), so that a web server or balancer
+ * trying to connect is refused at once and goes elsewhere, instead of
+ * waiting in a backlog nobody reads.  (Other processes sharing the
+ * socket, spawn-fcgi -F, keep it open.)
+ */
 static void
 stop_threads(int deadline_s)
 {
-	struct timespec	 ts = { 0, 50 * 1000 * 1000 };
+	struct timespec	 ts = { 0, 10 * 1000 * 1000 };
 	time_t		 end = time(NULL) + deadline_s;
-	int		 i;
+	int		 i, closed = 0;
 
 	stopping = 1;
 	FCGX_ShutdownPending();
 	while (__atomic_load_n(&threads_left, __ATOMIC_ACQUIRE) > 0 &&
 	    time(NULL) < end) {
-		for (i = 0; i < nthreads; i++)
-			pthread_kill(threads[i], SIGUSR1);
+		if (!closed && pthread_mutex_trylock(&accept_mtx) == 0) {
+			close(listen_fd);
+			closed = 1;
+			pthread_mutex_unlock(&accept_mtx);
+		}
+		if (!closed)
+			for (i = 0; i < nthreads; i++)
+				pthread_kill(threads[i], SIGUSR1);
 		nanosleep(&ts, NULL);
 	}
 }

@@ -165,7 +165,10 @@ class Stack:
 
     def __init__(self, helper='fake', env=None, nginx=True, cdn=True,
                  docroot=None, expect_healthy=True, tls=None, web='nginx',
-                 mount='/'):
+                 mount='/', bind=None, cdn_url=None):
+        self.bind = bind        # (host, port): TCP FastCGI, no unix socket
+        if cdn_url is not None:
+            self.cdn_url = cdn_url
         self.expect_healthy = expect_healthy
         self.web = web          # nginx, apache, caddy or lighttpd
         self.mount = mount      # where the API is mounted
@@ -220,7 +223,7 @@ class Stack:
         self.start_app()
         if self.use_nginx:
             getattr(self, 'start_' + self.web)()
-        self.wait_healthy()
+            self.wait_healthy()
 
     def start_cdn(self):
         portfile = os.path.join(self.tmp, 'cdn.port')
@@ -276,13 +279,27 @@ class Stack:
     def start_app(self):
         self.applog = open(os.path.join(self.tmp, 'app.log'), 'ab')
         # spawn-fcgi -n execs tiktok-fcgi in its place: same pid.
-        cmd = [self.spawn_bin, '-n', '-s', self.sock, '-M', '0666',
-               '-b', '1024', '--', BINARY, '-f']
+        if self.bind:
+            cmd = [self.spawn_bin, '-n', '-a', self.bind[0], '-p',
+                   str(self.bind[1]), '-b', '1024', '--', BINARY, '-f']
+        else:
+            cmd = [self.spawn_bin, '-n', '-s', self.sock, '-M', '0666',
+                   '-b', '1024', '--', BINARY, '-f']
         self.app = subprocess.Popen(cmd, env=self.app_env(),
                                     stdin=subprocess.DEVNULL,
                                     stdout=self.applog, stderr=self.applog)
         self.procs.append(self.app)
-        wait_for(lambda: os.path.exists(self.sock), 10, 'the FastCGI socket')
+        if self.bind:
+            def listening():
+                try:
+                    socket.create_connection(self.bind, 1).close()
+                    return True
+                except OSError:
+                    return False
+            wait_for(listening, 10, 'the FastCGI port')
+        else:
+            wait_for(lambda: os.path.exists(self.sock), 10,
+                     'the FastCGI socket')
 
     def fill(self, template, **extra):
         text = open(os.path.join(TOP_SRCDIR, 'deploy', template)).read()

@@ -23,6 +23,7 @@
 #include <json-c/json.h>
 
 #include "cache.h"
+#include "proc.h"
 
 struct entry {
 	char			*key;
@@ -52,15 +53,6 @@ struct cache {
 	cache_fill_fn		 fill;
 	void			*arg;
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* FNV-1a. */
 static unsigned int
@@ -237,7 +229,7 @@ cache_get(struct cache *c, const char *url, struct json_object **info,
 	struct entry	*e;
 	char		*key;
 	unsigned int	 hv;
-	long long	 now = now_ms();
+	long long	 now = proc_now_ms();
 	enum pool_err	 err;
 	struct json_object *got = NULL;
 	char		*gotmsg = NULL;
@@ -312,7 +304,7 @@ cache_get(struct cache *c, const char *url, struct json_object **info,
 	if (err == POOL_OK) {
 		e->info = got;			/* the cache's reference */
 		*info = json_object_get(got);	/* the caller's */
-		e->expires = now_ms() + (long long)c->ttl * 1000;
+		e->expires = proc_now_ms() + (long long)c->ttl * 1000;
 	} else {
 		e->msg = gotmsg != NULL ? strdup(gotmsg) : NULL;
 		*msg = gotmsg;
@@ -324,7 +316,7 @@ cache_get(struct cache *c, const char *url, struct json_object **info,
 		if (e->waiters == 0)
 			entry_free(e);
 	} else if (c->entries > c->max)
-		evict(c, now_ms());
+		evict(c, proc_now_ms());
 	pthread_mutex_unlock(&c->mtx);
 	return err;
 }

@@ -19,6 +19,7 @@
 
 #include "fetch.h"
 #include "log.h"
+#include "proc.h"
 
 #define MAX_REDIRS	5
 
@@ -130,15 +131,6 @@ open_socket(void *u, curlsocktype purpose, struct curl_sockaddr *a)
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * libcurl calls this about once a second and whenever data moves: give
  * up when nothing moved for DOWNLOAD_TIMEOUT seconds.  (libcurl's own
@@ -149,7 +141,7 @@ on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
 {
 	struct fetch_watch	*w = arg;
-	long long		 now = now_ms();
+	long long		 now = proc_now_ms();
 
 	(void)dltotal; (void)ultotal;
 	if (dlnow + ulnow != w->last_bytes) {
@@ -171,7 +163,7 @@ void
 fetch_watch(CURL *h, struct fetch_watch *w)
 {
 	memset(w, 0, sizeof(*w));
-	w->last_ms = now_ms();
+	w->last_ms = proc_now_ms();
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, w);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
@@ -251,7 +243,7 @@ fetch_many(struct fetch_file *files, int n, long long deadline_ms,
 		}
 		if (running == 0)
 			break;
-		if (now_ms() >= deadline_ms) {
+		if (proc_now_ms() >= deadline_ms) {
 			rc = -2;
 			break;
 		}

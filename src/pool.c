@@ -22,7 +22,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +31,7 @@
 #include <json-c/json.h>
 
 #include "log.h"
+#include "proc.h"
 #include "pool.h"
 #include "procstat.h"
 
@@ -133,15 +133,6 @@ struct pool {
 	char			*version;	/* last handshake */
 	pthread_cond_t		 ready_cv;
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 wake(struct pool *p)
@@ -278,21 +269,16 @@ free_env(char **env)
 }
 
 /*
- * Start one helper: three pipes, posix_spawn with the pipes as its
- * stdin/stdout/stderr (so it never sees our fd 0, spawn-fcgi's listening
- * socket), every other fd closed, signals reset, its own process group.
+ * Start one helper: three pipes become its stdin, stdout and stderr
+ * (proc_spawn: no other descriptor, signals reset, its own group).
  */
 static struct helper *
 helper_spawn(struct pool *p, int slot)
 {
 	struct helper			*h;
 	int				 pin[2] = { -1, -1 }, pout[2] = { -1, -1 };
-	int				 perr[2] = { -1, -1 };
-	posix_spawn_file_actions_t	 fa;
-	posix_spawnattr_t		 sa;
-	sigset_t			 none, all;
+	int				 perr[2] = { -1, -1 }, fds[3];
 	char				*argv[4];
-	int				 rc;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return NULL;
@@ -304,29 +290,13 @@ helper_spawn(struct pool *p, int slot)
 		log_warn("%s: pipe", __func__);
 		goto fail;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
-#ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCLOSEFROM_NP
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-#endif
-	posix_spawnattr_init(&sa);
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&sa, &none);
-	posix_spawnattr_setsigdefault(&sa, &all);
-	posix_spawnattr_setpgroup(&sa, 0);
-	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
 	argv[0] = p->python;
 	argv[1] = p->script;
 	argv[2] = NULL;
-	rc = posix_spawnp(&h->pid, p->python, &fa, &sa, argv, p->envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&sa);
-	if (rc != 0) {
-		errno = rc;
+	fds[0] = pin[0];
+	fds[1] = pout[1];
+	fds[2] = perr[1];
+	if ((h->pid = proc_spawn(argv, p->envp, fds)) == -1) {
 		log_warn("%s: %s", __func__, p->python);
 		goto fail;
 	}
@@ -340,7 +310,7 @@ helper_spawn(struct pool *p, int slot)
 	fcntl(h->out, F_SETFL, O_NONBLOCK);
 	fcntl(h->err, F_SETFL, O_NONBLOCK);
 	h->state = H_STARTING;
-	h->started = now_ms();
+	h->started = proc_now_ms();
 	h->kill_at = h->started + START_TIMEOUT_MS;
 	/* Recycle after max_requests, give or take 10%, so that helpers
 	 * started together do not all retire together. */
@@ -403,7 +373,7 @@ helper_lost(struct pool *p, struct helper *h, const char *why)
 		    s->failures - 1);
 		if (backoff > BACKOFF_MAX_MS)
 			backoff = BACKOFF_MAX_MS;
-		s->start_at = now_ms() + backoff;
+		s->start_at = proc_now_ms() + backoff;
 	}
 	helper_drain(p, h);
 	while ((r = TAILQ_FIRST(&h->work)) != NULL) {
@@ -714,7 +684,7 @@ dispatch(struct pool *p)
 		}
 		free(line);
 		r->helper = h;
-		r->deadline = now_ms() + (long long)p->o.timeout * 1000;
+		r->deadline = proc_now_ms() + (long long)p->o.timeout * 1000;
 		TAILQ_INSERT_TAIL(&h->work, r, entry);
 		h->inflight++;
 		p->inflight++;
@@ -750,7 +720,7 @@ maintain(struct pool *p)
 	struct helper	*h, *tmp;
 	struct req	*r, *rtmp;
 	struct slot	*s;
-	long long	 now = now_ms(), next = now + 1000;
+	long long	 now = proc_now_ms(), next = now + 1000;
 	int		 i;
 
 	if (now - p->rss_checked >= RSS_CHECK_MS && p->o.max_rss_mb > 0) {
@@ -1083,7 +1053,7 @@ pool_extract(struct pool *p, const char *url, struct json_object **info,
 	}
 	r.id = ++p->seq;
 	r.queued = 1;
-	r.deadline = now_ms() + (long long)p->o.timeout * 1000;
+	r.deadline = proc_now_ms() + (long long)p->o.timeout * 1000;
 	TAILQ_INSERT_TAIL(&p->queue, &r, entry);
 	p->nqueued++;
 	wake(p);
@@ -1214,7 +1184,7 @@ pool_free(struct pool *p)
 		}
 		kill(-h->pid, SIGTERM);
 	}
-	end = now_ms() + 2000;
+	end = proc_now_ms() + 2000;
 	do {
 		alive = 0;
 		LIST_FOREACH(h, &p->helpers, entry)
@@ -1227,7 +1197,7 @@ pool_free(struct pool *p)
 			}
 		if (alive > 0)
 			usleep(20000);
-	} while (alive > 0 && now_ms() < end);
+	} while (alive > 0 && proc_now_ms() < end);
 	while ((h = LIST_FIRST(&p->helpers)) != NULL) {
 		if (h->pid > 0)
 			helper_lost(p, h, "killed at shutdown");

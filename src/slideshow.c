@@ -17,7 +17,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +32,7 @@
 #include "http.h"
 #include "janitor.h"
 #include "log.h"
+#include "proc.h"
 #include "posturl.h"
 #include "shape.h"
 #include "slideshow.h"
@@ -75,15 +75,6 @@ struct slideshow {
 	int		 keep_max;
 	unsigned long	 renders, rejected, failed;
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * The renderer: at most max renders at once, each at most timeout
@@ -196,40 +187,24 @@ expire(struct slideshow *s, long long now)
 	}
 }
 
-/* Start ffmpeg: argv, no shell, stdin /dev/null, stderr to a file, its
- * own process group, no inherited descriptors.  Returns the pid or -1. */
+/* Start ffmpeg: stdin and stdout /dev/null, stderr to errlog. */
 static pid_t
 spawn(char *const argv[], const char *errlog)
 {
-	posix_spawn_file_actions_t	 fa;
-	posix_spawnattr_t		 sa;
-	sigset_t			 none, all;
-	pid_t				 pid;
-	int				 rc;
+	int	 fds[3], i, saved;
+	pid_t	 pid = -1;
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, errlog,
-	    O_WRONLY | O_CREAT | O_TRUNC, 0600);
-#ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCLOSEFROM_NP
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-#endif
-	posix_spawnattr_init(&sa);
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&sa, &none);
-	posix_spawnattr_setsigdefault(&sa, &all);
-	posix_spawnattr_setpgroup(&sa, 0);
-	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-	rc = posix_spawnp(&pid, argv[0], &fa, &sa, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&sa);
-	if (rc != 0) {
-		errno = rc;
-		return -1;
-	}
+	fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	fds[1] = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	fds[2] = open(errlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (fds[0] != -1 && fds[1] != -1 && fds[2] != -1)
+		pid = proc_spawn(argv, environ, fds);
+	saved = errno;
+	for (i = 0; i < 3; i++)
+		if (fds[i] != -1)
+			close(fds[i]);
+	errno = saved;
 	return pid;
 }
 
@@ -413,7 +388,7 @@ render(struct owner *o, struct json_object *info)
 	memset(files, 0, sizeof(files));
 	for (i = 0; i <= MAX_IMAGES; i++)
 		files[i].fd = -1;
-	deadline = now_ms() + (long long)s->timeout * 1000;
+	deadline = proc_now_ms() + (long long)s->timeout * 1000;
 	if (mkdir(s->temp_dir, 0700) == -1 && errno != EEXIST) {
 		log_warn("%s: %s", __func__, s->temp_dir);
 		fail(r, 500, "Could not make a work folder");
@@ -492,11 +467,11 @@ render(struct owner *o, struct json_object *info)
 	for (;;) {
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			break;
-		if (now_ms() >= deadline || nobody_waits(o)) {
+		if (proc_now_ms() >= deadline || nobody_waits(o)) {
 			kill(-pid, SIGKILL);
 			while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 				continue;
-			if (now_ms() >= deadline) {
+			if (proc_now_ms() >= deadline) {
 				log_warnx("%s: ffmpeg past %d s: killed",
 				    __func__, s->timeout);
 				fail(r, 504, "Rendering took too long");
@@ -614,7 +589,7 @@ acquire(struct slideshow *s, struct http *h, const char *page,
 		return NULL;
 	}
 	pthread_mutex_lock(&s->mtx);
-	expire(s, now_ms());
+	expire(s, proc_now_ms());
 	for (r = s->list; r != NULL; r = r->next)
 		if (strcmp(r->key, key) == 0)
 			break;
@@ -699,10 +674,10 @@ acquire(struct slideshow *s, struct http *h, const char *page,
 	s->running--;
 	if (rc == 0) {
 		r->state = R_DONE;
-		r->done_at = now_ms();
+		r->done_at = proc_now_ms();
 		r->refs++;
 		s->kept++;
-		expire(s, now_ms());
+		expire(s, proc_now_ms());
 	} else {
 		r->state = R_FAILED;
 		if (rc == 1)
@@ -734,7 +709,7 @@ release(struct slideshow *s, struct render *r)
 	if (!r->linked && r->refs == 0)
 		render_free(r);
 	else
-		expire(s, now_ms());
+		expire(s, proc_now_ms());
 	pthread_mutex_unlock(&s->mtx);
 }
 

@@ -1,0 +1,65 @@
+/*
+ * Child processes (yt-dlp helpers, ffmpeg) as slowcgi starts them: by
+ * argv with posix_spawn, never a shell; fds[0..2] become the child's
+ * stdin, stdout and stderr (never our fd 0, which under spawn-fcgi is the
+ * listening socket); every other descriptor closed; signal mask and
+ * dispositions reset; a process group of its own, so that a timeout can
+ * kill the child and whatever it started.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <time.h>
+
+#include "proc.h"
+
+/*
+ * Start argv[0] (searched in PATH when it has no slash) with envp.
+ * Returns the pid, or -1 with errno set.  The caller reaps it with
+ * waitpid(pid) (its own child: nobody else waits for it).
+ */
+pid_t
+proc_spawn(char *const argv[], char *const envp[], const int fds[3])
+{
+	posix_spawn_file_actions_t	 fa;
+	posix_spawnattr_t		 sa;
+	sigset_t			 none, all;
+	pid_t				 pid;
+	int				 i, rc;
+
+	posix_spawn_file_actions_init(&fa);
+	for (i = 0; i < 3; i++)
+		posix_spawn_file_actions_adddup2(&fa, fds[i], i);
+#ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCLOSEFROM_NP
+	/* Descriptors libraries opened without O_CLOEXEC, too. */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
+	posix_spawnattr_init(&sa);
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&sa, &none);
+	posix_spawnattr_setsigdefault(&sa, &all);
+	posix_spawnattr_setpgroup(&sa, 0);
+	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+	rc = posix_spawnp(&pid, argv[0], &fa, &sa, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&sa);
+	if (rc != 0) {
+		errno = rc;
+		return -1;
+	}
+	return pid;
+}
+
+/* Milliseconds on the monotonic clock: for deadlines and intervals. */
+long long
+proc_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,11 @@
+/* Starting child processes safely from a threaded program. */
+#ifndef PROC_H
+#define PROC_H
+
+#include <sys/types.h>
+
+pid_t		 proc_spawn(char *const argv[], char *const envp[],
+		    const int fds[3]);
+long long	 proc_now_ms(void);
+
+#endif /* PROC_H */

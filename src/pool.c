@@ -849,12 +849,27 @@ supervisor(void *arg)
 		LIST_FOREACH(h, &p->helpers, entry)
 			n += 3;
 		if (n > cap) {
+			struct pollfd	 *np;
+			struct helper	**nw;
+			int		 *nt;
+
+			/* Grown one at a time, so that a failure loses
+			 * nothing: wait a little and try again. */
+			if ((np = reallocarray(pfd, n * 2, sizeof(*pfd))) != NULL)
+				pfd = np;
+			if ((nw = reallocarray(who, n * 2, sizeof(*who))) != NULL)
+				who = nw;
+			if ((nt = reallocarray(what, n * 2, sizeof(*what))) !=
+			    NULL)
+				what = nt;
+			if (np == NULL || nw == NULL || nt == NULL) {
+				log_warnx("%s: out of memory", __func__);
+				pthread_mutex_unlock(&p->mtx);
+				usleep(100000);
+				pthread_mutex_lock(&p->mtx);
+				continue;
+			}
 			cap = n * 2;
-			pfd = realloc(pfd, cap * sizeof(*pfd));
-			who = realloc(who, cap * sizeof(*who));
-			what = realloc(what, cap * sizeof(*what));
-			if (pfd == NULL || who == NULL || what == NULL)
-				fatalx("%s: out of memory", __func__);
 		}
 		pfd[0].fd = p->wake[0];
 		pfd[0].events = POLLIN;

@@ -29,6 +29,22 @@ def link(s, mode, vid='1', key='no_watermark'):
     return s.local(r.json()['download_link'][key])
 
 
+def raw_get(s, path):
+    """GET over a plain socket until the server closes: (head, body), so
+    that a cut answer shows as a short body instead of an exception."""
+    c = socket.create_connection(('127.0.0.1', s.port), timeout=20)
+    c.sendall(('GET %s HTTP/1.1\r\nHost: x\r\n\r\n' % path).encode())
+    data = b''
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        data += d
+    c.close()
+    head, _, body = data.partition(b'\r\n\r\n')
+    return head, body
+
+
 BIG = 300 * 1000 * 1000
 
 with Stack(env={'DOWNLOAD_TIMEOUT': '3'}) as s:
@@ -173,32 +189,11 @@ with Stack(env={'DOWNLOAD_TIMEOUT': '3'}) as s:
           % (time.time() - t0))
     # ... and after the first byte: the answer is cut, never padded.
     t0 = time.time()
-    c = socket.create_connection(('127.0.0.1', s.port), timeout=20)
-    c.sendall(('GET %s HTTP/1.1\r\nHost: x\r\n\r\n'
-               % link(s, 'cdn_stall_2000000', '10')).encode())
-    data = b''
-    while True:
-        d = c.recv(65536)
-        if not d:
-            break
-        data += d
-    c.close()
-    head, _, body = data.partition(b'\r\n\r\n')
+    head, body = raw_get(s, link(s, 'cdn_stall_2000000', '10'))
     check(b' 200 ' in head.split(b'\r\n')[0] and len(body) < 2000000,
           'CDN stalling mid-body: answer cut (%d bytes)' % len(body))
     check(time.time() - t0 < 3 + 5, 'cut within DOWNLOAD_TIMEOUT')
-    r = None
-    c = socket.create_connection(('127.0.0.1', s.port), timeout=20)
-    c.sendall(('GET %s HTTP/1.1\r\nHost: x\r\n\r\n'
-               % link(s, 'cdn_drop_2000000', '11')).encode())
-    data = b''
-    while True:
-        d = c.recv(65536)
-        if not d:
-            break
-        data += d
-    c.close()
-    head, _, body = data.partition(b'\r\n\r\n')
+    head, body = raw_get(s, link(s, 'cdn_drop_2000000', '11'))
     check(len(body) < 2000000, 'CDN dropping mid-body: answer cut')
 
     # Bad tokens.

@@ -40,15 +40,16 @@ MEDIA = os.urandom(300000)
 
 def docroot(tmp):
     os.makedirs(tmp, exist_ok=True)
-    with open(os.path.join(tmp, 'clip.mpd'), 'w') as f:
-        f.write(MPD)
+    for name in ('clip.mpd', 'clip-nocookie.mpd'):
+        with open(os.path.join(tmp, name), 'w') as f:
+            f.write(MPD)
     with open(os.path.join(tmp, 'clip.mp4'), 'wb') as f:
         f.write(MEDIA)
     return tmp
 
 
-def roundtrip(s, what):
-    r = s.tiktok(s.cdn_url + '/files/clip.mpd', timeout=60)
+def roundtrip(s, what, manifest='clip.mpd'):
+    r = s.tiktok(s.cdn_url + '/files/' + manifest, timeout=60)
     check(r.status == 200, '%s: POST /tiktok answers 200 (%d %s)'
           % (what, r.status, r.body[:200]))
     if r.status != 200:
@@ -100,6 +101,23 @@ with Stack(helper='real', docroot=docroot(os.path.join(base, 'd1')),
     check('/files/clip.mp4' in seen, 'libcurl went through the proxy')
     proxy.stdin.close()
     proxy.wait()
+
+# COOKIES_PATH: the manifest sets no cookie; the cookie the media needs
+# is only in the Netscape cookie file given to yt-dlp.
+jar = os.path.join(base, 'cookies.txt')
+with open(jar, 'w') as f:
+    f.write('# Netscape HTTP Cookie File\n'
+            '127.0.0.1\tFALSE\t/\tFALSE\t0\tcdn_session\tfake\n')
+with Stack(helper='real', docroot=docroot(os.path.join(base, 'd4')),
+           env={'TEST_POST_HOSTS': '127.0.0.1'}) as s:
+    r = s.tiktok(s.cdn_url + '/files/clip-nocookie.mpd', timeout=60)
+    link = s.local(r.json()['download_link']['no_watermark'])
+    r = s.get(link)
+    check(r.status == 502, 'without COOKIES_PATH the CDN refuses the media '
+          '(%d)' % r.status)
+with Stack(helper='real', docroot=docroot(os.path.join(base, 'd5')),
+           env={'TEST_POST_HOSTS': '127.0.0.1', 'COOKIES_PATH': jar}) as s:
+    roundtrip(s, 'COOKIES_PATH', 'clip-nocookie.mpd')
 
 # HTTPS with a CA of our own.
 tls = os.path.join(base, 'tls')

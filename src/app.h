@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "conf.h"
+#include "pool.h"
 
 struct http;
 struct token;
@@ -44,7 +45,6 @@ void	 app_free(struct app *);
 
 void	 router_dispatch(struct app *, struct http *);
 
-enum pool_err;
 void	 answer_pool_error(struct http *, enum pool_err, const char *);
 
 #endif /* APP_H */

@@ -117,12 +117,6 @@ http_method(const struct http *h)
 	return h->method;
 }
 
-const char *
-http_path(const struct http *h)
-{
-	return h->path;
-}
-
 /* The last path segment with its slash ("/tiktok"): what routes match. */
 const char *
 http_route(const struct http *h)

@@ -42,7 +42,6 @@ struct http	*http_new(const struct http_io *, void *ctx);
 void		 http_free(struct http *);
 
 const char	*http_method(const struct http *);
-const char	*http_path(const struct http *);
 const char	*http_route(const struct http *);
 const char	*http_prefix(const struct http *);
 const char	*http_param(const struct http *, const char *);

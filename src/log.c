@@ -73,12 +73,6 @@ log_init(int foreground, enum log_level lvl, const char *file)
 	pthread_mutex_unlock(&log_mtx);
 }
 
-void
-log_setlevel(enum log_level lvl)
-{
-	log_lvl = lvl;
-}
-
 /*
  * Reopen the log file (after rotation, on SIGHUP).  Returns 0, or -1 if
  * it could not be opened (logging then falls back to syslog).

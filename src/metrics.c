@@ -84,6 +84,15 @@ metrics_upstream(enum metric_upstream k)
 
 #define LOAD(x)	__atomic_load_n(&(x), __ATOMIC_RELAXED)
 
+/* One unlabelled sample with its HELP and TYPE lines. */
+static void
+one(FILE *f, const char *name, const char *type, const char *help,
+    unsigned long long value)
+{
+	fprintf(f, "# HELP tiktok_fcgi_%s %s\n# TYPE tiktok_fcgi_%s %s\n"
+	    "tiktok_fcgi_%s %llu\n", name, help, name, type, name, value);
+}
+
 /* The whole exposition; the caller frees it.  NULL on failure. */
 char *
 metrics_text(struct app *app)
@@ -131,68 +140,41 @@ metrics_text(struct app *app)
 	memset(&ps, 0, sizeof(ps));
 	if (app->pool != NULL)
 		pool_stats(app->pool, &ps);
-	fprintf(f, "# HELP tiktok_fcgi_pool_helpers Helpers alive and ready."
-	    "\n# TYPE tiktok_fcgi_pool_helpers gauge\n"
-	    "tiktok_fcgi_pool_helpers %d\n", ps.helpers);
-	fprintf(f, "# HELP tiktok_fcgi_pool_busy Helpers with work.\n"
-	    "# TYPE tiktok_fcgi_pool_busy gauge\ntiktok_fcgi_pool_busy %d\n",
-	    ps.busy);
-	fprintf(f, "# HELP tiktok_fcgi_pool_inflight Extractions running.\n"
-	    "# TYPE tiktok_fcgi_pool_inflight gauge\n"
-	    "tiktok_fcgi_pool_inflight %d\n", ps.inflight);
-	fprintf(f, "# HELP tiktok_fcgi_pool_queued Extractions waiting.\n"
-	    "# TYPE tiktok_fcgi_pool_queued gauge\n"
-	    "tiktok_fcgi_pool_queued %d\n", ps.queued);
-	fprintf(f, "# HELP tiktok_fcgi_pool_restarts_total Helpers restarted "
-	    "after a crash or a timeout.\n"
-	    "# TYPE tiktok_fcgi_pool_restarts_total counter\n"
-	    "tiktok_fcgi_pool_restarts_total %lu\n", ps.restarts);
-	fprintf(f, "# HELP tiktok_fcgi_pool_timeouts_total Extractions past "
-	    "YTDLP_TIMEOUT.\n# TYPE tiktok_fcgi_pool_timeouts_total counter\n"
-	    "tiktok_fcgi_pool_timeouts_total %lu\n", ps.timeouts);
-	fprintf(f, "# HELP tiktok_fcgi_pool_extractions_total Extractions "
-	    "sent to helpers.\n"
-	    "# TYPE tiktok_fcgi_pool_extractions_total counter\n"
-	    "tiktok_fcgi_pool_extractions_total %lu\n", ps.requests);
+	one(f, "pool_helpers", "gauge", "Helpers alive and ready.",
+	    ps.helpers);
+	one(f, "pool_busy", "gauge", "Helpers with work.", ps.busy);
+	one(f, "pool_inflight", "gauge", "Extractions running.", ps.inflight);
+	one(f, "pool_queued", "gauge", "Extractions waiting.", ps.queued);
+	one(f, "pool_restarts_total", "counter", "Helpers restarted after a "
+	    "crash or a timeout.", ps.restarts);
+	one(f, "pool_timeouts_total", "counter", "Extractions past "
+	    "YTDLP_TIMEOUT.", ps.timeouts);
+	one(f, "pool_extractions_total", "counter", "Extractions sent to "
+	    "helpers.", ps.requests);
 
 	memset(&cs, 0, sizeof(cs));
 	if (app->cache != NULL)
 		cache_stats(app->cache, &cs);
-	fprintf(f, "# HELP tiktok_fcgi_cache_hits_total Lookups answered "
-	    "from the cache or a shared extraction.\n"
-	    "# TYPE tiktok_fcgi_cache_hits_total counter\n"
-	    "tiktok_fcgi_cache_hits_total %lu\n", cs.hits);
-	fprintf(f, "# HELP tiktok_fcgi_cache_misses_total Lookups that "
-	    "extracted.\n# TYPE tiktok_fcgi_cache_misses_total counter\n"
-	    "tiktok_fcgi_cache_misses_total %lu\n", cs.misses);
-	fprintf(f, "# HELP tiktok_fcgi_cache_entries Posts cached.\n"
-	    "# TYPE tiktok_fcgi_cache_entries gauge\n"
-	    "tiktok_fcgi_cache_entries %d\n", cs.entries);
+	one(f, "cache_hits_total", "counter", "Lookups answered from the "
+	    "cache or a shared extraction.", cs.hits);
+	one(f, "cache_misses_total", "counter", "Lookups that extracted.",
+	    cs.misses);
+	one(f, "cache_entries", "gauge", "Posts cached.", cs.entries);
 
-	fprintf(f, "# HELP tiktok_fcgi_streams Downloads being streamed.\n"
-	    "# TYPE tiktok_fcgi_streams gauge\ntiktok_fcgi_streams %d\n",
-	    LOAD(streams));
-	fprintf(f, "# HELP tiktok_fcgi_stream_bytes_total Body bytes sent by "
-	    "/stream and /download.\n"
-	    "# TYPE tiktok_fcgi_stream_bytes_total counter\n"
-	    "tiktok_fcgi_stream_bytes_total %llu\n", LOAD(bytes));
+	one(f, "streams", "gauge", "Downloads being streamed.", LOAD(streams));
+	one(f, "stream_bytes_total", "counter", "Body bytes sent by /stream "
+	    "and /download.", LOAD(bytes));
 
 	memset(&ss, 0, sizeof(ss));
 	if (app->slideshow != NULL)
 		slideshow_stats(app->slideshow, &ss);
-	fprintf(f, "# HELP tiktok_fcgi_slideshow_running Renders running.\n"
-	    "# TYPE tiktok_fcgi_slideshow_running gauge\n"
-	    "tiktok_fcgi_slideshow_running %d\n", ss.running);
-	fprintf(f, "# HELP tiktok_fcgi_slideshow_renders_total Renders "
-	    "started.\n# TYPE tiktok_fcgi_slideshow_renders_total counter\n"
-	    "tiktok_fcgi_slideshow_renders_total %lu\n", ss.renders);
-	fprintf(f, "# HELP tiktok_fcgi_slideshow_rejected_total Renders "
-	    "refused at SLIDESHOW_MAX.\n"
-	    "# TYPE tiktok_fcgi_slideshow_rejected_total counter\n"
-	    "tiktok_fcgi_slideshow_rejected_total %lu\n", ss.rejected);
-	fprintf(f, "# HELP tiktok_fcgi_slideshow_failed_total Renders that "
-	    "failed.\n# TYPE tiktok_fcgi_slideshow_failed_total counter\n"
-	    "tiktok_fcgi_slideshow_failed_total %lu\n", ss.failed);
+	one(f, "slideshow_running", "gauge", "Renders running.", ss.running);
+	one(f, "slideshow_renders_total", "counter", "Renders started.",
+	    ss.renders);
+	one(f, "slideshow_rejected_total", "counter", "Renders refused at "
+	    "SLIDESHOW_MAX.", ss.rejected);
+	one(f, "slideshow_failed_total", "counter", "Renders that failed.",
+	    ss.failed);
 
 	fprintf(f, "# HELP tiktok_fcgi_upstream_errors_total Errors from "
 	    "yt-dlp and the CDN, by kind.\n"

@@ -131,7 +131,6 @@ struct pool {
 	unsigned long		 restarts, timeouts, crashes, requests;
 	long long		 rss_checked;
 	char			*version;	/* last handshake */
-	pthread_cond_t		 ready_cv;
 };
 
 static void
@@ -494,7 +493,6 @@ helper_line(struct pool *p, struct helper *h, const char *line, size_t len)
 			s->cur = h;
 			s->next = NULL;
 		}
-		pthread_cond_broadcast(&p->ready_cv);
 		json_object_put(o);
 		return 0;
 	}
@@ -965,7 +963,6 @@ pool_new(const struct pool_opts *o)
 	LIST_INIT(&p->helpers);
 	TAILQ_INIT(&p->queue);
 	pthread_mutex_init(&p->mtx, NULL);
-	pthread_cond_init(&p->ready_cv, NULL);
 	if (p->python == NULL || p->script == NULL || p->slots == NULL ||
 	    (p->envp = build_env(p)) == NULL ||
 	    pipe2(p->wake, O_CLOEXEC | O_NONBLOCK) == -1) {
@@ -993,37 +990,6 @@ pool_start(struct pool *p)
 	}
 	p->running = 1;
 	return 0;
-}
-
-/*
- * Wait until at least one helper is ready, at most timeout_ms.  Returns
- * 0 when one is, -1 otherwise.
- */
-int
-pool_wait_ready(struct pool *p, int timeout_ms)
-{
-	struct timespec	 ts;
-	struct helper	*h;
-	int		 ok = 0;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	pthread_mutex_lock(&p->mtx);
-	for (;;) {
-		LIST_FOREACH(h, &p->helpers, entry)
-			if (h->state == H_READY)
-				ok = 1;
-		if (ok || pthread_cond_timedwait(&p->ready_cv, &p->mtx,
-		    &ts) == ETIMEDOUT)
-			break;
-	}
-	pthread_mutex_unlock(&p->mtx);
-	return ok ? 0 : -1;
 }
 
 /*
@@ -1234,7 +1200,6 @@ pool_free(struct pool *p)
 	if (p->wake[1] != -1)
 		close(p->wake[1]);
 	pthread_mutex_destroy(&p->mtx);
-	pthread_cond_destroy(&p->ready_cv);
 	free_env(p->envp);
 	free(p->slots);
 	free(p->python);

@@ -63,7 +63,6 @@ enum pool_err	 pool_extract(struct pool *, const char *url,
 void		 pool_reload(struct pool *);
 void		 pool_stats(struct pool *, struct pool_stats *);
 char		*pool_version(struct pool *);
-int		 pool_wait_ready(struct pool *, int timeout_ms);
 const char	*pool_strerror(enum pool_err);
 
 #endif /* POOL_H */

@@ -42,7 +42,7 @@ http { access_log off; sendfile on;
   server { listen 127.0.0.1:%d;
     location /files/ { alias %s/; } } }
 ''' % ('user root;' if os.geteuid() == 0 else '', tmp, tmp, port, tmp))
-cdn = subprocess.Popen([which('nginx', 'NGINX'), '-p', tmp, '-c', conf,
+cdn = subprocess.Popen([which('nginx', 'NGINX_BIN'), '-p', tmp, '-c', conf,
                         '-e', os.path.join(tmp, 'cdn.err')])
 time.sleep(0.5)
 cdn_url = 'http://127.0.0.1:%d' % port

@@ -7,7 +7,11 @@
 #   sh deploy/quickstart.sh test   install, build, run the test suite
 #
 # Installing packages needs root (or sudo).  PORT changes 3021; a file
-# ./tiktok-fcgi.conf (KEY=value lines) is used when present.
+# ./tiktok-fcgi.conf (KEY=value lines) is used when present.  The service
+# gets a current yt-dlp of its own in run/yt-dlp (tiktok-fcgi-ytdlp,
+# from the package index; YTDLP_WHEELS names a folder of wheels to use
+# instead); without one it falls back to Debian's, which is too old for
+# today's TikTok.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +32,8 @@ as_root() {
 install_deps() {
 	pkgs="build-essential autoconf automake pkg-config libfcgi-dev
 	    libcurl4-openssl-dev libjson-c-dev libssl-dev libcmocka-dev
-	    nginx-light spawn-fcgi yt-dlp ffmpeg mandoc python3 openssl curl
+	    nginx-light spawn-fcgi yt-dlp ffmpeg mandoc python3 python3-venv
+	    openssl curl
 	    $*"
 	# node runs serverjs's token scheme in the interop test; any
 	# version 16 or newer will do, so keep one that is there.
@@ -68,10 +73,20 @@ build() {
 	make -j"$(nproc)"
 }
 
+# The service's own yt-dlp, current: installed, or brought up to date.
+ytdlp() {
+	HELPER_SCRIPT=$top/src/ytdlp_helper.py sh fcgi/tiktok-fcgi-ytdlp \
+	    -d "$1" ${YTDLP_WHEELS:+-f "$YTDLP_WHEELS"} update ||
+	    echo "quickstart: going on with the system's yt-dlp" >&2
+	YTDLP_DIR=$1
+	export YTDLP_DIR
+}
+
 run() {
 	rundir=$top/run
 	mkdir -p "$rundir"
 	chmod 755 "$rundir"
+	ytdlp "$rundir/yt-dlp"
 	sock=$rundir/tiktok-fcgi.sock
 	user=
 	[ "$(id -u)" -eq 0 ] && user='user www-data;'

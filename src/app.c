@@ -41,6 +41,10 @@ app_init(struct app *app, char *err, size_t errsz)
 	const struct conf	*c = &app->conf;
 
 	app->started = time(NULL);
+	if (c->ytdlp_fallback)
+		log_warnx("no yt-dlp environment in %s (YTDLP_DIR): using %s, "
+		    "whose yt-dlp may be too old for today's TikTok; run "
+		    "tiktok-fcgi-ytdlp update", c->ytdlp_dir, c->ytdlp_python);
 	if (c->encryption_key != NULL)
 		app->token = token_new(c->encryption_key, c->token_ttl);
 	else {

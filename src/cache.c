@@ -13,13 +13,11 @@
 
 #include <sys/queue.h>
 
-#include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "cache.h"
@@ -63,69 +61,6 @@ hash(const char *s)
 	for (; *s != '\0'; s++)
 		h = (h ^ (unsigned char)*s) * 16777619u;
 	return h;
-}
-
-/* Query parameters that name the post (Douyin's modal_id and kin). */
-static int
-keep_param(const char *kv)
-{
-	static const char *const keep[] = { "modal_id=", "item_id=",
-	    "aweme_id=", "id=", NULL };
-	size_t	 i;
-
-	for (i = 0; keep[i] != NULL; i++)
-		if (strncmp(kv, keep[i], strlen(keep[i])) == 0)
-			return 1;
-	return 0;
-}
-
-/*
- * The canonical key of a post URL: host in lower case and path without a
- * trailing slash; tracking parameters (is_from_webapp, sender_device,
- * _r, _t...) and the fragment dropped.  Caller frees.
- */
-char *
-cache_key(const char *url)
-{
-	CURLU		*u;
-	char		*host = NULL, *path = NULL, *query = NULL, *out = NULL;
-	char		*q, *tok, *save, *kept = NULL;
-	size_t		 len, i, klen = 0;
-
-	if ((u = curl_url()) == NULL)
-		return NULL;
-	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) !=
-	    CURLUE_OK || curl_url_get(u, CURLUPART_HOST, &host, 0) !=
-	    CURLUE_OK || curl_url_get(u, CURLUPART_PATH, &path, 0) !=
-	    CURLUE_OK) {
-		out = strdup(url);
-		goto out;
-	}
-	curl_url_get(u, CURLUPART_QUERY, &query, 0);
-	for (i = 0; host[i] != '\0'; i++)
-		host[i] = (char)tolower((unsigned char)host[i]);
-	len = strlen(path);
-	while (len > 1 && path[len - 1] == '/')
-		path[--len] = '\0';
-	if (query != NULL && (q = strdup(query)) != NULL) {
-		kept = calloc(1, strlen(query) + 2);
-		for (tok = strtok_r(q, "&", &save); kept != NULL &&
-		    tok != NULL; tok = strtok_r(NULL, "&", &save))
-			if (keep_param(tok)) {
-				klen += (size_t)sprintf(kept + klen, "%s%s",
-				    klen ? "&" : "?", tok);
-			}
-		free(q);
-	}
-	if (asprintf(&out, "%s%s%s", host, path, kept ? kept : "") == -1)
-		out = NULL;
-out:
-	free(kept);
-	curl_free(host);
-	curl_free(path);
-	curl_free(query);
-	curl_url_cleanup(u);
-	return out;
 }
 
 /*
@@ -218,16 +153,16 @@ evict(struct cache *c, long long now)
 }
 
 /*
- * Look a post up, extracting it on a miss.  On POOL_OK *info holds a
+ * Look a post up by its key (posturl.h: the post id), extracting url on
+ * a miss.  On POOL_OK *info holds a
  * reference the caller gives back with cache_release().  Otherwise *msg
  * may hold the reason (caller frees).
  */
 enum pool_err
-cache_get(struct cache *c, const char *url, struct json_object **info,
-    char **msg)
+cache_get(struct cache *c, const char *key, const char *url,
+    struct json_object **info, char **msg)
 {
 	struct entry	*e;
-	char		*key;
 	unsigned int	 hv;
 	long long	 now = proc_now_ms();
 	enum pool_err	 err;
@@ -236,8 +171,6 @@ cache_get(struct cache *c, const char *url, struct json_object **info,
 
 	*info = NULL;
 	*msg = NULL;
-	if ((key = cache_key(url)) == NULL)
-		return POOL_OTHER;
 	hv = hash(key);
 	pthread_mutex_lock(&c->mtx);
 	for (e = c->table[hv & (c->nbuckets - 1)]; e != NULL; e = e->hnext)
@@ -255,7 +188,6 @@ cache_get(struct cache *c, const char *url, struct json_object **info,
 		TAILQ_INSERT_HEAD(&c->lru, e, lru);
 		*info = json_object_get(e->info);
 		pthread_mutex_unlock(&c->mtx);
-		free(key);
 		return POOL_OK;
 	}
 	if (e != NULL && e->pending) {
@@ -273,17 +205,16 @@ cache_get(struct cache *c, const char *url, struct json_object **info,
 		if (!e->linked && e->waiters == 0)
 			entry_free(e);
 		pthread_mutex_unlock(&c->mtx);
-		free(key);
 		return err;
 	}
 
 	c->misses++;
-	if ((e = calloc(1, sizeof(*e))) == NULL) {
+	if ((e = calloc(1, sizeof(*e))) == NULL ||
+	    (e->key = strdup(key)) == NULL) {
 		pthread_mutex_unlock(&c->mtx);
-		free(key);
+		free(e);
 		return POOL_OTHER;
 	}
-	e->key = key;
 	e->hash = hv;
 	e->pending = 1;
 	pthread_cond_init(&e->cv, NULL);
@@ -334,14 +265,11 @@ cache_release(struct cache *c, struct json_object *info)
 
 /* Drop a post's cached info (its CDN URLs were refused). */
 void
-cache_forget(struct cache *c, const char *url)
+cache_forget(struct cache *c, const char *key)
 {
 	struct entry	*e;
-	char		*key;
 	unsigned int	 hv;
 
-	if ((key = cache_key(url)) == NULL)
-		return;
 	hv = hash(key);
 	pthread_mutex_lock(&c->mtx);
 	for (e = c->table[hv & (c->nbuckets - 1)]; e != NULL; e = e->hnext)
@@ -353,7 +281,6 @@ cache_forget(struct cache *c, const char *url)
 			entry_free(e);
 	}
 	pthread_mutex_unlock(&c->mtx);
-	free(key);
 }
 
 void

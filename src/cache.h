@@ -1,6 +1,6 @@
 /*
  * Metadata cache: extracted post info kept for CACHE_TTL seconds, at most
- * CACHE_MAX entries, keyed by the canonical post URL.  Concurrent lookups
+ * CACHE_MAX entries, keyed by the post (posturl.h: "tiktok:ID").  Concurrent lookups
  * of a post being extracted wait for that one extraction (single-flight).
  * Failures are not kept.
  */
@@ -24,11 +24,10 @@ typedef enum pool_err (*cache_fill_fn)(void *arg, const char *url,
 
 struct cache	*cache_new(int max, int ttl, cache_fill_fn, void *arg);
 void		 cache_free(struct cache *);
-enum pool_err	 cache_get(struct cache *, const char *url,
-		    struct json_object **info, char **msg);
+enum pool_err	 cache_get(struct cache *, const char *key,
+		    const char *url, struct json_object **info, char **msg);
 void		 cache_release(struct cache *, struct json_object *);
-void		 cache_forget(struct cache *, const char *url);
+void		 cache_forget(struct cache *, const char *key);
 void		 cache_stats(struct cache *, struct cache_stats *);
-char		*cache_key(const char *url);
 
 #endif /* CACHE_H */

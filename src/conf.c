@@ -20,6 +20,9 @@
 #ifndef HELPER_SCRIPT_PATH
 #define HELPER_SCRIPT_PATH "ytdlp_helper.py"
 #endif
+#ifndef YTDLP_DIR_PATH
+#define YTDLP_DIR_PATH "/var/lib/tiktok-fcgi/yt-dlp"
+#endif
 
 enum kind { K_STR, K_INT, K_BOOL, K_URL, K_FILE, K_LEVEL };
 
@@ -55,6 +58,7 @@ static const struct key keys[] = {
 	{ "CA_FILE",		K_FILE,	S(ca_file), 0, 0 },
 	{ "YTDLP_PYTHON",	K_STR,	S(ytdlp_python), 0, 0 },
 	{ "YTDLP_PYTHONPATH",	K_STR,	S(ytdlp_pythonpath), 0, 0 },
+	{ "YTDLP_DIR",		K_STR,	S(ytdlp_dir), 0, 0 },
 	{ "SLIDESHOW_MAX",	K_INT,	S(slideshow_max), 1, 256 },
 	{ "SLIDESHOW_TIMEOUT",	K_INT,	S(slideshow_timeout), 1, 3600 },
 	{ "FFMPEG",		K_STR,	S(ffmpeg), 0, 0 },
@@ -96,7 +100,7 @@ defaults(struct conf *c)
 	c->token_ttl = 360;
 	c->cache_ttl = 300;
 	c->cache_max = 1000;
-	c->ytdlp_python = strdup(DEFAULT_YTDLP_PYTHON);
+	c->ytdlp_dir = strdup(YTDLP_DIR_PATH);
 	c->slideshow_max = conf_ncpu();
 	c->slideshow_timeout = 120;
 	c->ffmpeg = strdup(DEFAULT_FFMPEG);
@@ -114,6 +118,29 @@ findkey(const char *name)
 		if (strcmp(keys[i].name, name) == 0)
 			return &keys[i];
 	return NULL;
+}
+
+/*
+ * YTDLP_PYTHON unset: the interpreter of the yt-dlp environment that
+ * tiktok-fcgi-ytdlp keeps in YTDLP_DIR ("current" is the live one), or
+ * else the one configure found (the system's yt-dlp, which may be too
+ * old for today's TikTok: ytdlp_fallback says so).
+ */
+static int
+pick_python(struct conf *c)
+{
+	char	*p = NULL;
+
+	if (c->ytdlp_dir != NULL && asprintf(&p, "%s/current/bin/python3",
+	    c->ytdlp_dir) == -1)
+		return -1;
+	if (p != NULL && access(p, X_OK) == 0) {
+		c->ytdlp_python = p;
+		return 0;
+	}
+	free(p);
+	c->ytdlp_fallback = 1;
+	return (c->ytdlp_python = strdup(DEFAULT_YTDLP_PYTHON)) ? 0 : -1;
 }
 
 /*
@@ -298,11 +325,13 @@ conf_load(struct conf *c, const char *file, char *err, size_t errsz)
 		    "most 900 characters");
 		goto fail;
 	}
-	if (c->helper_script == NULL || c->ytdlp_python == NULL ||
-	    c->ffmpeg == NULL) {
+	if (c->helper_script == NULL || c->ffmpeg == NULL) {
 		snprintf(err, errsz, "%s: must not be empty",
-		    c->helper_script == NULL ? "HELPER_SCRIPT" :
-		    c->ytdlp_python == NULL ? "YTDLP_PYTHON" : "FFMPEG");
+		    c->helper_script == NULL ? "HELPER_SCRIPT" : "FFMPEG");
+		goto fail;
+	}
+	if (c->ytdlp_python == NULL && pick_python(c) == -1) {
+		snprintf(err, errsz, "YTDLP_PYTHON: out of memory");
 		goto fail;
 	}
 	return 0;

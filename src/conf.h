@@ -31,6 +31,8 @@ struct conf {
 	char	*ca_file;		/* CA_FILE */
 	char	*ytdlp_python;		/* YTDLP_PYTHON */
 	char	*ytdlp_pythonpath;	/* YTDLP_PYTHONPATH */
+	char	*ytdlp_dir;		/* YTDLP_DIR */
+	int	 ytdlp_fallback;	/* no YTDLP_DIR env: the system's */
 	int	 slideshow_max;		/* SLIDESHOW_MAX */
 	int	 slideshow_timeout;	/* SLIDESHOW_TIMEOUT, s */
 	char	*ffmpeg;		/* FFMPEG */

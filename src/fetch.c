@@ -365,3 +365,40 @@ fetch_handle(void)
 	}
 	return h;
 }
+
+/* Throw a body away (a short link's page). */
+static size_t
+discard(char *data, size_t size, size_t n, void *arg)
+{
+	(void)data;
+	(void)arg;
+	return size * n;
+}
+
+/*
+ * Where a short link (vm.tiktok.com/CODE and kin) leads: its redirects
+ * followed with a HEAD request, as yt-dlp does, through the proxy and
+ * guard like every fetch, within timeout_s.  Returns the final URL (the
+ * caller frees it), or NULL.
+ */
+char *
+fetch_final_url(const char *url, int timeout_s)
+{
+	CURL	*h;
+	char	*final = NULL, *out = NULL;
+
+	if ((h = fetch_handle()) == NULL)
+		return NULL;
+	if (curl_easy_setopt(h, CURLOPT_URL, url) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_NOBODY, 1L) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_USERAGENT,
+	    "facebookexternalhit/1.1") == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)timeout_s) ==
+	    CURLE_OK && curl_easy_perform(h) == CURLE_OK &&
+	    curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &final) == CURLE_OK &&
+	    final != NULL)
+		out = strdup(final);
+	curl_easy_cleanup(h);
+	return out;
+}

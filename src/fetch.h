@@ -44,5 +44,6 @@ CURL	*fetch_handle(void);
 int	 fetch_setup(CURL *);
 int	 fetch_addr_public(const struct sockaddr *);
 int	 fetch_blocked(CURL *);
+char	*fetch_final_url(const char *url, int timeout_s);
 
 #endif /* FETCH_H */

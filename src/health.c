@@ -20,6 +20,8 @@
 #include "procstat.h"
 #include "slideshow.h"
 
+#define YTDLP_OLD_DAYS	90
+
 /*
  * Answer the health document.  "degraded" with 503 when no helper is
  * alive, so that a load balancer takes the instance out.
@@ -35,7 +37,8 @@ handle_health(struct app *app, struct http *h)
 	char			 now[32], *ver;
 	struct tm		 tm;
 	time_t			 tnow = time(NULL);
-	int			 degraded;
+	int			 degraded, age;
+	struct json_object	*w;
 
 	memset(&ps, 0, sizeof(ps));
 	memset(&cs, 0, sizeof(cs));
@@ -55,8 +58,27 @@ handle_health(struct app *app, struct http *h)
 	json_object_object_add(o, "time", json_object_new_string(now));
 	json_object_object_add(o, "ytdlp",
 	    ver != NULL ? json_object_new_string(ver) : NULL);
+	age = pool_version_age(ver, tnow);
+	json_object_object_add(o, "ytdlp_age_days",
+	    age >= 0 ? json_object_new_int(age) : NULL);
 	json_object_object_add(o, "uptime_s",
 	    json_object_new_int64((int64_t)(tnow - app->started)));
+	/* What an operator must act on, in words. */
+	w = json_object_new_array();
+	if (ps.outdated)
+		json_object_array_add(w, json_object_new_string("extractions "
+		    "keep failing because TikTok's answers cannot be read: "
+		    "yt-dlp is probably outdated (run tiktok-fcgi-ytdlp "
+		    "update)"));
+	if (age > YTDLP_OLD_DAYS)
+		json_object_array_add(w, json_object_new_string("yt-dlp is "
+		    "more than 90 days old: TikTok changes often (run "
+		    "tiktok-fcgi-ytdlp update)"));
+	if (ps.blocking)
+		json_object_array_add(w, json_object_new_string("TikTok is "
+		    "refusing this address: several posts were refused in "
+		    "the last minutes"));
+	json_object_object_add(o, "warnings", w);
 
 	t = json_object_new_object();
 	json_object_object_add(t, "max", json_object_new_int(app->threads_max));
@@ -75,6 +97,10 @@ handle_health(struct app *app, struct http *h)
 	    json_object_new_int64((int64_t)ps.timeouts));
 	json_object_object_add(p, "max_concurrency",
 	    json_object_new_int(ps.max_concurrency));
+	json_object_object_add(p, "ytdlp_outdated",
+	    json_object_new_boolean(ps.outdated));
+	json_object_object_add(p, "tiktok_blocking",
+	    json_object_new_boolean(ps.blocking));
 	json_object_object_add(o, "pool", p);
 
 	c = json_object_new_object();

@@ -26,7 +26,8 @@ static const double buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 
 static const char *const upnames[UP_MAX] = { "extract_not_found",
     "extract_private", "extract_blocked", "extract_unsupported",
-    "extract_timeout", "extract_busy", "extract_other", "cdn_status",
+    "extract_timeout", "extract_busy", "extract_other",
+    "extract_unreadable", "cdn_status",
     "cdn_timeout", "cdn_connect", "cdn_cut" };
 
 static unsigned long	 by_status[NROUTES][600];
@@ -104,6 +105,8 @@ metrics_text(struct app *app)
 	struct pool_stats	 ps;
 	struct cache_stats	 cs;
 	struct slideshow_stats	 ss;
+	char			*ver;
+	int			 age;
 
 	if ((f = open_memstream(&buf, &len)) == NULL)
 		return NULL;
@@ -151,6 +154,16 @@ metrics_text(struct app *app)
 	    "YTDLP_TIMEOUT.", ps.timeouts);
 	one(f, "pool_extractions_total", "counter", "Extractions sent to "
 	    "helpers.", ps.requests);
+	one(f, "ytdlp_outdated", "gauge", "1 when extractions keep failing "
+	    "because answers cannot be read (yt-dlp outdated).", ps.outdated);
+	one(f, "tiktok_blocking", "gauge", "1 when TikTok refused several "
+	    "posts lately (this address is blocked).", ps.blocking);
+	ver = app->pool != NULL ? pool_version(app->pool) : NULL;
+	age = pool_version_age(ver, time(NULL));
+	if (age >= 0)
+		one(f, "ytdlp_age_days", "gauge", "Days since the running "
+		    "yt-dlp was released.", (unsigned long)age);
+	free(ver);
 
 	memset(&cs, 0, sizeof(cs));
 	if (app->cache != NULL)

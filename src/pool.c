@@ -42,6 +42,10 @@
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	10000
 #define STORM_FAILURES	3	/* failures in a row: fail fast */
+#define OUTDATED_STREAK	3	/* unreadable answers in a row */
+#define BLOCK_WINDOW_MS	(10 * 60 * 1000)
+#define BLOCK_POSTS	3	/* distinct posts refused in the window */
+#define BLOCK_SEEN	8
 
 extern char **environ;
 
@@ -131,6 +135,12 @@ struct pool {
 	unsigned long		 restarts, timeouts, crashes, requests;
 	long long		 rss_checked;
 	char			*version;	/* last handshake */
+	int			 unreadable;	/* in a row, no success since */
+	struct {
+		unsigned int	 post;		/* hash of the URL */
+		long long	 at;
+	}			 refused[BLOCK_SEEN];	/* as "blocked" */
+	int			 nrefused;
 };
 
 static void
@@ -153,6 +163,7 @@ pool_strerror(enum pool_err e)
 	case POOL_UNSUPPORTED:	return "unsupported";
 	case POOL_TIMEOUT:	return "timeout";
 	case POOL_BUSY:		return "busy";
+	case POOL_UNREADABLE:	return "unreadable";
 	default:		return "other";
 	}
 }
@@ -172,7 +183,61 @@ kind_parse(const char *k)
 		return POOL_UNSUPPORTED;
 	if (strcmp(k, "timeout") == 0)
 		return POOL_TIMEOUT;
+	if (strcmp(k, "unreadable") == 0)
+		return POOL_UNREADABLE;
 	return POOL_OTHER;
+}
+
+/*
+ * What a string of answers says about us: yt-dlp outdated (its answers
+ * unreadable, again and again), or TikTok refusing this address (several
+ * distinct posts refused as "blocked" in a short while, no success
+ * since).  Any success clears both.  Called with the lock held.
+ */
+static void
+pool_note(struct pool *p, enum pool_err err, const char *url)
+{
+	unsigned int	 hv = 2166136261u;
+	long long	 now = proc_now_ms();
+	int		 i;
+
+	if (err == POOL_OK) {
+		p->unreadable = 0;
+		p->nrefused = 0;
+		return;
+	}
+	if (err == POOL_UNREADABLE)
+		p->unreadable++;
+	if (err != POOL_BLOCKED)
+		return;
+	for (; *url != '\0'; url++)
+		hv = (hv ^ (unsigned char)*url) * 16777619u;
+	for (i = 0; i < p->nrefused; i++)
+		if (p->refused[i].post == hv)
+			break;
+	if (i == p->nrefused) {
+		if (p->nrefused == BLOCK_SEEN) {
+			memmove(&p->refused[0], &p->refused[1],
+			    sizeof(p->refused[0]) * (BLOCK_SEEN - 1));
+			i = BLOCK_SEEN - 1;
+		} else
+			p->nrefused++;
+	}
+	p->refused[i].post = hv;
+	p->refused[i].at = now;
+}
+
+/* How many distinct posts were refused as "blocked" lately. */
+static int
+pool_refused(struct pool *p)
+{
+	long long	 now = proc_now_ms();
+	int		 i, n = 0;
+
+	for (i = 0; i < p->nrefused; i++)
+		if (now - p->refused[i].at < BLOCK_WINDOW_MS)
+			n++;
+	return n;
 }
 
 /* Finish a request: record the outcome and wake its caller. */
@@ -458,6 +523,7 @@ helper_line(struct pool *p, struct helper *h, const char *line, size_t len)
 	const char		*msg;
 	enum pool_err		 err;
 	struct slot		*s;
+	char			 logbuf[512];
 
 	if ((jt = json_tokener_new_ex(64)) == NULL)
 		return -1;
@@ -521,13 +587,19 @@ helper_line(struct pool *p, struct helper *h, const char *line, size_t len)
 	    json_object_get_boolean(v) &&
 	    json_object_object_get_ex(o, "info", &info) &&
 	    json_object_is_type(info, json_type_object)) {
+		pool_note(p, POOL_OK, r->url);
 		req_done(r, POOL_OK, NULL, json_object_get(info));
 	} else {
 		msg = json_object_object_get_ex(o, "error", &v) ?
 		    json_object_get_string(v) : "extraction failed";
 		err = kind_parse(json_object_object_get_ex(o, "kind", &v) ?
 		    json_object_get_string(v) : NULL);
-		req_done(r, err, msg, NULL);
+		/* yt-dlp's words are for the operator, not the client. */
+		log_info("%s: helper %d: %s: %s", __func__, (int)h->pid,
+		    pool_strerror(err), log_filter(logbuf, sizeof(logbuf),
+		    msg));
+		pool_note(p, err, r->url);
+		req_done(r, err, NULL, NULL);
 	}
 	json_object_put(o);
 	if (h->limit > 0 && h->served >= h->limit && !h->recycle) {
@@ -1099,6 +1171,8 @@ pool_stats(struct pool *p, struct pool_stats *st)
 	st->timeouts = p->timeouts;
 	st->crashes = p->crashes;
 	st->requests = p->requests;
+	st->outdated = p->unreadable >= OUTDATED_STREAK;
+	st->blocking = pool_refused(p) >= BLOCK_POSTS;
 	pthread_mutex_unlock(&p->mtx);
 	if (st->rss_kb == 0) {
 		/* Fresh numbers when the supervisor has not read them. */
@@ -1119,6 +1193,30 @@ pool_version(struct pool *p)
 	v = p->version ? strdup(p->version) : NULL;
 	pthread_mutex_unlock(&p->mtx);
 	return v;
+}
+
+/*
+ * Days since a yt-dlp release, from its version (YYYY.MM.DD, maybe with
+ * a build number after it); -1 when the version says no date.
+ */
+int
+pool_version_age(const char *version, time_t now)
+{
+	struct tm	 tm;
+	int		 y, m, d, n = 0;
+	time_t		 rel;
+
+	if (version == NULL || sscanf(version, "%4d.%2d.%2d%n", &y, &m, &d,
+	    &n) != 3 || n < 8 || y < 2000 || m < 1 || m > 12 || d < 1 ||
+	    d > 31)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = m - 1;
+	tm.tm_mday = d;
+	if ((rel = timegm(&tm)) == (time_t)-1 || rel > now)
+		return rel > now ? 0 : -1;
+	return (int)((now - rel) / 86400);
 }
 
 /*

@@ -10,6 +10,7 @@
 #define POOL_H
 
 #include <stddef.h>
+#include <time.h>
 
 struct json_object;
 struct pool;
@@ -39,6 +40,7 @@ enum pool_err {
 	POOL_UNSUPPORTED,	/* 400 */
 	POOL_TIMEOUT,		/* 504 */
 	POOL_BUSY,		/* 503: queue full or no helper alive */
+	POOL_UNREADABLE,	/* 502: yt-dlp could not read TikTok's answer */
 	POOL_OTHER		/* 500 */
 };
 
@@ -53,6 +55,8 @@ struct pool_stats {
 	unsigned long	 crashes;
 	unsigned long	 requests;
 	long		 rss_kb;	/* summed over helpers */
+	int		 outdated;	/* answers unreadable, again and again */
+	int		 blocking;	/* TikTok refuses this address */
 };
 
 struct pool	*pool_new(const struct pool_opts *);
@@ -63,6 +67,7 @@ enum pool_err	 pool_extract(struct pool *, const char *url,
 void		 pool_reload(struct pool *);
 void		 pool_stats(struct pool *, struct pool_stats *);
 char		*pool_version(struct pool *);
+int		 pool_version_age(const char *version, time_t now);
 const char	*pool_strerror(enum pool_err);
 
 #endif /* POOL_H */

@@ -71,27 +71,38 @@ is_image(struct json_object *f)
 	return id != NULL && strncmp(id, "image-", 6) == 0;
 }
 
-/* A codec is there when it is named and not "none". */
+/*
+ * A codec is absent only when yt-dlp says "none": null or no key means
+ * unknown (yt-dlp 2023.03.04 reading the web page gives every format
+ * null codecs), and an unknown codec counts as there.
+ */
 static int
-has_codec(struct json_object *f, const char *key)
+codec_none(struct json_object *f, const char *key)
 {
 	const char	*c = jstr(f, key);
 
-	return c != NULL && strcmp(c, "none") != 0;
+	return c != NULL && strcmp(c, "none") == 0;
+}
+
+/* Some yt-dlp releases name the post's sound "audio" whatever it says
+ * of its codecs (the app API's photo posts). */
+static int
+is_audio_only(struct json_object *f)
+{
+	const char	*id = jstr(f, "format_id");
+
+	if (is_image(f) || jstr(f, "url") == NULL)
+		return 0;
+	if (id != NULL && strcmp(id, "audio") == 0)
+		return 1;
+	return codec_none(f, "vcodec") && !codec_none(f, "acodec");
 }
 
 static int
 is_video(struct json_object *f)
 {
-	return !is_image(f) && jstr(f, "url") != NULL &&
-	    has_codec(f, "vcodec") && has_codec(f, "acodec");
-}
-
-static int
-is_audio_only(struct json_object *f)
-{
-	return !is_image(f) && jstr(f, "url") != NULL &&
-	    has_codec(f, "acodec") && !has_codec(f, "vcodec");
+	return !is_image(f) && !is_audio_only(f) && jstr(f, "url") != NULL &&
+	    !codec_none(f, "vcodec") && !codec_none(f, "acodec");
 }
 
 static int
@@ -124,16 +135,24 @@ height(struct json_object *f)
 	return jnum(f, "height", &h) ? h : -1;
 }
 
+/*
+ * TikTok's watermarked file, whatever yt-dlp calls it: "download" (web
+ * page), "download_addr" (the app API: "Download video, watermarked"),
+ * or any format whose note says so.
+ */
 static int
 is_watermarked(struct json_object *f)
 {
-	const char	*id = jstr(f, "format_id");
+	const char	*id = jstr(f, "format_id"), *note = jstr(f, "format_note");
 
-	return id != NULL && strcmp(id, "download") == 0;
+	if (id != NULL && (strcmp(id, "download") == 0 ||
+	    strncmp(id, "download_addr", 13) == 0))
+		return 1;
+	return note != NULL && strcasestr(note, "watermark") != NULL;
 }
 
 /*
- * The video formats (both codecs present), largest first, unknown size
+ * The video formats (no codec "none"), largest first, unknown size
  * as 0; at equal size H.264 before H.265; else yt-dlp's order (a stable
  * insertion sort).  Returns how many were put in out.
  */
@@ -512,17 +531,35 @@ photo_answer(struct json_object *info, const char *base,
 /*
  * The answer for a post: "tunnel" for a video, "picker" for a photo
  * post.  Links are base + "/stream?data=" etc. with tokens sealed by t.
- * page_url is the post's page (for re-extraction and slideshows).
+ * page_url is the post's page as we name it (for re-extraction and
+ * slideshows; yt-dlp's webpage_url if NULL).
  * Returns a new object the caller puts, or NULL.
  */
 struct json_object *
 shape_answer(struct json_object *info, const char *base,
     const struct token *t, const char *page_url)
 {
-	const char	*page = first(jstr(info, "webpage_url"), page_url,
-	    NULL);
+	const char	*page = first(page_url, jstr(info, "webpage_url"), NULL);
 
 	if (shape_is_photo(info))
 		return photo_answer(info, base, t, page);
 	return video_answer(info, base, t, page);
+}
+
+/*
+ * Does an answer offer anything to download?  A 200 without a link
+ * helps nobody: the handler answers 502 instead.
+ */
+int
+shape_has_link(struct json_object *ans)
+{
+	struct json_object	*dl, *nw;
+
+	if (!json_object_object_get_ex(ans, "download_link", &dl) ||
+	    !json_object_is_type(dl, json_type_object))
+		return 0;
+	if (json_object_object_get_ex(dl, "no_watermark", &nw) &&
+	    json_object_is_type(nw, json_type_array))
+		return json_object_array_length(nw) > 0;
+	return json_object_object_length(dl) > 0;
 }

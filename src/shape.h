@@ -11,6 +11,7 @@ struct json_object;
 struct token;
 
 int		 shape_is_photo(struct json_object *info);
+int		 shape_has_link(struct json_object *answer);
 struct json_object *shape_answer(struct json_object *info, const char *base,
 		    const struct token *, const char *page_url);
 struct json_object *shape_find_format(struct json_object *info,

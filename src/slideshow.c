@@ -33,7 +33,7 @@
 #include "janitor.h"
 #include "log.h"
 #include "proc.h"
-#include "posturl.h"
+#include "post.h"
 #include "shape.h"
 #include "slideshow.h"
 #include "stream.h"
@@ -575,7 +575,7 @@ send_file(struct http *h, const char *file, const char *author)
  * having answered the error (or with the client gone).
  */
 static struct render *
-acquire(struct slideshow *s, struct http *h, const char *page,
+acquire(struct slideshow *s, struct http *h, const char *post,
     struct json_object *info)
 {
 	struct render	*r;
@@ -584,7 +584,7 @@ acquire(struct slideshow *s, struct http *h, const char *page,
 	int		 rc, status, gone = 0;
 	struct timespec	 ts;
 
-	if ((key = cache_key(page)) == NULL) {
+	if ((key = strdup(post)) == NULL) {
 		http_error(h, 500, "Out of memory");
 		return NULL;
 	}
@@ -717,6 +717,7 @@ void
 handle_slideshow(struct app *app, struct http *h)
 {
 	char			*tok, *page = NULL, *msg = NULL, author[128];
+	struct posturl		 pu = { NULL, NULL, 0 };
 	struct json_object	*info = NULL;
 	struct render		*r;
 	enum pool_err		 err;
@@ -735,11 +736,12 @@ handle_slideshow(struct app *app, struct http *h)
 		http_error(h, 400, "Invalid download link");
 		goto out;
 	}
-	if (!posturl_allowed(page, app->conf.test_post_hosts)) {
+	if (post_find(app, page, &pu) != POSTURL_OK) {
 		http_error(h, 400, "Invalid download link");
 		goto out;
 	}
-	if ((err = cache_get(app->cache, page, &info, &msg)) != POOL_OK) {
+	if ((err = cache_get(app->cache, pu.key, pu.page, &info, &msg)) !=
+	    POOL_OK) {
 		answer_pool_error(h, err, msg);
 		goto out;
 	}
@@ -748,7 +750,7 @@ handle_slideshow(struct app *app, struct http *h)
 		goto out;
 	}
 	snprintf(author, sizeof(author), "%s", shape_author(info));
-	if ((r = acquire(app->slideshow, h, page, info)) == NULL)
+	if ((r = acquire(app->slideshow, h, pu.key, info)) == NULL)
 		goto out;
 	send_file(h, r->file, author);
 	release(app->slideshow, r);
@@ -757,4 +759,5 @@ out:
 	free(msg);
 	free(page);
 	free(tok);
+	posturl_clear(&pu);
 }

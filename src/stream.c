@@ -21,7 +21,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
-#include "posturl.h"
+#include "post.h"
 #include "shape.h"
 #include "stream.h"
 #include "token.h"
@@ -125,15 +125,21 @@ static enum pool_err
 target_resolve(struct app *app, struct target *t, int fresh, char **msg)
 {
 	struct json_object	*info = NULL, *fmt, *hh, *v;
+	struct posturl		 pu;
 	enum pool_err		 err;
 
 	*msg = NULL;
-	if (t->page_url == NULL || t->format_id == NULL ||
-	    !posturl_allowed(t->page_url, app->conf.test_post_hosts))
+	if (t->page_url == NULL || t->format_id == NULL)
 		return POOL_UNSUPPORTED;
+	if (post_find(app, t->page_url, &pu) != POSTURL_OK) {
+		posturl_clear(&pu);
+		return POOL_UNSUPPORTED;
+	}
 	if (fresh)
-		cache_forget(app->cache, t->page_url);
-	if ((err = cache_get(app->cache, t->page_url, &info, msg)) != POOL_OK)
+		cache_forget(app->cache, pu.key);
+	err = cache_get(app->cache, pu.key, pu.page, &info, msg);
+	posturl_clear(&pu);
+	if (err != POOL_OK)
 		return err;
 	if ((fmt = shape_find_format(info, t->format_id)) == NULL ||
 	    !json_object_object_get_ex(fmt, "url", &v) ||

@@ -17,14 +17,15 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
-#include "posturl.h"
+#include "post.h"
 #include "shape.h"
 
 #define JSON_DEPTH	16
 
 /*
  * Answer an extraction failure with its status: the same mapping serves
- * /stream when it has to extract.
+ * /stream when it has to extract.  msg is the pool's reason, in its own
+ * words (yt-dlp's text stays in the log: pool.c).
  */
 void
 answer_pool_error(struct http *h, enum pool_err err, const char *msg)
@@ -36,6 +37,7 @@ answer_pool_error(struct http *h, enum pool_err err, const char *msg)
 	    err == POOL_BLOCKED ? UP_POOL_BLOCKED :
 	    err == POOL_UNSUPPORTED ? UP_POOL_UNSUPPORTED :
 	    err == POOL_TIMEOUT ? UP_POOL_TIMEOUT :
+	    err == POOL_UNREADABLE ? UP_POOL_UNREADABLE :
 	    err == POOL_BUSY ? UP_POOL_BUSY : UP_POOL_OTHER);
 	switch (err) {
 	case POOL_NOT_FOUND:
@@ -57,6 +59,10 @@ answer_pool_error(struct http *h, enum pool_err err, const char *msg)
 	case POOL_TIMEOUT:
 		http_error(h, 504, "Extraction timed out.");
 		break;
+	case POOL_UNREADABLE:
+		http_error(h, 502, "TikTok's answer could not be read. The "
+		    "yt-dlp on this server may be outdated.");
+		break;
 	case POOL_BUSY:
 		http_header(h, "Retry-After", "5");
 		snprintf(buf, sizeof(buf), "Server busy (%s). Please try "
@@ -64,8 +70,9 @@ answer_pool_error(struct http *h, enum pool_err err, const char *msg)
 		http_error(h, 503, buf);
 		break;
 	default:
-		snprintf(buf, sizeof(buf), "%s", msg ? msg :
-		    "Extraction failed.");
+		/* The pool's own words (yt-dlp's go to the log only). */
+		snprintf(buf, sizeof(buf), "Extraction failed%s%s.",
+		    msg ? ": " : "", msg ? msg : "");
 		http_error(h, 500, buf);
 		break;
 	}
@@ -81,6 +88,7 @@ handle_tiktok(struct app *app, struct http *h)
 	const char		*url;
 	enum pool_err		 err;
 	char			 logbuf[256];
+	struct posturl		 pu = { NULL, NULL, 0 };
 
 	switch (http_body(h, &body, &len, (size_t)app->conf.body_max)) {
 	case HERR_OK:
@@ -107,20 +115,37 @@ handle_tiktok(struct app *app, struct http *h)
 		http_error(h, 400, "URL parameter is required");
 		goto out;
 	}
-	if (!posturl_allowed(url, app->conf.test_post_hosts)) {
+	switch (post_find(app, url, &pu)) {
+	case POSTURL_OK:
+		break;
+	case POSTURL_NOT_POST:
+		http_error(h, 400, "This TikTok or Douyin URL is not a "
+		    "single post.");
+		goto out;
+	case POSTURL_NOMEM:
+		http_error(h, 500, "Out of memory");
+		goto out;
+	default:
 		http_error(h, 400, "Only TikTok and Douyin URLs are supported");
 		goto out;
 	}
-	err = cache_get(app->cache, url, &info, &msg);
+	err = cache_get(app->cache, pu.key, pu.page, &info, &msg);
 	if (err != POOL_OK) {
 		log_info("%s: %s: %s", __func__, log_filter(logbuf,
-		    sizeof(logbuf), url), pool_strerror(err));
+		    sizeof(logbuf), pu.page), pool_strerror(err));
 		answer_pool_error(h, err, msg);
 		goto out;
 	}
 	if ((base = http_base_url(h, app->conf.base_url)) == NULL ||
-	    (ans = shape_answer(info, base, app->token, url)) == NULL) {
+	    (ans = shape_answer(info, base, app->token, pu.page)) == NULL) {
 		http_error(h, 500, "Could not build the answer");
+		goto out;
+	}
+	if (!shape_has_link(ans)) {
+		log_warnx("%s: %s: no downloadable format in yt-dlp's answer",
+		    __func__, log_filter(logbuf, sizeof(logbuf), pu.page));
+		http_error(h, 502, "TikTok returned no downloadable media for "
+		    "this post");
 		goto out;
 	}
 	http_json(h, 200, ans);
@@ -133,4 +158,5 @@ out:
 	free(body);
 	free(base);
 	free(msg);
+	posturl_clear(&pu);
 }

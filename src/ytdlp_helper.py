@@ -90,22 +90,70 @@ def cookie_header(ydl, url):
     return req.get_header('Cookie')
 
 
-def classify(msg):
+# TikTok's status codes for a post it will not show.
+STATUS_KIND = {10204: 'not_found', 10216: 'private', 10222: 'private'}
+
+# yt-dlp's words for "TikTok answered something I cannot read": its
+# extractor no longer matches TikTok's pages (yt-dlp is outdated).
+UNREADABLE = (
+    'the json object must be str',      # 2023.03.04 on today's pages
+    'unable to extract universal data', 'unable to extract sigi',
+    'unable to extract challenge', 'unable to solve js challenge',
+    'unexpected response from webpage', 'unable to extract video or image',
+    'expecting value', 'jsondecodeerror', 'failed to parse json',
+    'unable to extract aweme detail', 'video not available, status code 0',
+)
+
+
+def classify(msg, status=None):
+    """The kind of a failure, from yt-dlp's message (worded differently
+    by each release) and TikTok's own status code when the page gave
+    one."""
     m = msg.lower()
     if 'unsupported url' in m or 'no suitable extractor' in m:
         return 'unsupported'
-    if 'private' in m or 'login required' in m or 'log in' in m:
+    if status in STATUS_KIND:
+        return STATUS_KIND[status]
+    # Current releases word a missing post (status 10204) as a block.
+    if 'your ip address is blocked from accessing this post' in m:
+        return 'not_found'
+    if ('private' in m or 'login required' in m or 'log in' in m
+            or 'permission to view' in m or 'requiring login' in m):
         return 'private'
+    if ('http error 403' in m or 'http error 429' in m
+            or 'too many requests' in m or 'captcha' in m):
+        return 'blocked'
+    if 'timed out' in m or 'timeout' in m:
+        return 'timeout'
+    if any(u in m for u in UNREADABLE):
+        return 'unreadable'
     if ('http error 404' in m or 'not available' in m or 'not found' in m
             or 'does not exist' in m or 'unavailable' in m
             or 'status code 10204' in m or 'status code 10216' in m):
         return 'not_found'
-    if ('http error 403' in m or 'http error 429' in m or 'blocked' in m
-            or 'captcha' in m or 'too many requests' in m):
-        return 'blocked'
-    if 'timed out' in m or 'timeout' in m:
-        return 'timeout'
     return 'other'
+
+
+def remember_status(local):
+    """yt-dlp 2023.03.04 says "Video not available" for a missing post
+    and a private account alike; the page's status code tells them
+    apart.  Keep the last one its SIGI_STATE reader saw, per thread."""
+    try:
+        from yt_dlp.extractor.tiktok import TikTokBaseIE
+    except ImportError:
+        return
+    read = getattr(TikTokBaseIE, '_get_sigi_state', None)
+    if read is None:
+        return
+
+    def reader(self, webpage, display_id):
+        data = read(self, webpage, display_id)
+        try:
+            local.status = int(data['VideoPage']['statusCode'])
+        except (KeyError, TypeError, ValueError):
+            pass
+        return data
+    TikTokBaseIE._get_sigi_state = reader
 
 
 def shape(ydl, info):
@@ -152,7 +200,10 @@ def main():
             local.ydl = yt_dlp.YoutubeDL(dict(opts))
         return local.ydl
 
+    remember_status(local)
+
     def extract(rid, url):
+        local.status = None
         try:
             y = ydl()
             info = y.extract_info(url, download=False)
@@ -169,7 +220,7 @@ def main():
             if msg.startswith('ERROR: '):
                 msg = msg[7:]
             send({'id': rid, 'ok': False, 'error': msg,
-                  'kind': classify(msg)})
+                  'kind': classify(msg, getattr(local, 'status', None))})
 
     workers = max(1, int(os.environ.get('TIKTOK_FCGI_WORKERS', '4')))
     pool = ThreadPoolExecutor(max_workers=workers)

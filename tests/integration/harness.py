@@ -28,7 +28,7 @@ FAILED = []
 
 # Each web server: its program, the variable configure sets, its package.
 WEB_BINARIES = {
-    'nginx': ('nginx', 'NGINX', 'nginx-light'),
+    'nginx': ('nginx', 'NGINX_BIN', 'nginx-light'),
     'apache': ('apache2', 'APACHE2', 'apache2'),
     'caddy': ('caddy', 'CADDY', 'caddy'),
     'lighttpd': ('lighttpd', 'LIGHTTPD', 'lighttpd'),

@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (TOP_SRCDIR, Stack, check, done, free_port,  # noqa
                      skip, wait_for, which)
 
-NGINX = which('nginx', 'NGINX')
+NGINX = which('nginx', 'NGINX_BIN')
 if NGINX is None:
     skip('nginx is not installed')
 TT = 'https://www.tiktok.com/@cdn_gen_20000/video/%d'

@@ -88,16 +88,20 @@ try:
     else:
         units = os.path.join(tmp, 'units')
         os.mkdir(units)
-        for name in ('tiktok-fcgi.socket', 'tiktok-fcgi.service'):
+        names = ('tiktok-fcgi.socket', 'tiktok-fcgi.service',
+                 'tiktok-fcgi-ytdlp.service', 'tiktok-fcgi-ytdlp.timer')
+        for name in names:
             text = open(os.path.join(TOP_SRCDIR, 'deploy', 'systemd',
                                      name)).read()
             # verify wants ExecStart to exist: point it at the build.
-            text = text.replace('/usr/local/bin/tiktok-fcgi', BINARY)
+            text = text.replace('/usr/local/bin/tiktok-fcgi-ytdlp',
+                                os.path.join(os.path.dirname(BINARY),
+                                             'fcgi', 'tiktok-fcgi-ytdlp'))
+            text = text.replace('/usr/local/bin/tiktok-fcgi ', BINARY + ' ')
             with open(os.path.join(units, name), 'w') as f:
                 f.write(text)
-        r = subprocess.run([sa, 'verify', '--man=no',
-                            os.path.join(units, 'tiktok-fcgi.socket'),
-                            os.path.join(units, 'tiktok-fcgi.service')],
+        r = subprocess.run([sa, 'verify', '--man=no'] +
+                           [os.path.join(units, n) for n in names],
                            capture_output=True, text=True)
         check(r.returncode == 0 and 'tiktok-fcgi' not in r.stderr,
               'systemd-analyze verify: clean (%s)' % r.stderr.strip())

@@ -55,7 +55,10 @@ with Stack(env={'YTDLP_TIMEOUT': '3', 'MAX_WORKERS': '8',
     r = s.tiktok(TT % ('blocked', '2'))
     check(r.header('retry-after') is not None, 'blocked: Retry-After')
     r = s.tiktok(TT % ('other', '3'))
-    check('fake other' in r.json()['error'], "500 carries yt-dlp's message")
+    check('fake other' not in r.json()['error'] and
+          r.json()['error'].startswith('Extraction failed'),
+          "500 carries our words, not yt-dlp's")
+    check('fake other' in s.log(), "yt-dlp's words went to the log")
     r = s.tiktok(TT % ('notfound', '4'))
     check(r.json()['error'].startswith('Video not found.'),
           '404 message as serverjs')

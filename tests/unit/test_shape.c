@@ -124,9 +124,9 @@ test_video_2023(void **state)
 	/* The token carries what the CDN needs. */
 	assert_true(strlen(link_field(dl, "no_watermark", "stream",
 	    "http_headers")) > 10);
+	/* The page as we named it (the cache key's post), not yt-dlp's. */
 	assert_string_equal(link_field(dl, "no_watermark", "stream",
-	    "page_url"), "https://www.tiktok.com/@6900000000000000001/video/"
-	    "7300000000000000001");
+	    "page_url"), "https://www.tiktok.com/@x/video/1");
 	assert_string_equal(link_field(dl, "no_watermark", "stream",
 	    "filesize"), "324891");
 	json_object_put(a);
@@ -234,6 +234,126 @@ test_photo(void **state)
 	}
 }
 
+/* Set a member of every format (NULL value: null; del: no key). */
+static void
+set_all(struct json_object *info, const char *k, const char *v, int del)
+{
+	struct json_object	*fs, *f;
+	size_t			 i;
+
+	assert_true(json_object_object_get_ex(info, "formats", &fs));
+	for (i = 0; i < json_object_array_length(fs); i++) {
+		f = json_object_array_get_idx(fs, i);
+		if (del && i % 2)
+			json_object_object_del(f, k);
+		else
+			json_object_object_add(f, k, v ?
+			    json_object_new_string(v) : NULL);
+	}
+}
+
+/*
+ * The app API's real shape: the watermarked file is "download_addr",
+ * 720 wide, noted "Download video, watermarked".  It is the watermark
+ * link and nothing else.
+ */
+static void
+test_app_api_watermark(void **state)
+{
+	struct json_object	*info = fixture("ytdlp-2023.03.04-video.json");
+	struct json_object	*fs, *f, *a, *dl;
+	size_t			 i;
+	const char		*id;
+
+	(void)state;
+	assert_true(json_object_object_get_ex(info, "formats", &fs));
+	for (i = 0; i < json_object_array_length(fs); i++) {
+		f = json_object_array_get_idx(fs, i);
+		if (strcmp(str(f, "format_id"), "download") != 0)
+			continue;
+		json_object_object_add(f, "format_id",
+		    json_object_new_string("download_addr"));
+		json_object_object_add(f, "format_note",
+		    json_object_new_string("Download video, watermarked"));
+		json_object_object_add(f, "width", json_object_new_int(720));
+		json_object_object_add(f, "height", json_object_new_int(1280));
+	}
+	a = shape_answer(info, BASE, tk, NULL);
+	assert_true(json_object_object_get_ex(a, "download_link", &dl));
+	assert_string_equal(link_field(dl, "watermark", "stream",
+	    "format_id"), "download_addr");
+	assert_string_equal(link_field(dl, "no_watermark_hd", "stream",
+	    "format_id"), "h264_720p_1350000");
+	assert_string_equal(link_field(dl, "watermark_hd", "stream",
+	    "format_id"), "bytevc1_720p_1100000");
+	id = link_field(dl, "mp3", "stream", "format_id");
+	assert_string_not_equal(id, "download_addr");
+	json_object_put(a);
+
+	/* A note alone says it, whatever the id. */
+	json_object_object_add(json_object_array_get_idx(fs, 0), "format_id",
+	    json_object_new_string("play_wm"));
+	json_object_object_add(json_object_array_get_idx(fs, 0),
+	    "format_note", json_object_new_string("Watermarked copy"));
+	a = shape_answer(info, BASE, tk, NULL);
+	assert_true(json_object_object_get_ex(a, "download_link", &dl));
+	assert_string_not_equal(link_field(dl, "no_watermark_hd", "stream",
+	    "format_id"), "play_wm");
+	assert_string_not_equal(link_field(dl, "no_watermark", "stream",
+	    "format_id"), "play_wm");
+	json_object_put(a);
+	json_object_put(info);
+}
+
+/*
+ * yt-dlp 2023.03.04 reading the web page: every codec null (or absent).
+ * Unknown is not "none": the clean formats are offered.
+ */
+static void
+test_null_codecs(void **state)
+{
+	struct json_object	*info = fixture("ytdlp-2026.02.04-video.json");
+	struct json_object	*a, *dl;
+
+	(void)state;
+	set_all(info, "vcodec", NULL, 1);
+	set_all(info, "acodec", NULL, 1);
+	a = shape_answer(info, BASE, tk, NULL);
+	assert_true(shape_has_link(a));
+	assert_true(json_object_object_get_ex(a, "download_link", &dl));
+	assert_string_equal(link_field(dl, "no_watermark_hd", "stream",
+	    "format_id"), "h264_720p_1350000");
+	/* Portrait: 576x1024 is "HD" by height, as serverjs has it. */
+	assert_string_equal(link_field(dl, "no_watermark", "stream",
+	    "format_id"), "h264_360p_500000");
+	assert_string_equal(link_field(dl, "watermark", "stream",
+	    "format_id"), "download");
+	json_object_put(a);
+	json_object_put(info);
+}
+
+/* Nothing to download: no 200 (the handler answers 502). */
+static void
+test_no_link(void **state)
+{
+	struct json_object	*info, *a;
+
+	(void)state;
+	info = fixture("ytdlp-2026.02.04-video.json");
+	json_object_object_add(info, "formats", json_object_new_array());
+	a = shape_answer(info, BASE, tk, NULL);
+	assert_false(shape_has_link(a));
+	json_object_put(a);
+	json_object_put(info);
+
+	info = fixture("ytdlp-2026.02.04-photo.json");
+	set_all(info, "url", NULL, 0);
+	a = shape_answer(info, BASE, tk, NULL);
+	assert_false(shape_has_link(a));
+	json_object_put(a);
+	json_object_put(info);
+}
+
 static void
 test_find_format(void **state)
 {
@@ -255,6 +375,9 @@ main(void)
 		cmocka_unit_test(test_unknown_sizes),
 		cmocka_unit_test(test_photo),
 		cmocka_unit_test(test_find_format),
+		cmocka_unit_test(test_app_api_watermark),
+		cmocka_unit_test(test_null_codecs),
+		cmocka_unit_test(test_no_link),
 	};
 	int	 rc;
 

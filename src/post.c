@@ -1,0 +1,58 @@
+/*
+ * Finding a post.  A short link (vm.tiktok.com/CODE, vt., /t/CODE,
+ * v.douyin.com/CODE) names no id until followed; following it here, with
+ * one HEAD request, gives the id, so that a short link and the long URL
+ * of the same post share one cache entry and one extraction.  If it
+ * cannot be followed, the short link is handed to yt-dlp as it is (its
+ * vm.tiktok extractor follows it too), keyed by the link.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "app.h"
+#include "fetch.h"
+#include "log.h"
+#include "post.h"
+
+#define SHORT_TIMEOUT	15	/* seconds, at most, to follow a short link */
+
+/*
+ * Fill pu with the post text names.  POSTURL_OK, or why not (see
+ * posturl_parse).  The caller clears pu.
+ */
+enum posturl_err
+post_find(struct app *app, const char *text, struct posturl *pu)
+{
+	enum posturl_err	 rc;
+	struct posturl		 longer;
+	char			*final;
+	char			 buf[256];
+	int			 t;
+
+	if ((rc = posturl_parse(text, app->conf.test_post_hosts, pu)) !=
+	    POSTURL_OK || !pu->is_short)
+		return rc;
+	t = app->conf.ytdlp_timeout < SHORT_TIMEOUT ?
+	    app->conf.ytdlp_timeout : SHORT_TIMEOUT;
+	if ((final = fetch_final_url(pu->page, t)) == NULL) {
+		log_info("%s: %s: could not follow the short link", __func__,
+		    log_filter(buf, sizeof(buf), pu->page));
+		return POSTURL_OK;
+	}
+	rc = posturl_parse(final, app->conf.test_post_hosts, &longer);
+	if (rc == POSTURL_OK && !longer.is_short) {
+		posturl_clear(pu);
+		*pu = longer;
+	} else if (rc == POSTURL_NOT_POST) {
+		posturl_clear(pu);
+		free(final);
+		return rc;
+	} else {
+		posturl_clear(&longer);
+		log_info("%s: %s: leads to no post", __func__,
+		    log_filter(buf, sizeof(buf), pu->page));
+	}
+	free(final);
+	return POSTURL_OK;
+}

@@ -1,0 +1,17 @@
+/*
+ * Finding the post a request names: the link a user pasted (or a
+ * token's page URL) into the post (posturl.h), a short link followed
+ * first.  Used by the /tiktok, /stream and slideshow handlers, which
+ * then look the post up in the cache by its key.
+ */
+#ifndef POST_H
+#define POST_H
+
+#include "posturl.h"
+
+struct app;
+
+enum posturl_err post_find(struct app *, const char *text,
+		    struct posturl *);
+
+#endif /* POST_H */

@@ -1,21 +1,73 @@
 /*
- * The FastCGI adapter: the request/response interface of src/http.h
- * implemented over libfcgi's FCGX streams.  ctx is the FCGX_Request.
+ * The FastCGI front.  A connection reaches us from the acceptor with its
+ * whole request (BEGIN_REQUEST, PARAMS, STDIN) already in the socket, so
+ * libfcgi reads it without waiting on the peer.  Workers of two pools
+ * take connections from two queues:
+ *
+ *   fast   read the request (FCGX_Accept_r), dispatch it, shape answers:
+ *          short, CPU-bound work; a few threads per core
+ *   slow   streams, renders, short links: FCGI_THREADS threads
+ *
+ * A request that must wait (an extraction) parks: the handler returns,
+ * the thread goes back to its pool, and whoever ends the wait queues the
+ * continuation (front_later).  A connection is held by at most one
+ * thread at a time: a continuation asked for while a thread still holds
+ * it runs after that thread lets go (settle()).
  */
 #include "config.h"
 
+#include <sys/queue.h>
 #include <sys/socket.h>
 
+#include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <fcgiapp.h>
 
+#include "app.h"
 #include "front.h"
+#include "http.h"
+#include "log.h"
+
+struct conn {
+	FCGX_Request		 req;
+	struct http		*h;
+	int			 fd;
+	int			 started;	/* request read */
+	pthread_mutex_t		 mtx;
+	int			 running;	/* a thread holds it, or queued */
+	void			(*fn)(void *);	/* continuation asked for */
+	void			*arg;
+	enum http_kind		 kind;
+	TAILQ_ENTRY(conn)	 entry;
+};
+TAILQ_HEAD(connq, conn);
+
+struct pool_of_threads {
+	pthread_mutex_t		 mtx;
+	pthread_cond_t		 cv;
+	struct connq		 queue;
+	int			 stop;
+	int			 n;
+	pthread_t		*threads;
+};
+
+static struct app		*app;
+static struct pool_of_threads	 pools[2];	/* HTTP_FAST, HTTP_SLOW */
+static int			 inflight;	/* __atomic: taken, not ended */
+static int			 cutting;	/* __atomic: stop long work */
+
+/* -- the http_io adapter ------------------------------------------------ */
 
 static const char *
 front_param(void *ctx, const char *name)
 {
-	return FCGX_GetParam(name, ((FCGX_Request *)ctx)->envp);
+	return FCGX_GetParam(name, ((struct conn *)ctx)->req.envp);
 }
 
 static ssize_t
@@ -25,7 +77,7 @@ front_read(void *ctx, void *buf, size_t len)
 
 	if (len > 1 << 30)
 		len = 1 << 30;
-	n = FCGX_GetStr(buf, (int)len, ((FCGX_Request *)ctx)->in);
+	n = FCGX_GetStr(buf, (int)len, ((struct conn *)ctx)->req.in);
 	if (n < 0)
 		return -1;
 	return n;
@@ -33,18 +85,19 @@ front_read(void *ctx, void *buf, size_t len)
 
 /*
  * FCGX_PutStr buffers into FastCGI records; -1 (or a short count) means
- * the web server closed the connection: the client went away.
+ * the web server closed the connection, or did not read for SEND_TIMEOUT
+ * (the socket's SO_SNDTIMEO): the client went away, or stalls.
  */
 static int
 front_write(void *ctx, const void *buf, size_t len)
 {
-	FCGX_Request	*r = ctx;
+	struct conn	*c = ctx;
 	const char	*p = buf;
 	int		 chunk, n;
 
 	while (len > 0) {
 		chunk = len > (1 << 20) ? (1 << 20) : (int)len;
-		n = FCGX_PutStr(p, chunk, r->out);
+		n = FCGX_PutStr(p, chunk, c->req.out);
 		if (n != chunk)
 			return -1;
 		p += n;
@@ -56,36 +109,288 @@ front_write(void *ctx, const void *buf, size_t len)
 static int
 front_flush(void *ctx)
 {
-	return FCGX_FFlush(((FCGX_Request *)ctx)->out) == -1 ? -1 : 0;
+	return FCGX_FFlush(((struct conn *)ctx)->req.out) == -1 ? -1 : 0;
 }
 
 /*
  * With keep-alive off, nginx (and the others) close the FastCGI
  * connection when their client goes away: the socket turns readable at
  * end of file.  The request body was read already, so anything readable
- * that is not data means gone.
+ * that is not data means gone.  At a stop past its deadline every client
+ * counts as gone, so that long work ends.
  */
 static int
 front_gone(void *ctx)
 {
-	FCGX_Request	*r = ctx;
+	struct conn	*c = ctx;
 	struct pollfd	 pfd;
-	char		 c;
+	char		 ch;
 
-	pfd.fd = r->ipcFd;
+	if (__atomic_load_n(&cutting, __ATOMIC_RELAXED))
+		return 1;
+	pfd.fd = c->req.ipcFd;
 	pfd.events = POLLIN | POLLRDHUP;
 	pfd.revents = 0;
 	if (poll(&pfd, 1, 0) <= 0)
 		return 0;
 	if (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))
 		return 1;
-	return recv(r->ipcFd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+	return recv(c->req.ipcFd, &ch, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
-const struct http_io front_io = {
+static void	 enqueue(enum http_kind, struct conn *);
+
+/* Continue c with fn(arg); see http_later(). */
+static void
+front_later(void *ctx, enum http_kind kind, void (*fn)(void *), void *arg)
+{
+	struct conn	*c = ctx;
+	int		 go;
+
+	pthread_mutex_lock(&c->mtx);
+	c->fn = fn;
+	c->arg = arg;
+	c->kind = kind;
+	if ((go = !c->running))
+		c->running = 1;
+	pthread_mutex_unlock(&c->mtx);
+	if (go)
+		enqueue(kind, c);
+}
+
+static const struct http_io front_io = {
 	front_param,
 	front_read,
 	front_write,
 	front_flush,
-	front_gone
+	front_gone,
+	front_later
 };
+
+/* -- connections ---------------------------------------------------------- */
+
+static void
+enqueue(enum http_kind kind, struct conn *c)
+{
+	struct pool_of_threads	*p = &pools[kind];
+
+	pthread_mutex_lock(&p->mtx);
+	TAILQ_INSERT_TAIL(&p->queue, c, entry);
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mtx);
+}
+
+/*
+ * A connection whose request arrived whole (the acceptor saw to it):
+ * queue it for a fast worker.  We own fd from here on.
+ */
+void
+front_take(int fd)
+{
+	struct conn	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warnx("%s: out of memory", __func__);
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	c->running = 1;
+	pthread_mutex_init(&c->mtx, NULL);
+	__atomic_add_fetch(&inflight, 1, __ATOMIC_RELAXED);
+	enqueue(HTTP_FAST, c);
+}
+
+/* The end: answer out, END_REQUEST sent, the connection closed. */
+static void
+conn_end(struct conn *c)
+{
+	http_free(c->h);
+	if (c->started)
+		FCGX_Finish_r(&c->req);
+	else if (c->req.ipcFd >= 0)
+		close(c->req.ipcFd);
+	pthread_mutex_destroy(&c->mtx);
+	free(c);
+	__atomic_sub_fetch(&inflight, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Read the request and dispatch it.  FCGX_Accept_r is given the
+ * connection instead of accepting one: libfcgi reads from an ipcFd that
+ * is already set, and keepConnection set beforehand keeps the
+ * FCGX_Finish_r it runs first from closing it (the request's own flags
+ * replace it when BEGIN_REQUEST is read).
+ */
+static void
+conn_begin(struct conn *c)
+{
+	FCGX_InitRequest(&c->req, -1, 0);
+	c->req.ipcFd = c->fd;
+	c->req.keepConnection = 1;
+	if (FCGX_Accept_r(&c->req) != 0) {
+		/* Not FastCGI, or cut short: libfcgi closed it. */
+		log_debug("%s: a malformed request was dropped", __func__);
+		return;
+	}
+	c->started = 1;
+	if ((c->h = http_new(&front_io, c)) == NULL) {
+		log_warnx("%s: out of memory", __func__);
+		return;
+	}
+	router_dispatch(app, c->h);
+}
+
+/* Run the continuation asked for, and finish the request if it ends. */
+static void
+conn_continue(struct conn *c)
+{
+	void	(*fn)(void *);
+	void	*arg;
+
+	pthread_mutex_lock(&c->mtx);
+	fn = c->fn;
+	arg = c->arg;
+	c->fn = NULL;
+	pthread_mutex_unlock(&c->mtx);
+	http_unpark(c->h);
+	fn(arg);
+	if (!http_parked(c->h))
+		router_finish(app, c->h);
+}
+
+/*
+ * A worker lets go of c: queue the continuation asked for meanwhile,
+ * leave it parked, or end it.
+ */
+static void
+settle(struct conn *c)
+{
+	enum http_kind	 kind;
+
+	pthread_mutex_lock(&c->mtx);
+	if (c->fn != NULL) {
+		kind = c->kind;
+		pthread_mutex_unlock(&c->mtx);
+		enqueue(kind, c);
+		return;
+	}
+	if (c->h != NULL && http_parked(c->h)) {
+		c->running = 0;
+		pthread_mutex_unlock(&c->mtx);
+		return;
+	}
+	pthread_mutex_unlock(&c->mtx);
+	conn_end(c);
+}
+
+static void *
+worker(void *arg)
+{
+	struct pool_of_threads	*p = arg;
+	struct conn		*c;
+	int			 fresh;
+
+	for (;;) {
+		pthread_mutex_lock(&p->mtx);
+		while ((c = TAILQ_FIRST(&p->queue)) == NULL && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mtx);
+		if (c == NULL) {
+			pthread_mutex_unlock(&p->mtx);
+			break;
+		}
+		TAILQ_REMOVE(&p->queue, c, entry);
+		pthread_mutex_unlock(&p->mtx);
+		__atomic_add_fetch(&app->threads_busy, 1, __ATOMIC_RELAXED);
+		pthread_mutex_lock(&c->mtx);
+		fresh = c->fn == NULL;
+		pthread_mutex_unlock(&c->mtx);
+		if (fresh)
+			conn_begin(c);
+		else
+			conn_continue(c);
+		settle(c);
+		__atomic_sub_fetch(&app->threads_busy, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static int
+pool_start_threads(struct pool_of_threads *p, int n, pthread_attr_t *attr)
+{
+	sigset_t	 all, old;
+	int		 i, rc = 0;
+
+	pthread_mutex_init(&p->mtx, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	TAILQ_INIT(&p->queue);
+	if ((p->threads = calloc((size_t)n, sizeof(*p->threads))) == NULL)
+		return -1;
+	/* Workers take no signals: the main thread's sigwait does. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (i = 0; i < n; i++)
+		if ((rc = pthread_create(&p->threads[i], attr, worker, p)) !=
+		    0)
+			break;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	p->n = i;
+	if (rc != 0)
+		log_warnx("%s: only %d of %d threads: %s", __func__, i, n,
+		    strerror(rc));
+	return i > 0 ? 0 : -1;
+}
+
+/* Start both pools.  0, or -1. */
+int
+front_start(struct app *a, const struct front_opts *o)
+{
+	pthread_attr_t	 attr;
+	int		 rc;
+
+	app = a;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, (size_t)o->stack_kb * 1024);
+	rc = pool_start_threads(&pools[HTTP_FAST], o->fast_threads, &attr);
+	if (rc == 0)
+		rc = pool_start_threads(&pools[HTTP_SLOW], o->slow_threads,
+		    &attr);
+	pthread_attr_destroy(&attr);
+	app->threads_max = pools[HTTP_FAST].n + pools[HTTP_SLOW].n;
+	return rc;
+}
+
+/* Requests taken and not yet ended (parked ones included). */
+int
+front_inflight(void)
+{
+	return __atomic_load_n(&inflight, __ATOMIC_ACQUIRE);
+}
+
+/* Stop long work now: every client counts as gone from here on. */
+void
+front_cut(void)
+{
+	__atomic_store_n(&cutting, 1, __ATOMIC_RELAXED);
+}
+
+/* Let the workers finish what is queued, then join them. */
+void
+front_stop(void)
+{
+	int	 k, i;
+
+	for (k = 0; k < 2; k++) {
+		pthread_mutex_lock(&pools[k].mtx);
+		pools[k].stop = 1;
+		pthread_cond_broadcast(&pools[k].cv);
+		pthread_mutex_unlock(&pools[k].mtx);
+	}
+	for (k = 0; k < 2; k++) {
+		for (i = 0; i < pools[k].n; i++)
+			pthread_join(pools[k].threads[i], NULL);
+		free(pools[k].threads);
+		pools[k].threads = NULL;
+		pools[k].n = 0;
+	}
+}

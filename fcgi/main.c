@@ -1,11 +1,12 @@
 /*
- * tiktok-fcgi: main(), the listening socket, the accept threads and the
- * signal thread.  libfcgi's threaded pattern: FCGX_Init once, one
- * FCGX_Request per thread, accept under a mutex.
+ * tiktok-fcgi: main(), the configuration, the listening socket and the
+ * signals (the main thread waits for them); the acceptor and the worker
+ * pools are the front's (front.c, acceptor.c).
  */
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -28,78 +29,16 @@
 #include "front.h"
 #include "http.h"
 #include "log.h"
+#include "proc.h"
 
 static struct app	 app;
-static int		 listen_fd = -1;
-static pthread_mutex_t	 accept_mtx = PTHREAD_MUTEX_INITIALIZER;
-static volatile sig_atomic_t stopping;
-static int		 nthreads;
-static pthread_t	*threads;
-static int		 threads_left;	/* __atomic */
 
 static void __attribute__((noreturn))
-usage(void)
+usage(int status)
 {
-	fprintf(stderr, "usage: tiktok-fcgi [-fnV] [-b host:port] "
-	    "[-c file] [-s path] [-t threads]\n");
-	exit(1);
-}
-
-/* SIGUSR1 only interrupts a blocking accept(2); nothing to do here. */
-static void
-wakeup(int sig)
-{
-	(void)sig;
-}
-
-/* Answer requests until told to stop. */
-static void *
-worker(void *arg)
-{
-	FCGX_Request	 req;
-	struct http	*h;
-	sigset_t	 set;
-	int		 rc;
-
-	(void)arg;
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-
-	if (FCGX_InitRequest(&req, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
-		log_warnx("%s: FCGX_InitRequest failed", __func__);
-		goto out;
-	}
-	for (;;) {
-		pthread_mutex_lock(&accept_mtx);
-		if (stopping) {
-			pthread_mutex_unlock(&accept_mtx);
-			break;
-		}
-		rc = FCGX_Accept_r(&req);
-		pthread_mutex_unlock(&accept_mtx);
-		if (rc < 0) {
-			if (stopping)
-				break;
-			if (rc != -EINTR && errno != EINTR) {
-				log_warnx("%s: FCGX_Accept_r: %d", __func__, rc);
-				usleep(10000);	/* e.g. EMFILE: do not spin */
-			}
-			continue;
-		}
-		__atomic_add_fetch(&app.threads_busy, 1, __ATOMIC_RELAXED);
-		if ((h = http_new(&front_io, &req)) != NULL) {
-			router_dispatch(&app, h);
-			http_free(h);
-		} else
-			log_warnx("%s: out of memory", __func__);
-		FCGX_Finish_r(&req);
-		__atomic_sub_fetch(&app.threads_busy, 1, __ATOMIC_RELAXED);
-	}
-	FCGX_Free(&req, 0);
-out:
-	__atomic_sub_fetch(&threads_left, 1, __ATOMIC_RELEASE);
-	return NULL;
+	fprintf(status ? stderr : stdout, "usage: tiktok-fcgi [-fhnV] "
+	    "[-b host:port] [-c file] [-s path] [-t threads]\n");
+	exit(status);
 }
 
 /*
@@ -148,33 +87,45 @@ open_listener(const char *sock, const char *bind_to, int backlog)
 }
 
 /*
- * Stop: no new requests, those in flight finish (until the deadline).
- * The listening socket is closed as soon as no thread is in accept (the
- * one accepting holds accept_mtx), so that a web server or balancer
- * trying to connect is refused at once and goes elsewhere, instead of
- * waiting in a backlog nobody reads.  (Other processes sharing the
- * socket, spawn-fcgi -F, keep it open.)
+ * Stop: no new connections (the listening socket closes at once, so a
+ * balancer goes elsewhere instead of queueing in a dead backlog), the
+ * requests taken finish, until deadline_s.  Past it, long work is cut
+ * (streams and renders see their client gone, ffmpeg is killed) and the
+ * helpers stop, failing the extractions that parked requests wait for,
+ * which are then answered 503; a last short wait, and whatever is still
+ * running is left to the exit, never freed under it.  Returns 0 when
+ * every request ended.
  */
-static void
-stop_threads(int deadline_s)
+static int
+stop_front(int deadline_s)
 {
 	struct timespec	 ts = { 0, 10 * 1000 * 1000 };
-	time_t		 end = time(NULL) + deadline_s;
-	int		 i, closed = 0;
+	long long	 end = proc_now_ms() + (long long)deadline_s * 1000;
 
-	stopping = 1;
-	FCGX_ShutdownPending();
-	while (__atomic_load_n(&threads_left, __ATOMIC_ACQUIRE) > 0 &&
-	    time(NULL) < end) {
-		if (!closed && pthread_mutex_trylock(&accept_mtx) == 0) {
-			close(listen_fd);
-			closed = 1;
-			pthread_mutex_unlock(&accept_mtx);
-		}
-		if (!closed)
-			for (i = 0; i < nthreads; i++)
-				pthread_kill(threads[i], SIGUSR1);
+	acceptor_stop();
+	while (front_inflight() > 0 && proc_now_ms() < end)
 		nanosleep(&ts, NULL);
+	if (front_inflight() == 0)
+		return 0;
+	log_warnx("%s: %d requests still running at the deadline: cutting "
+	    "them", __func__, front_inflight());
+	front_cut();
+	app_stop(&app);
+	end = proc_now_ms() + 5000;
+	while (front_inflight() > 0 && proc_now_ms() < end)
+		nanosleep(&ts, NULL);
+	return front_inflight() == 0 ? 0 : -1;
+}
+
+/* As many descriptors as we may have: one per connection and more. */
+static void
+raise_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 }
 
@@ -182,16 +133,17 @@ int
 main(int argc, char *argv[])
 {
 	const char		*file = NULL, *sock = NULL, *bind_to = NULL;
-	int			 ch, fg = 0, check = 0, tflag = 0, sig, i;
+	int			 ch, fg = 0, check = 0, tflag = 0, sig, fd;
 	char			 msg[512];
 	sigset_t		 all, waitset;
 	const struct timespec	 trim_every = { 30, 0 };
 	struct sigaction	 sa;
-	pthread_attr_t		 attr;
+	struct front_opts	 fo;
+	struct acceptor_opts	 ao;
 	long			 n;
 	char			*end;
 
-	while ((ch = getopt(argc, argv, "b:c:fns:t:V")) != -1) {
+	while ((ch = getopt(argc, argv, "b:c:fhns:t:V")) != -1) {
 		switch (ch) {
 		case 'b':
 			bind_to = optarg;
@@ -202,6 +154,8 @@ main(int argc, char *argv[])
 		case 'f':
 			fg = 1;
 			break;
+		case 'h':
+			usage(0);
 		case 'n':
 			check = 1;
 			fg = 1;
@@ -221,11 +175,11 @@ main(int argc, char *argv[])
 			printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
 			return 0;
 		default:
-			usage();
+			usage(1);
 		}
 	}
 	if (optind != argc || (sock != NULL && bind_to != NULL))
-		usage();
+		usage(1);
 
 	log_init(1, LOG_LEVEL_INFO, NULL);
 	if (conf_load(&app.conf, file, msg, sizeof(msg)) == -1)
@@ -244,12 +198,12 @@ main(int argc, char *argv[])
 	 * arenas serve a program that mostly waits just as well.
 	 */
 	mallopt(M_ARENA_MAX, 2 * conf_ncpu());
+	raise_nofile();
 
 	/*
 	 * Signals: SIGPIPE ignored (a write to a departed client fails with
-	 * EPIPE instead); SIGUSR1 interrupts accept; everything else is
-	 * blocked in every thread and taken by sigwait below.  Installed
-	 * before FCGX_Init, which otherwise sets handlers of its own.
+	 * EPIPE instead); everything else is blocked in every thread and
+	 * taken by sigwait below.
 	 */
 	memset(&sa, 0, sizeof(sa));
 	/* A shell that started us in the background may have set these
@@ -261,8 +215,6 @@ main(int argc, char *argv[])
 	sigaction(SIGQUIT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = wakeup;
-	sigaction(SIGUSR1, &sa, NULL);	/* no SA_RESTART */
 	sigfillset(&all);
 	sigdelset(&all, SIGSEGV);
 	sigdelset(&all, SIGBUS);
@@ -270,8 +222,8 @@ main(int argc, char *argv[])
 	sigdelset(&all, SIGILL);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 
-	listen_fd = open_listener(sock, bind_to, app.conf.listen_backlog);
-	if (fcntl(listen_fd, F_SETFD, FD_CLOEXEC) == -1)
+	fd = open_listener(sock, bind_to, app.conf.listen_backlog);
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
 		err(1, "fcntl");
 	if (FCGX_Init() != 0)
 		errx(1, "FCGX_Init failed");
@@ -279,28 +231,23 @@ main(int argc, char *argv[])
 	if (app_init(&app, msg, sizeof(msg)) == -1)
 		errx(1, "%s", msg);
 
-	nthreads = app.conf.fcgi_threads;
-	app.threads_max = nthreads;
-	if ((threads = calloc(nthreads, sizeof(*threads))) == NULL)
-		err(1, NULL);
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr,
-	    (size_t)app.conf.thread_stack_kb * 1024);
-	for (i = 0; i < nthreads; i++) {
-		__atomic_add_fetch(&threads_left, 1, __ATOMIC_RELAXED);
-		if ((errno = pthread_create(&threads[i], &attr, worker,
-		    NULL)) != 0) {
-			log_warn("%s: pthread_create", __func__);
-			__atomic_sub_fetch(&threads_left, 1, __ATOMIC_RELAXED);
-			nthreads = i;
-			break;
-		}
-	}
-	pthread_attr_destroy(&attr);
-	if (nthreads == 0)
-		fatalx("no thread could be started");
-	log_info("%s: ready: %d threads, %d helpers, pid %d", __func__,
-	    nthreads, app.conf.helpers, (int)getpid());
+	memset(&fo, 0, sizeof(fo));
+	fo.fast_threads = 4 * conf_ncpu();
+	fo.slow_threads = app.conf.fcgi_threads;
+	fo.stack_kb = app.conf.thread_stack_kb;
+	if (front_start(&app, &fo) == -1)
+		fatalx("no worker thread could be started");
+	memset(&ao, 0, sizeof(ao));
+	ao.fd = fd;
+	ao.backlog = app.conf.listen_backlog;
+	ao.read_timeout = app.conf.read_timeout;
+	ao.send_timeout = app.conf.send_timeout;
+	ao.request_max = (size_t)app.conf.body_max + 65536;
+	if (acceptor_start(&ao) == -1)
+		fatalx("%s: cannot start the acceptor", __func__);
+	log_info("%s: ready: %d threads (%d for streams and renders), %d "
+	    "helpers, pid %d", __func__, app.threads_max,
+	    app.conf.fcgi_threads, app.conf.helpers, (int)getpid());
 
 	sigemptyset(&waitset);
 	sigaddset(&waitset, SIGTERM);
@@ -326,18 +273,17 @@ main(int argc, char *argv[])
 		break;
 	}
 
-	stop_threads(app.conf.shutdown_timeout);
-	if (__atomic_load_n(&threads_left, __ATOMIC_ACQUIRE) > 0) {
-		log_warnx("%s: %d requests still running at the deadline; "
-		    "exiting anyway", __func__,
-		    __atomic_load_n(&threads_left, __ATOMIC_ACQUIRE));
-		app_stop(&app);
+	if (stop_front(app.conf.shutdown_timeout) == -1) {
+		/* Threads still hold requests: free nothing under them.
+		 * Helpers and ffmpeg are gone (app_stop, front_cut). */
+		log_warnx("%s: %d requests did not end; exiting anyway",
+		    __func__, front_inflight());
+		if (sock != NULL)
+			unlink(sock);
 		log_info("%s: stopped", __func__);
 		_exit(0);
 	}
-	for (i = 0; i < nthreads; i++)
-		pthread_join(threads[i], NULL);
-	free(threads);
+	front_stop();
 	app_free(&app);
 	if (sock != NULL)
 		unlink(sock);

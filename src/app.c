@@ -19,10 +19,11 @@
 #include "pool.h"
 #include "token.h"
 
-static enum pool_err
-fill(void *arg, const char *url, struct json_object **info, char **msg)
+/* The cache extracts through the pool. */
+static void
+fill(void *arg, const char *url, cache_done_fn done, void *done_arg)
 {
-	return pool_extract(arg, url, info, msg);
+	pool_extract(arg, url, done, done_arg);
 }
 
 /*
@@ -122,14 +123,15 @@ app_reload(struct app *app)
 		pool_reload(app->pool);
 }
 
-/* Stop what runs in the background (helpers) without freeing. */
+/*
+ * Stop the helpers (what waits for them is told "shutting down") without
+ * freeing anything: threads may still use the pool, which now answers
+ * every extraction at once.
+ */
 void
 app_stop(struct app *app)
 {
-	janitor_stop(app->janitor);
-	app->janitor = NULL;
-	pool_free(app->pool);
-	app->pool = NULL;
+	pool_stop(app->pool);
 }
 
 void

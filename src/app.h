@@ -44,6 +44,7 @@ void	 app_stop(struct app *);
 void	 app_free(struct app *);
 
 void	 router_dispatch(struct app *, struct http *);
+void	 router_finish(struct app *, struct http *);
 
 void	 answer_pool_error(struct http *, enum pool_err, const char *);
 

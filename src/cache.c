@@ -1,7 +1,10 @@
 /*
  * The metadata cache: a hash table of entries with an LRU list, TTL and a
  * size bound, and single-flight: the first lookup of a post extracts it,
- * later lookups of the same post wait for that result.
+ * later lookups of the same post wait for that result.  Waiting is a
+ * list of functions to call, not threads: whoever completes the
+ * extraction tells every waiter (cache_lookup); cache_get waits in place
+ * for callers that hold a thread anyway.
  *
  * json-c's reference counts are not atomic (unless it was built with
  * threading), so every json_object_get/put on a cached document happens
@@ -29,15 +32,20 @@ struct entry {
 	struct json_object	*info;		/* NULL while pending */
 	int			 pending;
 	int			 linked;	/* in table and LRU */
-	int			 waiters;
-	enum pool_err		 err;
-	char			*msg;
+	struct waiter		*waiters;	/* while pending */
+	struct cache		*cache;
 	long long		 expires;
-	pthread_cond_t		 cv;
 	struct entry		*hnext;
 	TAILQ_ENTRY(entry)	 lru;
 };
 TAILQ_HEAD(entryq, entry);
+
+struct waiter {
+	cache_done_fn		 fn;
+	void			*arg;
+	struct json_object	*info;		/* its reference */
+	struct waiter		*next;
+};
 
 struct cache {
 	pthread_mutex_t		 mtx;
@@ -95,8 +103,6 @@ static void
 entry_free(struct entry *e)
 {
 	json_object_put(e->info);
-	pthread_cond_destroy(&e->cv);
-	free(e->msg);
 	free(e->key);
 	free(e);
 }
@@ -143,7 +149,7 @@ evict(struct cache *c, long long now)
 
 	for (e = TAILQ_LAST(&c->lru, entryq); e != NULL; e = prev) {
 		prev = TAILQ_PREV(e, entryq, lru);
-		if (e->pending || e->waiters > 0)
+		if (e->pending)
 			continue;
 		if (e->expires <= now || c->entries > c->max) {
 			unlink_entry(c, e);
@@ -153,103 +159,174 @@ evict(struct cache *c, long long now)
 }
 
 /*
- * Look a post up by its key (posturl.h: the post id), extracting url on
- * a miss.  On POOL_OK *info holds a
- * reference the caller gives back with cache_release().  Otherwise *msg
- * may hold the reason (caller frees).
+ * An extraction ended (the pool's done function): keep the result, tell
+ * every waiter, each with a reference of its own.  Takes over info.
  */
-enum pool_err
-cache_get(struct cache *c, const char *key, const char *url,
-    struct json_object **info, char **msg)
+static void
+filled(void *arg, enum pool_err err, struct json_object *info,
+    const char *msg)
+{
+	struct entry	*e = arg;
+	struct cache	*c = e->cache;
+	struct waiter	*w, *list;
+
+	pthread_mutex_lock(&c->mtx);
+	c->inflight--;
+	e->pending = 0;
+	list = e->waiters;
+	e->waiters = NULL;
+	for (w = list; w != NULL; w = w->next)
+		w->info = err == POOL_OK ? json_object_get(info) : NULL;
+	if (err == POOL_OK) {
+		e->info = info;		/* the cache's reference */
+		e->expires = proc_now_ms() + (long long)c->ttl * 1000;
+	} else
+		json_object_put(info);
+	if (err != POOL_OK || c->max == 0 || c->ttl == 0) {
+		/* Failures are not kept: the next lookup tries again. */
+		unlink_entry(c, e);
+		entry_free(e);
+	} else if (c->entries > c->max)
+		evict(c, proc_now_ms());
+	pthread_mutex_unlock(&c->mtx);
+	while ((w = list) != NULL) {
+		list = w->next;
+		w->fn(w->arg, err, w->info, msg);
+		free(w);
+	}
+}
+
+/*
+ * Look a post up by its key (posturl.h: the post id), extracting url on
+ * a miss.  Returns 1 on a hit: *info holds a reference the caller gives
+ * back with cache_release().  Otherwise returns 0, and fn(arg, err,
+ * info, msg) is called once when the extraction ends (from another
+ * thread, or from this call when it fails at once), with a reference to
+ * give back in the same way on POOL_OK, and msg valid during the call.
+ */
+int
+cache_lookup(struct cache *c, const char *key, const char *url,
+    cache_done_fn fn, void *arg, struct json_object **info)
 {
 	struct entry	*e;
+	struct waiter	*w;
 	unsigned int	 hv;
 	long long	 now = proc_now_ms();
-	enum pool_err	 err;
-	struct json_object *got = NULL;
-	char		*gotmsg = NULL;
+	int		 start = 0;
 
 	*info = NULL;
-	*msg = NULL;
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		fn(arg, POOL_OTHER, NULL, "out of memory");
+		return 0;
+	}
+	w->fn = fn;
+	w->arg = arg;
 	hv = hash(key);
 	pthread_mutex_lock(&c->mtx);
 	for (e = c->table[hv & (c->nbuckets - 1)]; e != NULL; e = e->hnext)
 		if (e->hash == hv && strcmp(e->key, key) == 0)
 			break;
-	if (e != NULL && !e->pending && e->expires <= now &&
-	    e->waiters == 0) {
+	if (e != NULL && !e->pending && e->expires <= now) {
 		unlink_entry(c, e);
 		entry_free(e);
 		e = NULL;
 	}
-	if (e != NULL && !e->pending && e->info != NULL) {
+	if (e != NULL && !e->pending) {
 		c->hits++;
 		TAILQ_REMOVE(&c->lru, e, lru);
 		TAILQ_INSERT_HEAD(&c->lru, e, lru);
 		*info = json_object_get(e->info);
 		pthread_mutex_unlock(&c->mtx);
-		return POOL_OK;
+		free(w);
+		return 1;
 	}
-	if (e != NULL && e->pending) {
-		/* Single-flight: wait for the extraction under way. */
-		c->hits++;
-		e->waiters++;
-		while (e->pending)
-			pthread_cond_wait(&e->cv, &c->mtx);
-		e->waiters--;
-		err = e->err;
-		if (err == POOL_OK)
-			*info = json_object_get(e->info);
-		else if (e->msg != NULL)
-			*msg = strdup(e->msg);
-		if (!e->linked && e->waiters == 0)
-			entry_free(e);
-		pthread_mutex_unlock(&c->mtx);
-		return err;
+	if (e != NULL)
+		c->hits++;	/* single-flight: join the extraction */
+	else {
+		c->misses++;
+		if ((e = calloc(1, sizeof(*e))) == NULL ||
+		    (e->key = strdup(key)) == NULL) {
+			pthread_mutex_unlock(&c->mtx);
+			free(e);
+			free(w);
+			fn(arg, POOL_OTHER, NULL, "out of memory");
+			return 0;
+		}
+		e->hash = hv;
+		e->pending = 1;
+		e->cache = c;
+		e->hnext = c->table[hv & (c->nbuckets - 1)];
+		c->table[hv & (c->nbuckets - 1)] = e;
+		TAILQ_INSERT_HEAD(&c->lru, e, lru);
+		e->linked = 1;
+		c->entries++;
+		c->inflight++;
+		start = 1;
 	}
-
-	c->misses++;
-	if ((e = calloc(1, sizeof(*e))) == NULL ||
-	    (e->key = strdup(key)) == NULL) {
-		pthread_mutex_unlock(&c->mtx);
-		free(e);
-		return POOL_OTHER;
-	}
-	e->hash = hv;
-	e->pending = 1;
-	pthread_cond_init(&e->cv, NULL);
-	e->hnext = c->table[hv & (c->nbuckets - 1)];
-	c->table[hv & (c->nbuckets - 1)] = e;
-	TAILQ_INSERT_HEAD(&c->lru, e, lru);
-	e->linked = 1;
-	c->entries++;
-	c->inflight++;
+	w->next = e->waiters;
+	e->waiters = w;
 	pthread_mutex_unlock(&c->mtx);
+	if (start)
+		c->fill(c->arg, url, filled, e);
+	return 0;
+}
 
-	err = c->fill(c->arg, url, &got, &gotmsg);
+/* Waiting in place, for cache_get. */
+struct sync {
+	pthread_mutex_t		 mtx;
+	pthread_cond_t		 cv;
+	int			 done;
+	enum pool_err		 err;
+	struct json_object	*info;
+	char			*msg;
+};
 
-	pthread_mutex_lock(&c->mtx);
-	c->inflight--;
-	e->pending = 0;
-	e->err = err;
-	if (err == POOL_OK) {
-		e->info = got;			/* the cache's reference */
-		*info = json_object_get(got);	/* the caller's */
-		e->expires = proc_now_ms() + (long long)c->ttl * 1000;
-	} else {
-		e->msg = gotmsg != NULL ? strdup(gotmsg) : NULL;
-		*msg = gotmsg;
+static void
+sync_done(void *arg, enum pool_err err, struct json_object *info,
+    const char *msg)
+{
+	struct sync	*w = arg;
+
+	pthread_mutex_lock(&w->mtx);
+	w->err = err;
+	w->info = info;
+	w->msg = msg != NULL ? strdup(msg) : NULL;
+	w->done = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mtx);
+}
+
+/*
+ * cache_lookup for a caller that holds a thread anyway (a stream or a
+ * render): waits for the result.  On POOL_OK *info holds a reference the
+ * caller gives back with cache_release(); otherwise *msg may hold the
+ * reason (the caller frees it).  Never waits longer than the pool's
+ * deadline for the extraction.
+ */
+enum pool_err
+cache_get(struct cache *c, const char *key, const char *url,
+    struct json_object **info, char **msg)
+{
+	struct sync	 w;
+
+	*msg = NULL;
+	memset(&w, 0, sizeof(w));
+	pthread_mutex_init(&w.mtx, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	if (cache_lookup(c, key, url, sync_done, &w, info)) {
+		w.err = POOL_OK;
+		goto out;
 	}
-	pthread_cond_broadcast(&e->cv);
-	if (err != POOL_OK || c->max == 0 || c->ttl == 0) {
-		/* Failures are not kept: the next lookup tries again. */
-		unlink_entry(c, e);
-		if (e->waiters == 0)
-			entry_free(e);
-	} else if (c->entries > c->max)
-		evict(c, proc_now_ms());
-	pthread_mutex_unlock(&c->mtx);
-	return err;
+	pthread_mutex_lock(&w.mtx);
+	while (!w.done)
+		pthread_cond_wait(&w.cv, &w.mtx);
+	pthread_mutex_unlock(&w.mtx);
+	*info = w.info;
+	*msg = w.msg;
+out:
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.mtx);
+	return w.err;
 }
 
 /* Give back a reference taken with cache_get().  NULL is a no-op. */
@@ -277,8 +354,7 @@ cache_forget(struct cache *c, const char *key)
 			break;
 	if (e != NULL && !e->pending) {
 		unlink_entry(c, e);
-		if (e->waiters == 0)
-			entry_free(e);
+		entry_free(e);
 	}
 	pthread_mutex_unlock(&c->mtx);
 }

@@ -19,11 +19,17 @@ struct cache_stats {
 	int		 inflight;
 };
 
-typedef enum pool_err (*cache_fill_fn)(void *arg, const char *url,
-    struct json_object **info, char **msg);
+/* Told when a lookup that missed ends (pool_done_fn's shape). */
+typedef pool_done_fn cache_done_fn;
+/* Start extracting url; done(done_arg, ...) once when it ends. */
+typedef void (*cache_fill_fn)(void *arg, const char *url,
+    cache_done_fn done, void *done_arg);
 
 struct cache	*cache_new(int max, int ttl, cache_fill_fn, void *arg);
 void		 cache_free(struct cache *);
+int		 cache_lookup(struct cache *, const char *key,
+		    const char *url, cache_done_fn, void *arg,
+		    struct json_object **info);
 enum pool_err	 cache_get(struct cache *, const char *key,
 		    const char *url, struct json_object **info, char **msg);
 void		 cache_release(struct cache *, struct json_object *);

@@ -45,7 +45,9 @@ static const struct key keys[] = {
 	{ "DOWNLOAD_TIMEOUT",	K_INT,	S(download_timeout), 1, 3600 },
 	{ "FCGI_THREADS",	K_INT,	S(fcgi_threads), 1, 8192 },
 	{ "THREAD_STACK_KB",	K_INT,	S(thread_stack_kb), 64, 65536 },
-	{ "LISTEN_BACKLOG",	K_INT,	S(listen_backlog), 1, 65535 },
+	{ "LISTEN_BACKLOG",	K_INT,	S(listen_backlog), 0, 65535 },
+	{ "READ_TIMEOUT",	K_INT,	S(read_timeout), 1, 3600 },
+	{ "SEND_TIMEOUT",	K_INT,	S(send_timeout), 1, 3600 },
 	{ "HELPERS",		K_INT,	S(helpers), 1, 64 },
 	{ "HELPER_MAX_REQUESTS", K_INT,	S(helper_max_requests), 0, 10000000 },
 	{ "HELPER_MAX_RSS_MB",	K_INT,	S(helper_max_rss_mb), 0, 65536 },
@@ -91,7 +93,9 @@ defaults(struct conf *c)
 	c->download_timeout = 120;
 	c->fcgi_threads = 256;
 	c->thread_stack_kb = 256;
-	c->listen_backlog = 1024;
+	c->listen_backlog = 0;		/* somaxconn */
+	c->read_timeout = 30;
+	c->send_timeout = 60;
 	c->helpers = conf_ncpu();
 	c->helper_max_requests = 1000;
 	c->helper_max_rss_mb = 512;

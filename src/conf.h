@@ -18,7 +18,9 @@ struct conf {
 	int	 download_timeout;	/* DOWNLOAD_TIMEOUT, s */
 	int	 fcgi_threads;		/* FCGI_THREADS */
 	int	 thread_stack_kb;	/* THREAD_STACK_KB */
-	int	 listen_backlog;	/* LISTEN_BACKLOG */
+	int	 listen_backlog;	/* LISTEN_BACKLOG, 0: somaxconn */
+	int	 read_timeout;		/* READ_TIMEOUT, s */
+	int	 send_timeout;		/* SEND_TIMEOUT, s */
 	int	 helpers;		/* HELPERS */
 	int	 helper_max_requests;	/* HELPER_MAX_REQUESTS */
 	int	 helper_max_rss_mb;	/* HELPER_MAX_RSS_MB */

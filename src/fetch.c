@@ -144,6 +144,15 @@ on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	long long		 now = proc_now_ms();
 
 	(void)dltotal; (void)ultotal;
+	/* A client that left while the CDN is silent: nothing is written
+	 * that would tell us, so ask (twice a second at most). */
+	if (w->gone != NULL && now - w->asked_ms >= 500) {
+		w->asked_ms = now;
+		if (w->gone(w->gone_arg)) {
+			w->left = 1;
+			return 1;
+		}
+	}
 	if (dlnow + ulnow != w->last_bytes) {
 		w->last_bytes = dlnow + ulnow;
 		w->last_ms = now;
@@ -156,14 +165,18 @@ on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 
 /*
  * Watch a transfer for stalls: before the first byte and between any two,
- * at most DOWNLOAD_TIMEOUT seconds.  w must live as long as the transfer;
- * w->stalled tells afterwards whether the watchdog ended it.
+ * at most DOWNLOAD_TIMEOUT seconds; and, with gone, for a client that
+ * left.  w must live as long as the transfer; w->stalled (w->left) tells
+ * afterwards whether the watchdog ended it for a stall (a departure).
  */
 void
-fetch_watch(CURL *h, struct fetch_watch *w)
+fetch_watch(CURL *h, struct fetch_watch *w, int (*gone)(void *), void *arg)
 {
 	memset(w, 0, sizeof(*w));
+	w->gone = gone;
+	w->gone_arg = arg;
 	w->last_ms = proc_now_ms();
+	w->asked_ms = w->last_ms;
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, w);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);

@@ -24,6 +24,10 @@ struct fetch_watch {
 	long long	 last_ms;	/* when bytes last moved */
 	curl_off_t	 last_bytes;
 	int		 stalled;	/* set when it gave up */
+	int		 (*gone)(void *);	/* has the client left? */
+	void		*gone_arg;
+	long long	 asked_ms;	/* when gone() was last asked */
+	int		 left;		/* set when the client had left */
 };
 
 /* One file of a fetch_many() batch. */
@@ -38,7 +42,8 @@ struct fetch_file {
 int	 fetch_init(const struct fetch_opts *);
 int	 fetch_many(struct fetch_file *, int n, long long deadline_ms,
 	    int (*gone)(void *), void *arg);
-void	 fetch_watch(CURL *, struct fetch_watch *);
+void	 fetch_watch(CURL *, struct fetch_watch *, int (*gone)(void *),
+	    void *);
 void	 fetch_cleanup(void);
 CURL	*fetch_handle(void);
 int	 fetch_setup(CURL *);

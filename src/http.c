@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -34,7 +35,9 @@ struct http {
 	int			 sent;		/* headers written */
 	int			 head;		/* HEAD: no body */
 	int			 gone;		/* client went away */
+	int			 parked;	/* answered later */
 	unsigned long long	 bytes;		/* body bytes written */
+	struct timespec		 start;
 };
 
 /* Characters we let into a link we build from the request. */
@@ -66,6 +69,7 @@ http_new(const struct http_io *io, void *ctx)
 	h->io = io;
 	h->ctx = ctx;
 	h->status = 200;
+	clock_gettime(CLOCK_MONOTONIC, &h->start);
 	m = io->param(ctx, "REQUEST_METHOD");
 	h->method = strdup(m != NULL && *m != '\0' ? m : "GET");
 	if ((uri = io->param(ctx, "REQUEST_URI")) != NULL && *uri == '/') {
@@ -370,6 +374,58 @@ http_client_gone(struct http *h)
 	if (h->io->gone != NULL && h->io->gone(h->ctx))
 		h->gone = 1;
 	return h->gone;
+}
+
+/* Seconds since the request arrived. */
+double
+http_age(const struct http *h)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - h->start.tv_sec) +
+	    (now.tv_nsec - h->start.tv_nsec) / 1e9;
+}
+
+/*
+ * Parking.  A handler that must wait (for an extraction, say) parks the
+ * request and returns; no thread waits with it.  Whoever ends the wait
+ * calls http_later() with the continuation, from any thread; the front
+ * runs it on one of its threads for that kind of work, and answers the
+ * request when the continuation returns without parking again.  The
+ * front never runs a continuation while a thread still holds the request
+ * (a continuation asked for before the handler returned runs after).
+ */
+int
+http_can_park(const struct http *h)
+{
+	return h->io->later != NULL;
+}
+
+void
+http_park(struct http *h)
+{
+	h->parked = 1;
+}
+
+void
+http_unpark(struct http *h)
+{
+	h->parked = 0;
+}
+
+int
+http_parked(const struct http *h)
+{
+	return h->parked;
+}
+
+/* Continue a parked request with fn(arg) on a thread of that kind. */
+void
+http_later(struct http *h, enum http_kind kind, void (*fn)(void *),
+    void *arg)
+{
+	h->io->later(h->ctx, kind, fn, arg);
 }
 
 unsigned long long

@@ -21,6 +21,12 @@ enum herr {
 	HERR_FORM		/* malformed input */
 };
 
+/* The two kinds of work a front runs requests on. */
+enum http_kind {
+	HTTP_FAST,		/* parse, answer from the cache, shape */
+	HTTP_SLOW		/* stream, render, follow a short link */
+};
+
 /* What a front end provides.  ctx is the front end's own. */
 struct http_io {
 	/* A CGI/FastCGI parameter, or NULL; valid until the request ends. */
@@ -34,6 +40,11 @@ struct http_io {
 	/* Has the client gone away?  1 or 0; NULL if the front cannot
 	 * tell.  Used while nothing is written (a render). */
 	int		 (*gone)(void *ctx);
+	/* Run fn(arg) for this request later, on a thread for that kind
+	 * of work; callable from any thread (see http_later).  NULL if the
+	 * front cannot park requests: handlers then wait in place. */
+	void		 (*later)(void *ctx, enum http_kind,
+			    void (*fn)(void *), void *arg);
 };
 
 struct http;
@@ -61,6 +72,14 @@ void		 http_abort(struct http *);
 int		 http_gone(const struct http *);
 int		 http_client_gone(struct http *);
 unsigned long long http_bytes_sent(const struct http *);
+double		 http_age(const struct http *);
+
+int		 http_can_park(const struct http *);
+void		 http_park(struct http *);
+void		 http_unpark(struct http *);
+int		 http_parked(const struct http *);
+void		 http_later(struct http *, enum http_kind,
+		    void (*fn)(void *), void *arg);
 
 enum herr	 http_json(struct http *, int, struct json_object *);
 enum herr	 http_error(struct http *, int, const char *);

@@ -1,8 +1,10 @@
 /*
  * The helper pool.  One supervisor thread owns every helper pipe and all
- * helper state changes; callers only queue a request and sleep on its
- * condition variable.  Every request ends: with an answer, an error, or
- * its deadline, which the supervisor enforces.
+ * helper state changes; callers only queue a request with a function to
+ * call when it ends, and return: nobody waits on a thread.  Every request
+ * ends exactly once: with an answer, an error, or its deadline, which the
+ * supervisor enforces; their functions are called by the supervisor,
+ * without the lock.
  *
  * A slot is one of the P places for a helper.  Its current helper takes
  * new work; a replacement ("next") may be starting beside it when the
@@ -65,17 +67,17 @@ extern char **environ;
 
 struct req {
 	unsigned long		 id;
-	const char		*url;
+	char			*url;
 	struct json_object	*info;
 	char			*msg;
 	enum pool_err		 err;
-	int			 done;
 	int			 retried;
 	int			 queued;	/* on pool->queue, else helper */
 	struct helper		*helper;
 	long long		 deadline;	/* monotonic ms */
-	pthread_cond_t		 cv;
-	TAILQ_ENTRY(req)	 entry;
+	pool_done_fn		 done;
+	void			*arg;
+	TAILQ_ENTRY(req)	 entry;		/* queue, work or ended */
 };
 TAILQ_HEAD(reqq, req);
 
@@ -128,6 +130,7 @@ struct pool {
 	struct slot		*slots;
 	struct helperl		 helpers;
 	struct reqq		 queue;
+	struct reqq		 ended;		/* to be told, by deliver() */
 	int			 nqueued;
 	int			 inflight;
 	int			 per_helper;
@@ -240,17 +243,40 @@ pool_refused(struct pool *p)
 	return n;
 }
 
-/* Finish a request: record the outcome and wake its caller. */
+/*
+ * End a request: record the outcome; deliver() tells its caller.  Takes
+ * the reference to info.  Called with the lock held.
+ */
 static void
-req_done(struct req *r, enum pool_err err, const char *msg,
+req_done(struct pool *p, struct req *r, enum pool_err err, const char *msg,
     struct json_object *info)
 {
 	r->err = err;
 	r->info = info;
 	r->msg = msg != NULL ? strdup(msg) : NULL;
-	r->done = 1;
 	r->helper = NULL;
-	pthread_cond_signal(&r->cv);
+	TAILQ_INSERT_TAIL(&p->ended, r, entry);
+}
+
+/*
+ * Tell the callers of ended requests, without the lock (a caller may
+ * start another extraction from its function).  Called with the lock
+ * held; returns with it held.
+ */
+static void
+deliver(struct pool *p)
+{
+	struct req	*r;
+
+	while ((r = TAILQ_FIRST(&p->ended)) != NULL) {
+		TAILQ_REMOVE(&p->ended, r, entry);
+		pthread_mutex_unlock(&p->mtx);
+		r->done(r->arg, r->err, r->info, r->msg);
+		free(r->msg);
+		free(r->url);
+		free(r);
+		pthread_mutex_lock(&p->mtx);
+	}
 }
 
 /*
@@ -450,7 +476,7 @@ helper_lost(struct pool *p, struct helper *h, const char *why)
 			TAILQ_INSERT_HEAD(&p->queue, r, entry);
 			p->nqueued++;
 		} else
-			req_done(r, POOL_OTHER, "the extraction helper "
+			req_done(p, r, POOL_OTHER, "the extraction helper "
 			    "crashed", NULL);
 	}
 	if (h->in != -1)
@@ -588,7 +614,7 @@ helper_line(struct pool *p, struct helper *h, const char *line, size_t len)
 	    json_object_object_get_ex(o, "info", &info) &&
 	    json_object_is_type(info, json_type_object)) {
 		pool_note(p, POOL_OK, r->url);
-		req_done(r, POOL_OK, NULL, json_object_get(info));
+		req_done(p, r, POOL_OK, NULL, json_object_get(info));
 	} else {
 		msg = json_object_object_get_ex(o, "error", &v) ?
 		    json_object_get_string(v) : "extraction failed";
@@ -599,7 +625,7 @@ helper_line(struct pool *p, struct helper *h, const char *line, size_t len)
 		    pool_strerror(err), log_filter(logbuf, sizeof(logbuf),
 		    msg));
 		pool_note(p, err, r->url);
-		req_done(r, err, NULL, NULL);
+		req_done(p, r, err, NULL, NULL);
 	}
 	json_object_put(o);
 	if (h->limit > 0 && h->served >= h->limit && !h->recycle) {
@@ -749,7 +775,7 @@ dispatch(struct pool *p)
 		r->queued = 0;
 		if (line == NULL || helper_send(h, line, len + 1) == -1) {
 			free(line);
-			req_done(r, POOL_OTHER, "out of memory", NULL);
+			req_done(p, r, POOL_OTHER, "out of memory", NULL);
 			continue;
 		}
 		free(line);
@@ -836,7 +862,7 @@ maintain(struct pool *p)
 			TAILQ_REMOVE(&p->queue, r, entry);
 			p->nqueued--;
 			r->queued = 0;
-			req_done(r, POOL_BUSY, "timed out waiting for an "
+			req_done(p, r, POOL_BUSY, "timed out waiting for an "
 			    "extraction slot", NULL);
 		} else if (r->deadline < next)
 			next = r->deadline;
@@ -846,7 +872,7 @@ maintain(struct pool *p)
 			TAILQ_REMOVE(&p->queue, r, entry);
 			p->nqueued--;
 			r->queued = 0;
-			req_done(r, POOL_BUSY, "no extraction helper is "
+			req_done(p, r, POOL_BUSY, "no extraction helper is "
 			    "running", NULL);
 		}
 
@@ -863,7 +889,7 @@ maintain(struct pool *p)
 			p->inflight--;
 			h->abandoned++;
 			p->timeouts++;
-			req_done(r, POOL_TIMEOUT, "extraction timed out",
+			req_done(p, r, POOL_TIMEOUT, "extraction timed out",
 			    NULL);
 			if (h->slot >= 0) {
 				log_warnx("%s: helper %d: extraction past "
@@ -964,6 +990,7 @@ supervisor(void *arg)
 				what[n++] = 0;
 			}
 		}
+		deliver(p);
 		pthread_mutex_unlock(&p->mtx);
 		rc = poll(pfd, n, wait > 1000 ? 1000 : (int)wait);
 		pthread_mutex_lock(&p->mtx);
@@ -999,6 +1026,7 @@ supervisor(void *arg)
 			if (h->in != -1 && h->olen > 0 &&
 			    helper_flush(h) == -1)
 				helper_lost(p, h, "closed its input");
+		deliver(p);
 	}
 	pthread_mutex_unlock(&p->mtx);
 	free(pfd);
@@ -1034,6 +1062,7 @@ pool_new(const struct pool_opts *o)
 	p->slots = calloc(p->o.helpers, sizeof(*p->slots));
 	LIST_INIT(&p->helpers);
 	TAILQ_INIT(&p->queue);
+	TAILQ_INIT(&p->ended);
 	pthread_mutex_init(&p->mtx, NULL);
 	if (p->python == NULL || p->script == NULL || p->slots == NULL ||
 	    (p->envp = build_env(p)) == NULL ||
@@ -1065,78 +1094,49 @@ pool_start(struct pool *p)
 }
 
 /*
- * Extract url with a helper.  On POOL_OK *info holds the post's info
- * (the caller owns one reference); otherwise *msg may hold the reason
- * (the caller frees it).  Blocks until answered, failed or past the
- * deadline; never longer than queue wait plus YTDLP_TIMEOUT.
+ * Extract url with a helper.  done(arg, err, info, msg) is called exactly
+ * once: by the supervisor when a helper answers, fails, or the deadline
+ * passes (never later than the queue wait plus YTDLP_TIMEOUT), or at
+ * once, from this call, when the pool cannot take the request.  On
+ * POOL_OK info holds a reference that done takes over; msg, the pool's
+ * reason otherwise (or NULL), lives until done returns.
  */
-enum pool_err
-pool_extract(struct pool *p, const char *url, struct json_object **info,
-    char **msg)
+void
+pool_extract(struct pool *p, const char *url, pool_done_fn done, void *arg)
 {
-	struct req		 r;
-	struct timespec		 ts;
-	pthread_condattr_t	 ca;
-	long long		 limit;
+	struct req	*r;
+	const char	*why = NULL;
 
-	*info = NULL;
-	*msg = NULL;
-	memset(&r, 0, sizeof(r));
-	r.url = url;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r.cv, &ca);
-	pthread_condattr_destroy(&ca);
-
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->url = strdup(url)) == NULL) {
+		free(r);
+		done(arg, POOL_OTHER, NULL, "out of memory");
+		return;
+	}
+	r->done = done;
+	r->arg = arg;
 	pthread_mutex_lock(&p->mtx);
-	if (p->stopping || !p->running) {
-		r.err = POOL_BUSY;
-		r.msg = strdup("shutting down");
-		goto out;
+	if (p->stopping || !p->running)
+		why = "shutting down";
+	else if (p->nqueued >= p->o.queue_max +
+	    (p->o.max_workers - p->inflight))
+		why = "too many extractions waiting";
+	else if (storm(p))
+		why = "no extraction helper is running";
+	if (why != NULL) {
+		pthread_mutex_unlock(&p->mtx);
+		done(arg, POOL_BUSY, NULL, why);
+		free(r->url);
+		free(r);
+		return;
 	}
-	if (p->nqueued >= p->o.queue_max + (p->o.max_workers - p->inflight)) {
-		r.err = POOL_BUSY;
-		r.msg = strdup("too many extractions waiting");
-		goto out;
-	}
-	if (storm(p)) {
-		r.err = POOL_BUSY;
-		r.msg = strdup("no extraction helper is running");
-		goto out;
-	}
-	r.id = ++p->seq;
-	r.queued = 1;
-	r.deadline = proc_now_ms() + (long long)p->o.timeout * 1000;
-	TAILQ_INSERT_TAIL(&p->queue, &r, entry);
+	r->id = ++p->seq;
+	r->queued = 1;
+	r->deadline = proc_now_ms() + (long long)p->o.timeout * 1000;
+	TAILQ_INSERT_TAIL(&p->queue, r, entry);
 	p->nqueued++;
 	wake(p);
-	/* The supervisor ends every request by its deadline; this is only
-	 * a guard against a supervisor that died. */
-	limit = r.deadline + (long long)p->o.timeout * 1000 + 5000;
-	ts.tv_sec = limit / 1000;
-	ts.tv_nsec = (limit % 1000) * 1000000;
-	while (!r.done)
-		if (pthread_cond_timedwait(&r.cv, &p->mtx, &ts) == ETIMEDOUT &&
-		    !r.done) {
-			if (r.queued) {
-				TAILQ_REMOVE(&p->queue, &r, entry);
-				p->nqueued--;
-			} else if (r.helper != NULL) {
-				TAILQ_REMOVE(&r.helper->work, &r, entry);
-				r.helper->inflight--;
-				r.helper->abandoned++;
-				p->inflight--;
-			}
-			r.err = POOL_TIMEOUT;
-			r.msg = strdup("extraction timed out");
-			break;
-		}
-out:
 	pthread_mutex_unlock(&p->mtx);
-	pthread_cond_destroy(&r.cv);
-	*info = r.info;
-	*msg = r.msg;
-	return r.err;
 }
 
 /* Replace every helper, gracefully (SIGHUP: pick up a new yt-dlp). */
@@ -1220,12 +1220,13 @@ pool_version_age(const char *version, time_t now)
 }
 
 /*
- * Stop: fail what waits, close every helper's input, give them a moment
- * to exit, then kill their process groups and reap them.  No helper is
- * left behind.  pool_free(NULL) is a no-op.
+ * Stop: fail what waits (its callers are told: "shutting down"), close
+ * every helper's input, give them a moment to exit, then kill their
+ * process groups and reap them.  No helper is left behind.  The pool
+ * stays valid: later extractions fail at once.  Safe to call again.
  */
 void
-pool_free(struct pool *p)
+pool_stop(struct pool *p)
 {
 	struct helper	*h;
 	struct req	*r;
@@ -1247,13 +1248,13 @@ pool_free(struct pool *p)
 		TAILQ_REMOVE(&p->queue, r, entry);
 		p->nqueued--;
 		r->queued = 0;
-		req_done(r, POOL_BUSY, "shutting down", NULL);
+		req_done(p, r, POOL_BUSY, "shutting down", NULL);
 	}
 	LIST_FOREACH(h, &p->helpers, entry) {
 		while ((r = TAILQ_FIRST(&h->work)) != NULL) {
 			TAILQ_REMOVE(&h->work, r, entry);
 			p->inflight--;
-			req_done(r, POOL_BUSY, "shutting down", NULL);
+			req_done(p, r, POOL_BUSY, "shutting down", NULL);
 		}
 		h->inflight = 0;
 		h->state = H_DRAINING;
@@ -1263,6 +1264,7 @@ pool_free(struct pool *p)
 		}
 		kill(-h->pid, SIGTERM);
 	}
+	deliver(p);
 	end = proc_now_ms() + 2000;
 	do {
 		alive = 0;
@@ -1292,7 +1294,17 @@ pool_free(struct pool *p)
 			free(h);
 		}
 	}
+	deliver(p);
 	pthread_mutex_unlock(&p->mtx);
+}
+
+/* Stop (pool_stop) and free.  pool_free(NULL) is a no-op. */
+void
+pool_free(struct pool *p)
+{
+	if (p == NULL)
+		return;
+	pool_stop(p);
 	if (p->wake[0] != -1)
 		close(p->wake[0]);
 	if (p->wake[1] != -1)

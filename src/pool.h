@@ -59,11 +59,16 @@ struct pool_stats {
 	int		 blocking;	/* TikTok refuses this address */
 };
 
+/* Told when an extraction ends; see pool_extract(). */
+typedef void (*pool_done_fn)(void *arg, enum pool_err,
+    struct json_object *info, const char *msg);
+
 struct pool	*pool_new(const struct pool_opts *);
 int		 pool_start(struct pool *);
+void		 pool_stop(struct pool *);
 void		 pool_free(struct pool *);
-enum pool_err	 pool_extract(struct pool *, const char *url,
-		    struct json_object **info, char **msg);
+void		 pool_extract(struct pool *, const char *url,
+		    pool_done_fn, void *arg);
 void		 pool_reload(struct pool *);
 void		 pool_stats(struct pool *, struct pool_stats *);
 char		*pool_version(struct pool *);

@@ -18,11 +18,12 @@
 #define SHORT_TIMEOUT	15	/* seconds, at most, to follow a short link */
 
 /*
- * Fill pu with the post text names.  POSTURL_OK, or why not (see
- * posturl_parse).  The caller clears pu.
+ * Follow pu's short link, if it is one, and name the post it leads to
+ * (blocking: at most SHORT_TIMEOUT seconds, on a thread for slow work).
+ * POSTURL_OK, or POSTURL_NOT_POST when it leads to no single post.
  */
 enum posturl_err
-post_find(struct app *app, const char *text, struct posturl *pu)
+post_follow(struct app *app, struct posturl *pu)
 {
 	enum posturl_err	 rc;
 	struct posturl		 longer;
@@ -30,9 +31,8 @@ post_find(struct app *app, const char *text, struct posturl *pu)
 	char			 buf[256];
 	int			 t;
 
-	if ((rc = posturl_parse(text, app->conf.test_post_hosts, pu)) !=
-	    POSTURL_OK || !pu->is_short)
-		return rc;
+	if (!pu->is_short)
+		return POSTURL_OK;
 	t = app->conf.ytdlp_timeout < SHORT_TIMEOUT ?
 	    app->conf.ytdlp_timeout : SHORT_TIMEOUT;
 	if ((final = fetch_final_url(pu->page, t)) == NULL) {
@@ -41,18 +41,33 @@ post_find(struct app *app, const char *text, struct posturl *pu)
 		return POSTURL_OK;
 	}
 	rc = posturl_parse(final, app->conf.test_post_hosts, &longer);
+	free(final);
 	if (rc == POSTURL_OK && !longer.is_short) {
 		posturl_clear(pu);
 		*pu = longer;
-	} else if (rc == POSTURL_NOT_POST) {
-		posturl_clear(pu);
-		free(final);
-		return rc;
-	} else {
-		posturl_clear(&longer);
-		log_info("%s: %s: leads to no post", __func__,
-		    log_filter(buf, sizeof(buf), pu->page));
+		return POSTURL_OK;
 	}
-	free(final);
+	posturl_clear(&longer);
+	if (rc == POSTURL_NOT_POST) {
+		posturl_clear(pu);
+		return rc;
+	}
+	log_info("%s: %s: leads to no post", __func__,
+	    log_filter(buf, sizeof(buf), pu->page));
 	return POSTURL_OK;
+}
+
+/*
+ * Fill pu with the post text names, a short link followed.  POSTURL_OK,
+ * or why not (see posturl_parse).  The caller clears pu.
+ */
+enum posturl_err
+post_find(struct app *app, const char *text, struct posturl *pu)
+{
+	enum posturl_err	 rc;
+
+	if ((rc = posturl_parse(text, app->conf.test_post_hosts, pu)) !=
+	    POSTURL_OK)
+		return rc;
+	return post_follow(app, pu);
 }

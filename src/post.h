@@ -13,5 +13,6 @@ struct app;
 
 enum posturl_err post_find(struct app *, const char *text,
 		    struct posturl *);
+enum posturl_err post_follow(struct app *, struct posturl *);
 
 #endif /* POST_H */

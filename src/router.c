@@ -4,8 +4,8 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "app.h"
 #include "http.h"
@@ -16,47 +16,69 @@ struct route {
 	const char	*path;
 	const char	*method;	/* GET (which also takes HEAD) or POST */
 	void		 (*fn)(struct app *, struct http *);
+	int		 slow;		/* streams and renders: HTTP_SLOW */
 };
 
 static const struct route routes[] = {
-	{ "/tiktok",	"POST",	handle_tiktok },
-	{ "/stream",	"GET",	handle_stream },
-	{ "/download",	"GET",	handle_download },
-	{ "/download-slideshow", "GET", handle_slideshow },
-	{ "/health",	"GET",	handle_health },
-	{ "/metrics",	"GET",	handle_metrics },
+	{ "/tiktok",	"POST",	handle_tiktok, 0 },
+	{ "/stream",	"GET",	handle_stream, 1 },
+	{ "/download",	"GET",	handle_download, 1 },
+	{ "/download-slideshow", "GET", handle_slideshow, 1 },
+	{ "/health",	"GET",	handle_health, 0 },
+	{ "/metrics",	"GET",	handle_metrics, 0 },
 };
+
+/* A route's handler, run on a thread for slow work. */
+struct slow {
+	struct app		*app;
+	struct http		*h;
+	const struct route	*r;
+};
+
+static void	 dispatch(struct app *, struct http *);
 
 /*
  * Answer one request: find its route by the last path segment (so the
  * app may be mounted under any prefix), check the method, run the
- * handler, and make sure an answer went out.
+ * handler (on a thread for slow work, when the front has them), and, if
+ * the handler did not park it, finish it (router_finish).
  */
-static void	 dispatch(struct app *, struct http *);
-
-static double
-seconds(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Answer one request and count it (route, status, time) for /metrics. */
 void
 router_dispatch(struct app *app, struct http *h)
 {
-	double	 t0 = seconds();
-
 	dispatch(app, h);
-	metrics_request(http_route(h), http_get_status(h), seconds() - t0);
+	if (!http_parked(h))
+		router_finish(app, h);
+}
+
+/*
+ * The end of every request, parked or not: make sure an answer went out,
+ * and count it (route, status, time) for /metrics.
+ */
+void
+router_finish(struct app *app, struct http *h)
+{
+	(void)app;
+	if (!http_headers_sent(h))
+		http_error(h, 500, "Internal server error");
+	http_end(h);
+	metrics_request(http_route(h), http_get_status(h), http_age(h));
+}
+
+static void
+run_slow(void *arg)
+{
+	struct slow	*s = arg;
+
+	s->r->fn(s->app, s->h);
+	free(s);
 }
 
 static void
 dispatch(struct app *app, struct http *h)
 {
 	const struct route	*r = NULL;
+	struct slow		*s;
 	const char		*m = http_method(h);
 	size_t			 i;
 
@@ -92,8 +114,13 @@ dispatch(struct app *app, struct http *h)
 		http_error(h, 405, "Method not allowed");
 		return;
 	}
+	if (r->slow && http_can_park(h) && (s = malloc(sizeof(*s))) != NULL) {
+		s->app = app;
+		s->h = h;
+		s->r = r;
+		http_park(h);
+		http_later(h, HTTP_SLOW, run_slow, s);
+		return;
+	}
 	r->fn(app, h);
-	if (!http_headers_sent(h))
-		http_error(h, 500, "Internal server error");
-	http_end(h);
 }

@@ -397,6 +397,12 @@ stream_headers(struct json_object *hh, const char *range)
 	return l;
 }
 
+static int
+client_gone(void *h)
+{
+	return http_client_gone(h);
+}
+
 /*
  * One attempt at the CDN.  Returns 0 when the answer went to the client
  * (whole, or cut after the first byte), else the CDN's HTTP status (or
@@ -432,10 +438,12 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr)
 	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 65536L);
 	if (http_is_head(h))
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	fetch_watch(c, &watch);
+	fetch_watch(c, &watch, client_gone, h);
 	rc = curl_easy_perform(c);
 	if (watch.stalled)
 		rc = CURLE_OPERATION_TIMEDOUT;
+	if (watch.left)
+		x.hup = 1;
 	blocked = fetch_blocked(c);
 	curl_easy_cleanup(c);
 	curl_slist_free_all(hdrs);

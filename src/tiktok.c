@@ -78,17 +78,124 @@ answer_pool_error(struct http *h, enum pool_err err, const char *msg)
 	}
 }
 
+/* A POST /tiktok between its parts: parsed, waiting, answering. */
+struct ask {
+	struct app		*app;
+	struct http		*h;
+	struct posturl		 pu;
+	enum pool_err		 err;
+	struct json_object	*info;	/* a cache reference, on POOL_OK */
+	char			*msg;
+};
+
+static void
+ask_free(struct ask *a)
+{
+	cache_release(a->app->cache, a->info);
+	posturl_clear(&a->pu);
+	free(a->msg);
+	free(a);
+}
+
+/* The answer, from the post's info or the reason there is none. */
+static void
+answer(struct ask *a)
+{
+	struct http		*h = a->h;
+	struct json_object	*ans = NULL;
+	char			*base = NULL, logbuf[256];
+
+	if (a->err != POOL_OK) {
+		log_info("%s: %s: %s", __func__, log_filter(logbuf,
+		    sizeof(logbuf), a->pu.page), pool_strerror(a->err));
+		answer_pool_error(h, a->err, a->msg);
+		return;
+	}
+	if ((base = http_base_url(h, a->app->conf.base_url)) == NULL ||
+	    (ans = shape_answer(a->info, base, a->app->token,
+	    a->pu.page)) == NULL)
+		http_error(h, 500, "Could not build the answer");
+	else if (!shape_has_link(ans)) {
+		log_warnx("%s: %s: no downloadable format in yt-dlp's answer",
+		    __func__, log_filter(logbuf, sizeof(logbuf), a->pu.page));
+		http_error(h, 502, "TikTok returned no downloadable media for "
+		    "this post");
+	} else
+		http_json(h, 200, ans);
+	json_object_put(ans);
+	free(base);
+}
+
+/* The parked request goes on: answer it (on a thread for fast work). */
+static void
+answer_later(void *arg)
+{
+	struct ask	*a = arg;
+
+	answer(a);
+	ask_free(a);
+}
+
+/* The extraction ended (any thread): keep the result, go on later. */
+static void
+extracted(void *arg, enum pool_err err, struct json_object *info,
+    const char *msg)
+{
+	struct ask	*a = arg;
+
+	a->err = err;
+	a->info = info;
+	a->msg = msg != NULL ? strdup(msg) : NULL;
+	http_later(a->h, HTTP_FAST, answer_later, a);
+}
+
+/*
+ * Look the post up.  A hit is answered at once; a miss parks the
+ * request on the extraction (single-flight: many requests, one
+ * extraction), and no thread waits for it.  Takes a.
+ */
+static void
+lookup(struct ask *a)
+{
+	if (!http_can_park(a->h)) {
+		a->err = cache_get(a->app->cache, a->pu.key, a->pu.page,
+		    &a->info, &a->msg);
+		answer_later(a);
+		return;
+	}
+	if (cache_lookup(a->app->cache, a->pu.key, a->pu.page, extracted, a,
+	    &a->info)) {
+		a->err = POOL_OK;
+		answer_later(a);
+		return;
+	}
+	http_park(a->h);
+}
+
+/* A short link: followed on a thread for slow work, then looked up. */
+static void
+follow_later(void *arg)
+{
+	struct ask	*a = arg;
+
+	if (post_follow(a->app, &a->pu) == POSTURL_NOT_POST) {
+		http_error(a->h, 400, "This TikTok or Douyin URL is not a "
+		    "single post.");
+		ask_free(a);
+		return;
+	}
+	lookup(a);
+}
+
 void
 handle_tiktok(struct app *app, struct http *h)
 {
-	char			*body = NULL, *base = NULL, *msg = NULL;
+	char			*body = NULL;
 	size_t			 len;
 	struct json_tokener	*jt = NULL;
-	struct json_object	*req = NULL, *u, *info = NULL, *ans = NULL;
+	struct json_object	*req = NULL, *u;
 	const char		*url;
-	enum pool_err		 err;
-	char			 logbuf[256];
-	struct posturl		 pu = { NULL, NULL, 0 };
+	struct ask		*a = NULL;
 
 	switch (http_body(h, &body, &len, (size_t)app->conf.body_max)) {
 	case HERR_OK:
@@ -115,7 +222,13 @@ handle_tiktok(struct app *app, struct http *h)
 		http_error(h, 400, "URL parameter is required");
 		goto out;
 	}
-	switch (post_find(app, url, &pu)) {
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		http_error(h, 500, "Out of memory");
+		goto out;
+	}
+	a->app = app;
+	a->h = h;
+	switch (posturl_parse(url, app->conf.test_post_hosts, &a->pu)) {
 	case POSTURL_OK:
 		break;
 	case POSTURL_NOT_POST:
@@ -129,34 +242,19 @@ handle_tiktok(struct app *app, struct http *h)
 		http_error(h, 400, "Only TikTok and Douyin URLs are supported");
 		goto out;
 	}
-	err = cache_get(app->cache, pu.key, pu.page, &info, &msg);
-	if (err != POOL_OK) {
-		log_info("%s: %s: %s", __func__, log_filter(logbuf,
-		    sizeof(logbuf), pu.page), pool_strerror(err));
-		answer_pool_error(h, err, msg);
-		goto out;
-	}
-	if ((base = http_base_url(h, app->conf.base_url)) == NULL ||
-	    (ans = shape_answer(info, base, app->token, pu.page)) == NULL) {
-		http_error(h, 500, "Could not build the answer");
-		goto out;
-	}
-	if (!shape_has_link(ans)) {
-		log_warnx("%s: %s: no downloadable format in yt-dlp's answer",
-		    __func__, log_filter(logbuf, sizeof(logbuf), pu.page));
-		http_error(h, 502, "TikTok returned no downloadable media for "
-		    "this post");
-		goto out;
-	}
-	http_json(h, 200, ans);
+	if (a->pu.is_short && http_can_park(h)) {
+		http_park(h);
+		http_later(h, HTTP_SLOW, follow_later, a);
+	} else if (a->pu.is_short)
+		follow_later(a);
+	else
+		lookup(a);
+	a = NULL;
 out:
-	json_object_put(ans);
-	cache_release(app->cache, info);
+	if (a != NULL)
+		ask_free(a);
 	json_object_put(req);
 	if (jt != NULL)
 		json_tokener_free(jt);
 	free(body);
-	free(base);
-	free(msg);
-	posturl_clear(&pu);
 }

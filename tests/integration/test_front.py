@@ -13,7 +13,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, check, children_of, done  # noqa
+from harness import Stack, check, children_of, done, wait_for  # noqa
 
 with Stack() as s:
     r = s.get('/health')
@@ -26,8 +26,13 @@ with Stack() as s:
     for k in ('time', 'uptime_s', 'threads', 'pool', 'cache', 'memory',
               'file_descriptors'):
         check(k in h, '/health has %s' % k)
-    check(h['threads']['max'] == 64, 'threads.max is FCGI_THREADS')
-    check(h['pool']['helpers'] == 2, 'two helpers alive')
+    check(h['threads']['max'] > 64,
+          'threads.max counts FCGI_THREADS and the fast workers (%d)'
+          % h['threads']['max'])
+    # /health is 200 as soon as one helper is up: the second may still
+    # be starting (more so on a busy machine).
+    check(wait_for(lambda: s.health()['pool']['helpers'] == 2, 30,
+                   'both helpers'), 'two helpers alive')
     check(h['memory']['rss_kb'] > 0, 'rss_kb reported')
     check(r.header('access-control-allow-origin') == '*', 'CORS on /health')
     check(r.header('cache-control') == 'no-store', 'Cache-Control on /health')

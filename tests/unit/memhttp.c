@@ -52,7 +52,8 @@ m_flush(void *ctx)
 	return 0;
 }
 
-const struct http_io mem_io = { m_param, m_read, m_write, m_flush, NULL };
+const struct http_io mem_io = { m_param, m_read, m_write, m_flush, NULL,
+    NULL };
 
 void
 mem_init(struct mem *m, const char **params, const char *body)

@@ -21,21 +21,103 @@ static int		 calls;
 static pthread_mutex_t	 mtx = PTHREAD_MUTEX_INITIALIZER;
 static enum pool_err	 next_err = POOL_OK;
 
-static enum pool_err
-fill(void *arg, const char *url, struct json_object **info, char **msg)
+struct job {
+	char		*url;
+	cache_done_fn	 done;
+	void		*arg;
+};
+
+/* An extraction: a while later, on another thread, as the pool does. */
+static void *
+extract(void *p)
 {
+	struct job		*j = p;
+	struct json_object	*info;
+
+	usleep(100000);
+	if (next_err != POOL_OK)
+		j->done(j->arg, next_err, NULL, "no such post");
+	else {
+		info = json_object_new_object();
+		json_object_object_add(info, "url",
+		    json_object_new_string(j->url));
+		j->done(j->arg, POOL_OK, info, NULL);
+	}
+	free(j->url);
+	free(j);
+	return NULL;
+}
+
+static void
+fill(void *arg, const char *url, cache_done_fn done, void *done_arg)
+{
+	struct job	*j = calloc(1, sizeof(*j));
+	pthread_t	 t;
+
 	(void)arg;
 	pthread_mutex_lock(&mtx);
 	calls++;
 	pthread_mutex_unlock(&mtx);
-	usleep(100000);		/* an extraction takes a while */
-	if (next_err != POOL_OK) {
-		*msg = strdup("no such post");
-		return next_err;
+	j->url = strdup(url);
+	j->done = done;
+	j->arg = done_arg;
+	pthread_create(&t, NULL, extract, j);
+	pthread_detach(t);
+}
+
+/* cache_lookup: each waiter told once, with a reference of its own. */
+static int			 told;
+static struct cache		*told_cache;
+
+static void
+on_done(void *arg, enum pool_err err, struct json_object *info,
+    const char *msg)
+{
+	(void)msg;
+	assert_int_equal(err, POOL_OK);
+	assert_non_null(info);
+	pthread_mutex_lock(&mtx);
+	told++;
+	*(int *)arg += 1;
+	pthread_mutex_unlock(&mtx);
+	cache_release(told_cache, info);
+}
+
+static void
+test_lookup_parks(void **state)
+{
+	struct cache		*c = cache_new(10, 60, fill, NULL);
+	struct json_object	*info;
+	int			 each[30], i, n;
+
+	(void)state;
+	calls = 0;
+	told = 0;
+	next_err = POOL_OK;
+	told_cache = c;
+	memset(each, 0, sizeof(each));
+	for (i = 0; i < 30; i++)
+		assert_int_equal(cache_lookup(c, "tiktok:9",
+		    "https://www.tiktok.com/@a/video/9", on_done, &each[i],
+		    &info), 0);
+	for (i = 0; i < 50; i++) {
+		pthread_mutex_lock(&mtx);
+		n = told;
+		pthread_mutex_unlock(&mtx);
+		if (n == 30)
+			break;
+		usleep(20000);
 	}
-	*info = json_object_new_object();
-	json_object_object_add(*info, "url", json_object_new_string(url));
-	return POOL_OK;
+	assert_int_equal(n, 30);
+	for (i = 0; i < 30; i++)
+		assert_int_equal(each[i], 1);
+	assert_int_equal(calls, 1);
+	/* Now a hit, answered at once. */
+	assert_int_equal(cache_lookup(c, "tiktok:9", "x", on_done, NULL,
+	    &info), 1);
+	assert_non_null(info);
+	cache_release(c, info);
+	cache_free(c);
 }
 
 struct arg {
@@ -159,6 +241,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_single_flight),
+		cmocka_unit_test(test_lookup_parks),
 		cmocka_unit_test(test_failures_not_kept),
 		cmocka_unit_test(test_ttl_and_bound),
 	};

@@ -1,0 +1,329 @@
+/*
+ * The acceptor: one thread, one epoll set, never blocked by a peer.  It
+ * drains the listening socket as fast as connections arrive, and keeps
+ * each new connection until its whole request is in the socket (the
+ * FastCGI records up to the empty PARAMS and the empty STDIN record,
+ * seen with MSG_PEEK: libfcgi reads them afterwards), then hands it to
+ * the front (front_take).  A connection that does not deliver its
+ * request within READ_TIMEOUT, closes, or speaks something else is
+ * closed: it costs only itself.  Nothing here parses FastCGI beyond the
+ * 8-byte record headers that frame it.
+ */
+#include "config.h"
+
+#include <sys/epoll.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "front.h"
+#include "log.h"
+#include "proc.h"
+
+#define FCGI_VERSION_1	1
+#define FCGI_PARAMS	4
+#define FCGI_STDIN	5
+#define MAX_EVENTS	256
+#define PAUSE_MS	100	/* out of descriptors: accept again after */
+
+/* A connection whose request is still arriving. */
+struct pending {
+	int			 fd;
+	long long		 deadline;	/* monotonic ms */
+	TAILQ_ENTRY(pending)	 entry;		/* oldest first */
+};
+TAILQ_HEAD(pendingq, pending);
+
+static struct {
+	struct acceptor_opts	 o;
+	int			 ep;
+	int			 wake[2];
+	pthread_t		 thread;
+	struct pendingq		 pending;
+	unsigned char		*buf;
+	int			 paused;
+	long long		 resume_at;
+} acc = { .ep = -1, .wake = { -1, -1 } };
+
+static char	 listen_tag, wake_tag;	/* epoll data for the two fds */
+
+enum framing { F_MORE, F_WHOLE, F_BAD };
+
+/*
+ * Has the whole request arrived?  Walk the record headers in what the
+ * socket holds: whole once the empty PARAMS and the empty STDIN records
+ * are in.  A request larger than request_max is handed on once its
+ * PARAMS are in (the handler refuses the body, 413).
+ */
+static enum framing
+framing(int fd)
+{
+	ssize_t		 n;
+	size_t		 off = 0, clen, plen;
+	int		 params = 0, in = 0;
+
+	n = recv(fd, acc.buf, acc.o.request_max, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0)
+		return F_BAD;		/* closed before asking anything */
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? F_MORE : F_BAD;
+	while (off + 8 <= (size_t)n) {
+		if (acc.buf[off] != FCGI_VERSION_1)
+			return F_BAD;
+		clen = (size_t)acc.buf[off + 4] << 8 | acc.buf[off + 5];
+		plen = acc.buf[off + 6];
+		if (acc.buf[off + 1] == FCGI_PARAMS && clen == 0)
+			params = 1;
+		if (acc.buf[off + 1] == FCGI_STDIN && clen == 0)
+			in = 1;
+		off += 8 + clen + plen;
+	}
+	if (params && in)
+		return F_WHOLE;
+	if (params && (size_t)n >= acc.o.request_max)
+		return F_WHOLE;
+	return F_MORE;
+}
+
+/* Done with a pending connection: hand it on, or close it. */
+static void
+release(struct pending *p, int whole)
+{
+	struct timeval	 tv;
+	int		 fl;
+
+	epoll_ctl(acc.ep, EPOLL_CTL_DEL, p->fd, NULL);
+	TAILQ_REMOVE(&acc.pending, p, entry);
+	if (!whole) {
+		close(p->fd);
+		free(p);
+		return;
+	}
+	/* Blocking from here on, with deadlines: reads (what is left of
+	 * the request) and writes (a web server that stops reading). */
+	if ((fl = fcntl(p->fd, F_GETFL)) != -1)
+		fcntl(p->fd, F_SETFL, fl & ~O_NONBLOCK);
+	tv.tv_sec = acc.o.read_timeout;
+	tv.tv_usec = 0;
+	setsockopt(p->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	tv.tv_sec = acc.o.send_timeout;
+	setsockopt(p->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	front_take(p->fd);
+	free(p);
+}
+
+static void
+pause_accepting(int on)
+{
+	struct epoll_event	 ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = on ? 0 : EPOLLIN;
+	ev.data.ptr = &listen_tag;
+	epoll_ctl(acc.ep, EPOLL_CTL_MOD, acc.o.fd, &ev);
+	acc.paused = on;
+	acc.resume_at = on ? proc_now_ms() + PAUSE_MS : 0;
+}
+
+/* Take every connection waiting in the backlog. */
+static void
+accept_all(void)
+{
+	struct epoll_event	 ev;
+	struct pending		*p;
+	int			 fd;
+	static int		 warned;
+
+	for (;;) {
+		fd = accept4(acc.o.fd, NULL, NULL, SOCK_NONBLOCK |
+		    SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				if (!warned++)
+					log_warn("%s: accept (raise the "
+					    "descriptor limit)", __func__);
+				pause_accepting(1);
+			}
+			return;
+		}
+		if ((p = calloc(1, sizeof(*p))) == NULL) {
+			close(fd);
+			continue;
+		}
+		p->fd = fd;
+		p->deadline = proc_now_ms() +
+		    (long long)acc.o.read_timeout * 1000;
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN | EPOLLRDHUP;
+		ev.data.ptr = p;
+		if (epoll_ctl(acc.ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
+			close(fd);
+			free(p);
+			continue;
+		}
+		TAILQ_INSERT_TAIL(&acc.pending, p, entry);
+		/* Usually the request came with the connection. */
+		switch (framing(fd)) {
+		case F_WHOLE:
+			release(p, 1);
+			break;
+		case F_BAD:
+			release(p, 0);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void *
+acceptor(void *arg)
+{
+	struct epoll_event	 evs[MAX_EVENTS];
+	struct pending		*p;
+	long long		 now, wait;
+	int			 n, i;
+	enum framing		 f;
+
+	(void)arg;
+	for (;;) {
+		now = proc_now_ms();
+		/* Deadlines: the oldest first, so the head is enough. */
+		while ((p = TAILQ_FIRST(&acc.pending)) != NULL &&
+		    p->deadline <= now) {
+			log_debug("%s: no whole request in %d s: closed",
+			    __func__, acc.o.read_timeout);
+			release(p, 0);
+		}
+		if (acc.paused && now >= acc.resume_at)
+			pause_accepting(0);
+		wait = 1000;
+		if ((p = TAILQ_FIRST(&acc.pending)) != NULL &&
+		    p->deadline - now < wait)
+			wait = p->deadline - now;
+		if (acc.paused && acc.resume_at - now < wait)
+			wait = acc.resume_at - now;
+		n = epoll_wait(acc.ep, evs, MAX_EVENTS, (int)(wait < 0 ? 0 :
+		    wait));
+		if (n == -1 && errno != EINTR) {
+			log_warn("%s: epoll_wait", __func__);
+			usleep(10000);
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			if (evs[i].data.ptr == &wake_tag)
+				return NULL;
+			if (evs[i].data.ptr == &listen_tag) {
+				accept_all();
+				continue;
+			}
+			p = evs[i].data.ptr;
+			if ((f = framing(p->fd)) != F_MORE)
+				release(p, f == F_WHOLE);
+			else if (evs[i].events & (EPOLLRDHUP | EPOLLHUP |
+			    EPOLLERR))
+				release(p, 0);	/* half a request, then gone */
+		}
+	}
+}
+
+/*
+ * The kernel's somaxconn: the largest backlog listen() grants, and ours
+ * unless LISTEN_BACKLOG says otherwise.
+ */
+static int
+somaxconn(void)
+{
+	FILE	*f;
+	int	 n = 4096;
+
+	if ((f = fopen("/proc/sys/net/core/somaxconn", "r")) != NULL) {
+		if (fscanf(f, "%d", &n) != 1 || n < 1)
+			n = 4096;
+		fclose(f);
+	}
+	return n;
+}
+
+/*
+ * Take over the listening socket (ours, spawn-fcgi's or systemd's): its
+ * backlog set again to LISTEN_BACKLOG, non-blocking, watched by the
+ * acceptor thread.  0, or -1.
+ */
+int
+acceptor_start(const struct acceptor_opts *o)
+{
+	struct epoll_event	 ev;
+	sigset_t		 all, old;
+	int			 fl, rc, backlog;
+
+	acc.o = *o;
+	TAILQ_INIT(&acc.pending);
+	backlog = o->backlog > 0 ? o->backlog : somaxconn();
+	if (listen(o->fd, backlog) == -1)
+		log_warn("%s: listen(%d)", __func__, backlog);
+	if ((fl = fcntl(o->fd, F_GETFL)) == -1 ||
+	    fcntl(o->fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		return -1;
+	if ((acc.buf = malloc(o->request_max)) == NULL ||
+	    (acc.ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    pipe2(acc.wake, O_CLOEXEC | O_NONBLOCK) == -1)
+		return -1;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = &listen_tag;
+	if (epoll_ctl(acc.ep, EPOLL_CTL_ADD, o->fd, &ev) == -1)
+		return -1;
+	ev.data.ptr = &wake_tag;
+	if (epoll_ctl(acc.ep, EPOLL_CTL_ADD, acc.wake[0], &ev) == -1)
+		return -1;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&acc.thread, NULL, acceptor, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		errno = rc;
+		return -1;
+	}
+	log_info("%s: listening, backlog %d", __func__, backlog);
+	return 0;
+}
+
+/*
+ * Stop taking connections: the listening socket is closed (a web server
+ * or balancer trying to connect is refused at once and goes elsewhere)
+ * and requests still arriving are dropped.  Those taken go on.
+ */
+void
+acceptor_stop(void)
+{
+	struct pending	*p;
+	char		 c = 1;
+
+	if (acc.ep == -1)
+		return;
+	if (write(acc.wake[1], &c, 1) == -1)
+		log_warn("%s: write", __func__);
+	pthread_join(acc.thread, NULL);
+	while ((p = TAILQ_FIRST(&acc.pending)) != NULL)
+		release(p, 0);
+	close(acc.o.fd);
+	close(acc.ep);
+	close(acc.wake[0]);
+	close(acc.wake[1]);
+	acc.ep = -1;
+	free(acc.buf);
+	acc.buf = NULL;
+}

@@ -191,7 +191,11 @@ main(int argc, char *argv[])
 		conf_clear(&app.conf);
 		return 0;
 	}
-	log_init(fg, (enum log_level)app.conf.log_level, app.conf.log_file);
+	/* -f: stderr, whatever LOG_FILE says; a log file that cannot be
+	 * opened stops the start (logs would be lost without a word). */
+	if (log_init(fg, (enum log_level)app.conf.log_level, fg ? NULL :
+	    app.conf.log_file) == -1)
+		err(1, "LOG_FILE: %s", app.conf.log_file);
 	/*
 	 * Hundreds of threads would each get a malloc arena of their own
 	 * (up to 8 per core), and freed memory lingers in each: a few

@@ -49,11 +49,14 @@ log_level_parse(const char *s, enum log_level *lvl)
 /*
  * Start logging.  In the foreground messages go to stderr; otherwise to
  * the file if one is named, else to syslog (daemon facility).  May be
- * called again (on reload); the previous destination is closed.
+ * called again (on reload); the previous destination is closed.  Returns
+ * -1 when the file cannot be opened (errno says why; syslog stands in).
  */
-void
+int
 log_init(int foreground, enum log_level lvl, const char *file)
 {
+	int	 rc = 0;
+
 	pthread_mutex_lock(&log_mtx);
 	log_fg = foreground;
 	log_lvl = lvl;
@@ -67,10 +70,12 @@ log_init(int foreground, enum log_level lvl, const char *file)
 		log_path = strdup(file);
 		log_fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 		    0640);
+		rc = log_fd == -1 ? -1 : 0;
 	}
 	if (!foreground && log_fd == -1)
 		openlog("tiktok-fcgi", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	pthread_mutex_unlock(&log_mtx);
+	return rc;
 }
 
 /*

@@ -16,7 +16,7 @@ enum log_level {
 };
 
 int	 log_level_parse(const char *, enum log_level *);
-void	 log_init(int foreground, enum log_level, const char *file);
+int	 log_init(int foreground, enum log_level, const char *file);
 int	 log_reopen(void);
 void	 log_close(void);
 void	 log_warn(const char *, ...)

@@ -18,38 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (BINARY, TOP_SRCDIR, check, done, skip,  # noqa
-                     wait_for, HERE)
-
-
-def fcgi_get(path, sock_path):
-    """One FastCGI GET over a unix socket; returns the CGI answer text."""
-    def rec(t, content):
-        return struct.pack('>BBHHBx', 1, t, 1, len(content), 0) + content
-
-    def nv(k, v):
-        k, v = k.encode(), v.encode()
-        return bytes([len(k)]) + bytes([len(v)]) + k + v
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(20)
-    s.connect(sock_path)
-    s.sendall(rec(1, struct.pack('>HB5x', 1, 0)))
-    params = nv('REQUEST_METHOD', 'GET') + nv('REQUEST_URI', path)
-    s.sendall(rec(4, params) + rec(4, b'') + rec(5, b''))
-    out = b''
-    while True:
-        h = s.recv(8, socket.MSG_WAITALL)
-        if len(h) < 8:
-            break
-        _, t, _, cl, pl = struct.unpack('>BBHHBx', h)
-        c = b''
-        while len(c) < cl + pl:
-            c += s.recv(cl + pl - len(c))
-        if t == 6:
-            out += c[:cl]
-        if t == 3:
-            break
-    s.close()
-    return out.decode(errors='replace')
+                     wait_for, HERE, fcgi_get, unix_connect)
 
 
 tmp = tempfile.mkdtemp(prefix='tiktok-fcgi-sd-')
@@ -76,7 +45,7 @@ try:
                          stdout=log, stderr=log, close_fds=False)
     ls.close()
     ans = wait_for(lambda: (lambda a: a if '"status":"ok"' in a else None)(
-        fcgi_get('/health', path)), 20, '/health on the handed-over socket')
+        fcgi_get('/health', unix_connect(path))), 20, '/health on the handed-over socket')
     check(ans.startswith('Status: 200'), 'LISTEN_FDS: /health answers 200 '
           'on descriptor 3')
     p.send_signal(signal.SIGTERM)

@@ -47,7 +47,11 @@ class Logger:
         pass
 
     def warning(self, msg):
-        sys.stderr.write('warning: %s\n' % ANSI.sub('', str(msg)))
+        msg = ANSI.sub('', str(msg))
+        # Said on every page fetch without curl_cffi; nothing to act on.
+        if 'no impersonate target is available' in msg:
+            return
+        sys.stderr.write('warning: %s\n' % msg)
 
     def error(self, msg):
         pass    # raised as DownloadError and answered to the caller

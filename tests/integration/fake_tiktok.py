@@ -39,7 +39,8 @@ CDN: v16-webapp-prime.tiktok.com (web formats) answers only with the
 tt_chain_token cookie the page set and a tiktok.com Referer, else 403;
 v16m.tiktokcdn.com (app formats) and p16-sign.tiktokcdn.com (images,
 sound) answer anyone.  Bodies are generated (byte i = (i*7+seed) % 251),
-with Range.  FAKE_TIKTOK_SIZE sets the video size (default 300000).
+with Range.  FAKE_TIKTOK_SIZE sets the video size (default 300000);
+FAKE_TIKTOK_LATENCY_MS delays every page and API answer (default 0).
 """
 
 import base64
@@ -53,11 +54,13 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 
 DIR = None      # set by main()
 LOCK = threading.Lock()
 SIZE = int(os.environ.get('FAKE_TIKTOK_SIZE', '300000'))
+LATENCY = int(os.environ.get('FAKE_TIKTOK_LATENCY_MS', '0')) / 1000
 DOMAINS = ('tiktok.com', 'tiktokv.com', 'tiktokcdn.com', 'douyin.com',
            'snssdk.com')
 CHAIN = 'fakechain%s' % os.getpid()
@@ -358,6 +361,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.reply(404, 'not found')
 
     def post_page(self, vid, cookies):
+        time.sleep(LATENCY)
         if blocked(vid):
             return self.reply(int(vid[-3:]), 'Too many requests')
         if vid.endswith('502'):
@@ -372,6 +376,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                           [('Set-Cookie', chain)])
 
     def app_api(self, q):
+        time.sleep(LATENCY)
         vid = (q.get('aweme_id') or q.get('aweme_ids') or [''])[0].strip('[]')
         if blocked(vid):
             return self.reply(int(vid[-3:]), 'Too many requests')
@@ -416,6 +421,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
+    request_queue_size = 1024
 
 
 def main():

@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""The front at scale, with the real helper and a current yt-dlp against
+the fake TikTok (tests/integration/fake_tiktok.py) answering every page
+after FAKE_TIKTOK_LATENCY_MS (default 500 ms):
+
+    python3 bench/bench_front.py [USERS ...]        (default: 2000 10000)
+
+Default settings, plain spawn-fcgi (backlog 1024), the shipped nginx
+config.  For each USERS: that many clients at once, each POSTing one of
+100 posts (new posts each round): how many got 200, the wall time, and
+the peak PSS of tiktok-fcgi and its helpers.  Then: cache-miss
+throughput (20 connections, every request a new post, no latency); /health
+through FastCGI with 20 stalled FastCGI peers; /health and POST /tiktok
+with 400 clients that requested a stream and never read.
+
+yt-dlp: YTDLP_PYTHON if set, else installed with tiktok-fcgi-ytdlp from
+YTDLP_WHEELS (or ../shared/ytdlp).  Needs nothing beyond the tests'.
+"""
+
+import asyncio
+import json
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+os.environ.setdefault('TOP_SRCDIR', TOP)
+os.environ.setdefault('TOP_BUILDDIR', TOP)
+sys.path.insert(0, os.path.join(TOP, 'tests', 'integration'))
+from harness import (Stack, children_of, fcgi_get, unix_connect,  # noqa
+                     wait_for)
+
+USERS = [int(a) for a in sys.argv[1:]] or [2000, 10000]
+# BENCH_SECTIONS: crowd, miss, peers (default all).  TOP_BUILDDIR may
+# name another build (an older tiktok-fcgi) to compare.
+SECTIONS = os.environ.get('BENCH_SECTIONS', 'crowd,miss,peers').split(',')
+LATENCY = os.environ.get('FAKE_TIKTOK_LATENCY_MS', '500')
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+tmp = tempfile.mkdtemp(prefix='tiktok-fcgi-bench-')
+
+
+def pss_kb(pid):
+    try:
+        with open('/proc/%d/smaps_rollup' % pid) as f:
+            for line in f:
+                if line.startswith('Pss:'):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class Peak:
+    """Samples the PSS of tiktok-fcgi and its helpers in the background."""
+
+    def __init__(self, pid):
+        self.pid, self.peak, self.app = pid, 0, 0
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self.run)
+        self.t.start()
+
+    def run(self):
+        while not self.stop.is_set():
+            app = pss_kb(self.pid)
+            total = app + sum(pss_kb(p) for p in children_of(self.pid))
+            self.peak = max(self.peak, total)
+            self.app = max(self.app, app)
+            time.sleep(0.1)
+
+    def done(self):
+        self.stop.set()
+        self.t.join()
+        return self.peak / 1024, self.app / 1024
+
+
+async def post(port, vid, out):
+    body = json.dumps({'url': 'https://www.tiktok.com/@fakecreator/'
+                       'video/%s' % vid}).encode()
+    req = (b'POST /tiktok HTTP/1.1\r\nHost: 127.0.0.1\r\n'
+           b'Content-Type: application/json\r\nConnection: close\r\n'
+           b'Content-Length: %d\r\n\r\n' % len(body)) + body
+    t0 = time.monotonic()
+    try:
+        r, w = await asyncio.open_connection('127.0.0.1', port)
+        w.write(req)
+        await w.drain()
+        data = await asyncio.wait_for(r.read(), 120)
+        w.close()
+        status = int(data.split(b' ', 2)[1]) if data else 0
+    except (OSError, asyncio.TimeoutError, ValueError, IndexError):
+        status = -1
+    out.append((status, time.monotonic() - t0))
+
+
+async def crowd(port, ids):
+    out = []
+    await asyncio.gather(*(post(port, v, out) for v in ids))
+    return out
+
+
+async def throughput(port, secs, first):
+    out, n = [], [first]
+    end = time.monotonic() + secs
+
+    async def one():
+        while time.monotonic() < end:
+            n[0] += 1
+            await post(port, post_id(99, n[0]), out)
+    await asyncio.gather(*(one() for _ in range(20)))
+    return out
+
+
+def post_id(rnd, k):
+    """A post of today's TikTok shape, new for each round and k."""
+    return '73%09d%05d1%02d' % (rnd, k // 100, k % 100)
+
+
+def ytdlp_python():
+    if os.environ.get('YTDLP_PYTHON'):
+        return os.environ['YTDLP_PYTHON']
+    wheels = os.environ.get('YTDLP_WHEELS') or os.path.join(
+        TOP, '..', 'shared', 'ytdlp')
+    d = os.path.join(tmp, 'yt-dlp')
+    subprocess.run(['sh', os.path.join(TOP, 'fcgi', 'tiktok-fcgi-ytdlp'),
+                    '-d', d, '-f', wheels, 'update'], check=True,
+                   env=dict(os.environ, HELPER_SCRIPT=os.path.join(
+                       TOP, 'src', 'ytdlp_helper.py')))
+    return os.path.join(d, 'current', 'bin', 'python3')
+
+
+def main():
+    py = ytdlp_python()
+    fdir = os.path.join(tmp, 'tiktok')
+    os.makedirs(fdir)
+    fake = subprocess.Popen(
+        [sys.executable, os.path.join(TOP, 'tests', 'integration',
+                                      'fake_tiktok.py'), fdir],
+        stdin=subprocess.PIPE,
+        env=dict(os.environ, FAKE_TIKTOK_LATENCY_MS=LATENCY))
+    port = wait_for(lambda: os.path.exists(os.path.join(fdir, 'port')) and
+                    open(os.path.join(fdir, 'port')).read(), 30, 'fake')
+    # Default settings: the harness's test values put back.
+    env = {'YTDLP_PYTHON': py, 'OUTBOUND_PROXY': 'http://127.0.0.1:%s'
+           % port, 'CA_FILE': os.path.join(fdir, 'ca.pem'),
+           'FETCH_ALLOW_PRIVATE': '0',
+           'LOG_LEVEL': os.environ.get('BENCH_LOG_LEVEL', 'warn'),
+           'HELPERS': str(os.cpu_count()), 'FCGI_THREADS': '256',
+           'SHUTDOWN_TIMEOUT': '20'}
+    print('yt-dlp %s, TikTok latency %s ms, default settings' % (
+        subprocess.run([py, '-c', 'import yt_dlp.version as v;'
+                        'print(v.__version__)'], capture_output=True,
+                       text=True).stdout.strip(), LATENCY))
+    with Stack(helper='real', env=env) as s:
+        wait_for(lambda: s.health()['pool']['helpers'] == os.cpu_count(),
+                 60, 'the helpers')
+        time.sleep(1)
+        for rnd, n in enumerate(USERS if 'crowd' in SECTIONS else [], 1):
+            ids = [post_id(rnd, k % 100) for k in range(n)]
+            peak = Peak(s.app.pid)
+            t0 = time.monotonic()
+            res = asyncio.run(crowd(s.port, ids))
+            wall = time.monotonic() - t0
+            total, app = peak.done()
+            ok = sum(1 for st, _ in res if st == 200)
+            codes = {}
+            for st, _ in res:
+                codes[st] = codes.get(st, 0) + 1
+            print('%5d users, 100 posts: %d answered 200 %s, wall %.1f s, '
+                  'peak PSS tiktok-fcgi + helpers %.1f MB (tiktok-fcgi '
+                  '%.1f MB)' % (n, ok, codes, wall, total, app))
+        h = s.health()
+        print('  extractions so far: %d (cache misses)' %
+              h['cache']['misses'])
+    fake.stdin.close()
+    fake.wait()
+
+    # Cache misses, no latency: what the helpers can do.
+    fake = subprocess.Popen(
+        [sys.executable, os.path.join(TOP, 'tests', 'integration',
+                                      'fake_tiktok.py'),
+         os.path.join(tmp, 'tiktok0')], stdin=subprocess.PIPE,
+        env=dict(os.environ, FAKE_TIKTOK_LATENCY_MS='0'))
+    os.makedirs(os.path.join(tmp, 'tiktok0'), exist_ok=True)
+    port = wait_for(lambda: os.path.exists(os.path.join(
+        tmp, 'tiktok0', 'port')) and open(os.path.join(
+            tmp, 'tiktok0', 'port')).read(), 30, 'fake')
+    env.update(OUTBOUND_PROXY='http://127.0.0.1:%s' % port,
+               CA_FILE=os.path.join(tmp, 'tiktok0', 'ca.pem'))
+    with Stack(helper='real', env=env) as s:
+        wait_for(lambda: s.health()['pool']['helpers'] == os.cpu_count(),
+                 60, 'the helpers')
+        secs = 15 if 'miss' in SECTIONS else 0
+        res = asyncio.run(throughput(s.port, secs, 1000))
+        ok = sum(1 for st, _ in res if st == 200)
+        if secs:
+            print('cache misses, 20 connections, no latency: %.1f '
+                  'extractions/s (%d of %d answered 200)'
+                  % (ok / secs, ok, len(res)))
+    fake.stdin.close()
+    fake.wait()
+
+    # The front under stalled peers and readers that stop, fake helper.
+    if 'peers' not in SECTIONS:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    with Stack(env={'FCGI_THREADS': '256', 'HELPERS': '2',
+                    'LOG_LEVEL': 'warn'}) as s:
+        peers = []
+        for _ in range(20):
+            c = unix_connect(s.sock)
+            c.sendall(b'\x01\x01\x00\x01')
+            peers.append(c)
+        best = []
+        for _ in range(20):
+            t0 = time.monotonic()
+            ans = fcgi_get('/health', unix_connect(s.sock))
+            best.append(time.monotonic() - t0)
+            assert ans.startswith('Status: 200'), ans[:60]
+        best.sort()
+        print('20 stalled FastCGI peers: /health in %.1f ms (median of 20, '
+              'worst %.1f ms)' % (best[10] * 1000, best[-1] * 1000))
+        for c in peers:
+            c.close()
+
+        r = s.tiktok('https://www.tiktok.com/@cdn_gen_268435456/video/'
+                     '7300000000000000001')
+        link = s.local(r.json()['download_link']['no_watermark'])
+        stuck = []
+        for _ in range(400):
+            c = socket.create_connection(('127.0.0.1', s.port))
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            c.sendall(('GET %s HTTP/1.1\r\nHost: x\r\n\r\n' % link)
+                      .encode())
+            stuck.append(c)
+        time.sleep(5)
+        t0 = time.monotonic()
+        h = s.get('/health', timeout=30)
+        th = time.monotonic() - t0
+        t0 = time.monotonic()
+        p = s.tiktok('https://www.tiktok.com/@ok/video/7300000000000000099',
+                     timeout=30)
+        tp = time.monotonic() - t0
+        print('400 non-reading stream clients (%d threads busy): /health '
+              '%d in %.3f s, POST /tiktok %d in %.3f s'
+              % (h.json()['threads']['busy'], h.status, th, p.status, tp))
+        for c in stuck:
+            c.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+main()

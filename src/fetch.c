@@ -65,13 +65,36 @@ fetch_addr_public(const struct sockaddr *sa)
 		    0, 0, 0, 0, 0xff, 0xff };
 		static const unsigned char nat64[12] = { 0, 0x64, 0xff, 0x9b };
 		static const unsigned char zero[12];
+		static const unsigned char translated[12] = { 0, 0, 0, 0, 0,
+		    0, 0, 0, 0xff, 0xff, 0, 0 };
 		if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0 ||
-		    memcmp(b, zero, 12) == 0) {
-			/* ::a.b.c.d, ::ffff:a.b.c.d, 64:ff9b::a.b.c.d */
+		    memcmp(b, zero, 12) == 0 ||
+		    memcmp(b, translated, 12) == 0) {
+			/* ::a.b.c.d, ::ffff:a.b.c.d, 64:ff9b::a.b.c.d,
+			 * ::ffff:0:a.b.c.d */
 			memcpy(v4, b + 12, 4);
 			b = v4;
 			goto v4;
 		}
+		/* Local-use NAT64 64:ff9b:1::/48: reaches whatever IPv4 the
+		 * local translator reaches, private included. */
+		if (b[0] == 0 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b &&
+		    b[4] == 0 && b[5] == 1)
+			return 0;
+		if (memcmp(b, zero, 8) == 0)		/* the rest of ::/64 */
+			return 0;
+		if (b[0] == 0x01 && b[1] == 0 && memcmp(b + 2, zero, 6) == 0)
+			return 0;			/* 100::/64 discard */
+		if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 &&
+		    (b[3] == 0 ||			/* 2001::/32 Teredo */
+		    (b[3] == 2 && b[4] == 0 && b[5] == 0) || /* 2001:2::/48 */
+		    (b[3] & 0xf0) == 0x10 ||		/* 2001:10::/28 */
+		    (b[3] & 0xf0) == 0x20))		/* 2001:20::/28 */
+			return 0;
+		if (b[0] == 0x3f && b[1] == 0xff && (b[2] & 0xf0) == 0)
+			return 0;			/* 3fff::/20 */
+		if (b[0] == 0x5f && b[1] == 0x00)		/* 5f00::/16 */
+			return 0;
 		if ((b[0] & 0xfe) == 0xfc)		/* fc00::/7 ULA */
 			return 0;
 		if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) /* fe80::/10 */
@@ -103,6 +126,8 @@ v4:
 	if (b[0] == 192 && b[1] == 168)
 		return 0;
 	if (b[0] == 192 && b[1] == 0 && (b[2] == 0 || b[2] == 2))
+		return 0;
+	if (b[0] == 192 && b[1] == 88 && b[2] == 99)	/* 6to4 relays */
 		return 0;
 	if (b[0] == 198 && (b[1] & 0xfe) == 18)		/* 198.18/15 */
 		return 0;

@@ -567,12 +567,17 @@ helper_line(struct pool *p, struct helper *h, const char *line, size_t len)
 			json_object_put(o);
 			return -1;
 		}
-		if (json_object_object_get_ex(o, "ytdlp", &v)) {
-			free(h->version);
-			h->version = strdup(json_object_get_string(v));
-			free(p->version);
-			p->version = strdup(json_object_get_string(v));
+		/* The version must be a string: anything else (null) is a
+		 * broken helper, replaced like any other. */
+		if (!json_object_object_get_ex(o, "ytdlp", &v) ||
+		    !json_object_is_type(v, json_type_string)) {
+			json_object_put(o);
+			return -1;
 		}
+		free(h->version);
+		h->version = strdup(json_object_get_string(v));
+		free(p->version);
+		p->version = strdup(json_object_get_string(v));
 		h->state = H_READY;
 		h->kill_at = 0;
 		log_info("%s: helper %d ready (yt-dlp %s)", __func__,

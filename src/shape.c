@@ -17,6 +17,21 @@
 
 #define MAX_FORMATS	256
 
+/*
+ * A count or size as an integer: negative, NaN and absurd values (yt-dlp
+ * passes through whatever TikTok says) become 0 or are capped, never an
+ * out-of-range conversion.
+ */
+static int64_t
+to_int64(double d)
+{
+	if (!(d > 0))
+		return 0;
+	if (d >= 9.0e15)	/* beyond any real count, still exact */
+		return (int64_t)9.0e15;
+	return (int64_t)d;
+}
+
 /* A non-empty string member, or NULL. */
 static const char *
 jstr(struct json_object *o, const char *key)
@@ -305,7 +320,7 @@ shape_stream_payload(struct json_object *info, struct json_object *fmt,
 	json_object_object_add(o, "type", json_object_new_string(type));
 	if (jnum(fmt, "filesize", &size) && size > 0)
 		json_object_object_add(o, "filesize",
-		    json_object_new_int64((int64_t)size));
+		    json_object_new_int64(to_int64(size)));
 	json_object_object_add(o, "http_headers", headers_copy(fmt));
 	if (page_url != NULL)
 		json_object_object_add(o, "page_url",
@@ -360,7 +375,7 @@ add_num(struct json_object *o, const char *key, struct json_object *info,
 	double	 d = 0;
 
 	jnum(info, from, &d);
-	json_object_object_add(o, key, json_object_new_int64((int64_t)d));
+	json_object_object_add(o, key, json_object_new_int64(to_int64(d)));
 }
 
 /* The fields video and photo answers share. */
@@ -391,7 +406,7 @@ add_metadata(struct json_object *o, struct json_object *info,
 	json_object_object_add(o, "cover", json_object_new_string(
 	    first(jstr(info, "thumbnail"), NULL, "")));
 	jnum(info, "duration", &dur);
-	ms = dur > 0 ? (int64_t)(dur * 1000 + 0.5) : 0;
+	ms = to_int64(dur * 1000 + 0.5);
 	json_object_object_add(o, "duration", json_object_new_int64(ms));
 	json_object_object_add(o, "audio",
 	    json_object_new_string(audio_url ? audio_url : ""));

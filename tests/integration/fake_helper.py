@@ -22,6 +22,9 @@ fault injection.  What it does is chosen by the post URL's user name:
 Photo posts (ID starting with 74) point their images at the fake CDN's
 /files/imgN.jpg and their sound at /files/audio.mp3.
 
+FAKE_START=die exits at once; FAKE_START=nullversion says it is ready
+with a null yt-dlp version.
+
 Environment: FAKE_CDN (base URL of the fake CDN), FAKE_STATE (a directory
 where each extraction appends its URL to extract.log), FAKE_FIXTURES (the
 directory of yt-dlp fixtures), FAKE_DELAY_MS (added to every answer).
@@ -141,6 +144,10 @@ def main():
     if os.environ.get('FAKE_START') == 'die':
         sys.stderr.write('fake helper: dying at start\n')
         return 3
+    if os.environ.get('FAKE_START') == 'nullversion':
+        send({'ready': True, 'ytdlp': None})
+        sys.stdin.read()
+        return 0
     send({'ready': True, 'ytdlp': 'fake-1.0'})
     for line in sys.stdin.buffer:
         req = json.loads(line)

@@ -26,6 +26,9 @@ FIXTURES = os.path.join(TOP_SRCDIR, 'tests', 'fixtures')
 BINARY = os.path.join(TOP_BUILDDIR, 'tiktok-fcgi')
 
 FAILED = []
+# Built with a sanitizer: memory figures mean little (ASan's quarantine,
+# TSan's shadow memory), so tests skip them and say so.
+SANITIZED = bool(os.environ.get('SAN_CFLAGS', '').strip())
 
 # Each web server: its program, the variable configure sets, its package.
 WEB_BINARIES = {
@@ -500,10 +503,26 @@ class Stack:
             self.app.wait()
             return None
 
+    def sanitizer_reports(self):
+        """Reports of ASan, UBSan or TSan in the app's log."""
+        return [line for line in self.log().splitlines()
+                if 'Sanitizer' in line and ('ERROR' in line or
+                                            'WARNING' in line)
+                or ': runtime error: ' in line]
+
     def stop(self):
         if getattr(self, 'stopped', False):
             return
         self.stopped = True
+        self.stop_all()
+        bad = self.sanitizer_reports()
+        check(not bad, 'no sanitizer report in the log %s' % bad[:3])
+        if os.environ.get('KEEP_TMP') is None and not FAILED:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            print('kept %s' % self.tmp)
+
+    def stop_all(self):
         if self.nginx is not None and self.nginx.poll() is None:
             self.nginx.send_signal(signal.SIGQUIT if self.web == 'nginx'
                                    else signal.SIGTERM)
@@ -524,7 +543,3 @@ class Stack:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        if os.environ.get('KEEP_TMP') is None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-        else:
-            print('kept %s' % self.tmp)

@@ -182,4 +182,14 @@ with Stack(env={'FAKE_START': 'die'}, expect_healthy=False) as s2:
     check(time.time() - t0 < 1, 'crash storm: answered at once')
     check(zombies_of(s2.app.pid) == [], 'crash storm leaves no zombie')
 
+# A helper whose handshake has a null version: replaced, never a crash.
+with Stack(env={'FAKE_START': 'nullversion'}, expect_healthy=False) as s3:
+    wait_for(lambda: s3.get('/health').status == 503, 10,
+             '/health to say degraded')
+    time.sleep(1)
+    check(s3.app.poll() is None and s3.get('/health').status == 503,
+          'a ready line with "ytdlp": null: the helper is refused, the '
+          'service stays up')
+    check('malformed answer' in s3.log(), 'the broken helper is logged')
+
 done()

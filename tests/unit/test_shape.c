@@ -354,6 +354,34 @@ test_no_link(void **state)
 	json_object_put(info);
 }
 
+/* Numbers past any real one are capped, never converted out of range. */
+static void
+test_huge_numbers(void **state)
+{
+	struct json_object	*info = fixture("ytdlp-2026.02.04-video.json");
+	struct json_object	*a, *st, *v, *fs;
+
+	(void)state;
+	json_object_object_add(info, "view_count",
+	    json_object_new_uint64(18446744073709551615ULL));
+	json_object_object_add(info, "like_count",
+	    json_object_new_double(-5));
+	json_object_object_add(info, "duration", json_object_new_double(1e300));
+	assert_true(json_object_object_get_ex(info, "formats", &fs));
+	json_object_object_add(json_object_array_get_idx(fs, 1), "filesize",
+	    json_object_new_double(1e300));
+	a = shape_answer(info, BASE, tk, NULL);
+	assert_true(json_object_object_get_ex(a, "statistics", &st));
+	assert_true(json_object_object_get_ex(st, "play_count", &v));
+	assert_true(json_object_get_int64(v) > 0);
+	assert_true(json_object_object_get_ex(st, "digg_count", &v));
+	assert_int_equal(json_object_get_int64(v), 0);
+	assert_true(json_object_object_get_ex(a, "duration", &v));
+	assert_true(json_object_get_int64(v) > 0);
+	json_object_put(a);
+	json_object_put(info);
+}
+
 static void
 test_find_format(void **state)
 {
@@ -378,6 +406,7 @@ main(void)
 		cmocka_unit_test(test_app_api_watermark),
 		cmocka_unit_test(test_null_codecs),
 		cmocka_unit_test(test_no_link),
+		cmocka_unit_test(test_huge_numbers),
 	};
 	int	 rc;
 

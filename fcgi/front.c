@@ -30,6 +30,7 @@
 #include <fcgiapp.h>
 
 #include "app.h"
+#include "handlers.h"
 #include "front.h"
 #include "http.h"
 #include "log.h"

@@ -14,7 +14,7 @@
 #include "cache.h"
 #include "fetch.h"
 #include "janitor.h"
-#include "slideshow.h"
+#include "render.h"
 #include "log.h"
 #include "pool.h"
 #include "token.h"
@@ -35,7 +35,6 @@ int
 app_init(struct app *app, char *err, size_t errsz)
 {
 	struct pool_opts	 po;
-	struct fetch_opts	 fo;
 	unsigned char		 rnd[32];
 	char			 secret[65];
 	size_t			 i;
@@ -65,19 +64,13 @@ app_init(struct app *app, char *err, size_t errsz)
 		return -1;
 	}
 
-	memset(&fo, 0, sizeof(fo));
-	fo.proxy = c->outbound_proxy;
-	fo.ca_file = c->ca_file;
-	fo.allow_private = c->fetch_allow_private;
-	fo.timeout = c->download_timeout;
-	if (fetch_init(&fo) == -1) {
+	if (fetch_init(c) == -1) {
 		snprintf(err, errsz, "could not initialise libcurl");
 		return -1;
 	}
 
 	memset(&po, 0, sizeof(po));
 	po.python = c->ytdlp_python;
-	po.pythonpath = c->ytdlp_pythonpath;
 	po.script = c->helper_script;
 	po.helpers = c->helpers;
 	po.max_workers = c->max_workers;
@@ -85,10 +78,12 @@ app_init(struct app *app, char *err, size_t errsz)
 	po.timeout = c->ytdlp_timeout;
 	po.max_requests = c->helper_max_requests;
 	po.max_rss_mb = c->helper_max_rss_mb;
-	po.proxy = c->outbound_proxy;
-	po.cookies = c->cookies_path;
-	po.ca_file = c->ca_file;
-	po.allow_generic = c->test_post_hosts != NULL;
+	po.helper.pythonpath = c->ytdlp_pythonpath;
+	po.helper.socket_timeout = c->ytdlp_timeout;
+	po.helper.proxy = c->outbound_proxy;
+	po.helper.cookies = c->cookies_path;
+	po.helper.ca_file = c->ca_file;
+	po.helper.allow_generic = c->test_post_hosts != NULL;
 	if ((app->pool = pool_new(&po)) == NULL || pool_start(app->pool) ==
 	    -1) {
 		snprintf(err, errsz, "could not start the helper pool");
@@ -99,9 +94,9 @@ app_init(struct app *app, char *err, size_t errsz)
 		snprintf(err, errsz, "could not make the cache");
 		return -1;
 	}
-	if ((app->slideshow = slideshow_new(c->temp_dir, c->ffmpeg,
+	if ((app->renders = renders_new(c->temp_dir, c->ffmpeg,
 	    c->slideshow_max, c->slideshow_timeout, c->cache_ttl)) == NULL) {
-		snprintf(err, errsz, "could not make the slideshow renderer");
+		snprintf(err, errsz, "could not make the renderer");
 		return -1;
 	}
 	/* Work folders older than an hour are leftovers (of a crash, or a
@@ -139,8 +134,8 @@ app_free(struct app *app)
 {
 	janitor_stop(app->janitor);
 	app->janitor = NULL;
-	slideshow_free(app->slideshow);
-	app->slideshow = NULL;
+	renders_free(app->renders);
+	app->renders = NULL;
 	cache_free(app->cache);
 	app->cache = NULL;
 	pool_free(app->pool);

@@ -3,6 +3,8 @@
  * CACHE_MAX entries, keyed by the post (posturl.h: "tiktok:ID").  Concurrent lookups
  * of a post being extracted wait for that one extraction (single-flight).
  * Failures are not kept.
+ *
+ * Used by the handlers that extract (through the app); fed by the pool.
  */
 #ifndef CACHE_H
 #define CACHE_H

@@ -2,6 +2,8 @@
  * Configuration: KEY=value lines from a file given with -c, then the
  * environment (which wins).  Every value is checked at start; a bad one
  * stops the start with a message naming the key.
+ *
+ * Base: used by main() and read by every layer.
  */
 #ifndef CONF_H
 #define CONF_H

@@ -17,13 +17,14 @@
 
 #include <curl/curl.h>
 
+#include "conf.h"
 #include "fetch.h"
 #include "log.h"
 #include "proc.h"
 
 #define MAX_REDIRS	5
 
-static struct fetch_opts	 opts;
+static const struct conf	*conf;	/* the settings, from fetch_init */
 static CURLSH			*share;
 static pthread_mutex_t		 share_mtx[CURL_LOCK_DATA_LAST];
 
@@ -148,8 +149,8 @@ static curl_socket_t
 open_socket(void *u, curlsocktype purpose, struct curl_sockaddr *a)
 {
 	(void)u;
-	if (purpose == CURLSOCKTYPE_IPCXN && !opts.allow_private &&
-	    opts.proxy == NULL && !fetch_addr_public(&a->addr)) {
+	if (purpose == CURLSOCKTYPE_IPCXN && !conf->fetch_allow_private &&
+	    conf->outbound_proxy == NULL && !fetch_addr_public(&a->addr)) {
 		guard_hit = 1;
 		return CURL_SOCKET_BAD;
 	}
@@ -181,7 +182,7 @@ on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	if (dlnow + ulnow != w->last_bytes) {
 		w->last_bytes = dlnow + ulnow;
 		w->last_ms = now;
-	} else if (now - w->last_ms >= (long long)opts.timeout * 1000) {
+	} else if (now - w->last_ms >= (long long)conf->download_timeout * 1000) {
 		w->stalled = 1;
 		return 1;
 	}
@@ -312,15 +313,16 @@ fetch_blocked(CURL *h)
 
 /*
  * Once, before threads: global libcurl state, the share for DNS and TLS
- * sessions, the per-thread handle key.  Options' strings must outlive
- * the process's use of fetch (they are the configuration's).
+ * sessions.  c must outlive the process's use of fetch (it is the
+ * app's configuration): OUTBOUND_PROXY, CA_FILE, DOWNLOAD_TIMEOUT,
+ * FETCH_ALLOW_PRIVATE.
  */
 int
-fetch_init(const struct fetch_opts *o)
+fetch_init(const struct conf *c)
 {
 	int	 i;
 
-	opts = *o;
+	conf = c;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return -1;
 	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
@@ -367,18 +369,18 @@ fetch_setup(CURL *h)
 	rc |= curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)MAX_REDIRS);
 	rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	rc |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
-	    (long)(opts.timeout < 20 ? opts.timeout : 20));
+	    (long)(conf->download_timeout < 20 ? conf->download_timeout : 20));
 	/* A CDN that sends nothing for DOWNLOAD_TIMEOUT seconds is dead. */
 	rc |= curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	rc |= curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)opts.timeout);
+	rc |= curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)conf->download_timeout);
 	rc |= curl_easy_setopt(h, CURLOPT_SHARE, share);
-	if (opts.proxy != NULL)
-		rc |= curl_easy_setopt(h, CURLOPT_PROXY, opts.proxy);
+	if (conf->outbound_proxy != NULL)
+		rc |= curl_easy_setopt(h, CURLOPT_PROXY, conf->outbound_proxy);
 	else
 		rc |= curl_easy_setopt(h, CURLOPT_PROXY, "");	/* not env */
-	if (opts.ca_file != NULL) {
-		rc |= curl_easy_setopt(h, CURLOPT_CAINFO, opts.ca_file);
-		rc |= curl_easy_setopt(h, CURLOPT_PROXY_CAINFO, opts.ca_file);
+	if (conf->ca_file != NULL) {
+		rc |= curl_easy_setopt(h, CURLOPT_CAINFO, conf->ca_file);
+		rc |= curl_easy_setopt(h, CURLOPT_PROXY_CAINFO, conf->ca_file);
 	}
 	return rc == CURLE_OK ? 0 : -1;
 }

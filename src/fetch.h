@@ -4,20 +4,16 @@
  * addresses after DNS resolution (unless allowed for tests), connect and
  * stall timeouts, the configured proxy and CA file.  One easy handle per
  * request, DNS and TLS sessions shared.
+ *
+ * Used by /stream and /download, the renders and the post lookup.
  */
 #ifndef FETCH_H
 #define FETCH_H
 
 #include <curl/curl.h>
 
+struct conf;
 struct sockaddr;
-
-struct fetch_opts {
-	const char	*proxy;		/* OUTBOUND_PROXY, or NULL */
-	const char	*ca_file;	/* CA_FILE, or NULL */
-	int		 allow_private;	/* FETCH_ALLOW_PRIVATE (tests) */
-	int		 timeout;	/* DOWNLOAD_TIMEOUT, s */
-};
 
 /* A stall watchdog for one transfer (see fetch_watch). */
 struct fetch_watch {
@@ -39,7 +35,7 @@ struct fetch_file {
 	CURLcode		 result;
 };
 
-int	 fetch_init(const struct fetch_opts *);
+int	 fetch_init(const struct conf *);
 int	 fetch_many(struct fetch_file *, int n, long long deadline_ms,
 	    int (*gone)(void *), void *arg);
 void	 fetch_watch(CURL *, struct fetch_watch *, int (*gone)(void *),

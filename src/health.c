@@ -14,13 +14,21 @@
 #include <json-c/json.h>
 
 #include "app.h"
+#include "handlers.h"
 #include "cache.h"
 #include "http.h"
 #include "pool.h"
 #include "procstat.h"
-#include "slideshow.h"
+#include "render.h"
 
 #define YTDLP_OLD_DAYS	90
+
+/* A number member. */
+static void
+num(struct json_object *o, const char *key, long long v)
+{
+	json_object_object_add(o, key, json_object_new_int64(v));
+}
 
 /*
  * Answer the health document.  "degraded" with 503 when no helper is
@@ -30,7 +38,7 @@ void
 handle_health(struct app *app, struct http *h)
 {
 	struct json_object	*o, *t, *p, *c, *m, *f, *s;
-	struct slideshow_stats	 ss;
+	struct renders_stats	 ss;
 	struct pool_stats	 ps;
 	struct cache_stats	 cs;
 	struct rlimit		 rl;
@@ -61,8 +69,7 @@ handle_health(struct app *app, struct http *h)
 	age = pool_version_age(ver, tnow);
 	json_object_object_add(o, "ytdlp_age_days",
 	    age >= 0 ? json_object_new_int(age) : NULL);
-	json_object_object_add(o, "uptime_s",
-	    json_object_new_int64((int64_t)(tnow - app->started)));
+	num(o, "uptime_s", (long long)(tnow - app->started));
 	/* What an operator must act on, in words. */
 	w = json_object_new_array();
 	if (ps.outdated)
@@ -81,22 +88,18 @@ handle_health(struct app *app, struct http *h)
 	json_object_object_add(o, "warnings", w);
 
 	t = json_object_new_object();
-	json_object_object_add(t, "max", json_object_new_int(app->threads_max));
-	json_object_object_add(t, "busy", json_object_new_int(
-	    __atomic_load_n(&app->threads_busy, __ATOMIC_RELAXED)));
+	num(t, "max", app->threads_max);
+	num(t, "busy", __atomic_load_n(&app->threads_busy, __ATOMIC_RELAXED));
 	json_object_object_add(o, "threads", t);
 
 	p = json_object_new_object();
-	json_object_object_add(p, "helpers", json_object_new_int(ps.helpers));
-	json_object_object_add(p, "busy", json_object_new_int(ps.busy));
-	json_object_object_add(p, "inflight", json_object_new_int(ps.inflight));
-	json_object_object_add(p, "queued", json_object_new_int(ps.queued));
-	json_object_object_add(p, "restarts",
-	    json_object_new_int64((int64_t)ps.restarts));
-	json_object_object_add(p, "timeouts",
-	    json_object_new_int64((int64_t)ps.timeouts));
-	json_object_object_add(p, "max_concurrency",
-	    json_object_new_int(ps.max_concurrency));
+	num(p, "helpers", ps.helpers);
+	num(p, "busy", ps.busy);
+	num(p, "inflight", ps.inflight);
+	num(p, "queued", ps.queued);
+	num(p, "restarts", (long long)ps.restarts);
+	num(p, "timeouts", (long long)ps.timeouts);
+	num(p, "max_concurrency", ps.max_concurrency);
 	json_object_object_add(p, "ytdlp_outdated",
 	    json_object_new_boolean(ps.outdated));
 	json_object_object_add(p, "tiktok_blocking",
@@ -104,42 +107,32 @@ handle_health(struct app *app, struct http *h)
 	json_object_object_add(o, "pool", p);
 
 	c = json_object_new_object();
-	json_object_object_add(c, "entries", json_object_new_int(cs.entries));
-	json_object_object_add(c, "inflight", json_object_new_int(cs.inflight));
-	json_object_object_add(c, "hits",
-	    json_object_new_int64((int64_t)cs.hits));
-	json_object_object_add(c, "misses",
-	    json_object_new_int64((int64_t)cs.misses));
+	num(c, "entries", cs.entries);
+	num(c, "inflight", cs.inflight);
+	num(c, "hits", (long long)cs.hits);
+	num(c, "misses", (long long)cs.misses);
 	json_object_object_add(o, "cache", c);
 
 	m = json_object_new_object();
-	json_object_object_add(m, "rss_kb",
-	    json_object_new_int64(procstat_rss_kb(getpid())));
-	json_object_object_add(m, "helpers_rss_kb",
-	    json_object_new_int64(ps.rss_kb));
+	num(m, "rss_kb", procstat_rss_kb(getpid()));
+	num(m, "helpers_rss_kb", ps.rss_kb);
 	json_object_object_add(o, "memory", m);
 
-	if (app->slideshow != NULL) {
-		slideshow_stats(app->slideshow, &ss);
+	if (app->renders != NULL) {
+		renders_stats(app->renders, &ss);
 		s = json_object_new_object();
-		json_object_object_add(s, "running",
-		    json_object_new_int(ss.running));
-		json_object_object_add(s, "kept", json_object_new_int(ss.kept));
-		json_object_object_add(s, "renders",
-		    json_object_new_int64((int64_t)ss.renders));
-		json_object_object_add(s, "rejected",
-		    json_object_new_int64((int64_t)ss.rejected));
-		json_object_object_add(s, "failed",
-		    json_object_new_int64((int64_t)ss.failed));
+		num(s, "running", ss.running);
+		num(s, "kept", ss.kept);
+		num(s, "renders", (long long)ss.renders);
+		num(s, "rejected", (long long)ss.rejected);
+		num(s, "failed", (long long)ss.failed);
 		json_object_object_add(o, "slideshow", s);
 	}
 
 	f = json_object_new_object();
-	json_object_object_add(f, "current",
-	    json_object_new_int(procstat_nfds()));
+	num(f, "current", procstat_nfds());
 	getrlimit(RLIMIT_NOFILE, &rl);
-	json_object_object_add(f, "soft_limit",
-	    json_object_new_int64((int64_t)rl.rlim_cur));
+	num(f, "soft_limit", (long long)rl.rlim_cur);
 	json_object_object_add(o, "file_descriptors", f);
 
 	http_json(h, degraded ? 503 : 200, o);

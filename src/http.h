@@ -2,6 +2,9 @@
  * The request/response interface that handlers are written against.  The
  * FastCGI front (fcgi/) implements struct http_io over FCGX; the tests
  * implement it in memory.  Handlers never see FCGX.
+ *
+ * Used by every handler and by the services that answer (answer.c,
+ * media.c, render.c); implemented by the fronts.
  */
 #ifndef HTTP_H
 #define HTTP_H

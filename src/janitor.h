@@ -2,6 +2,8 @@
  * The janitor: removes render work folders older than an hour from
  * TEMP_DIR, at start and every 15 minutes.  Never follows a symbolic
  * link, never leaves TEMP_DIR.
+ *
+ * Used by the app (start, stop) and the renders (janitor_remove).
  */
 #ifndef JANITOR_H
 #define JANITOR_H

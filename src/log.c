@@ -153,54 +153,27 @@ vlog(enum log_level lvl, const char *fmt, va_list ap, int err)
 	pthread_mutex_unlock(&log_mtx);
 }
 
-/* Log a warning with strerror(errno) appended; errno is preserved. */
-void
-log_warn(const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 saved = errno;
-
-	va_start(ap, fmt);
-	vlog(LOG_LEVEL_WARN, fmt, ap, saved);
-	va_end(ap);
-	errno = saved;
+/*
+ * The logging functions: each formats at its level and keeps errno;
+ * log_warn appends strerror(errno).  One body, four names.
+ */
+#define LOG_FUNCTION(name, level, with_errno)				\
+void									\
+name(const char *fmt, ...)						\
+{									\
+	va_list	 ap;							\
+	int	 saved = errno;						\
+									\
+	va_start(ap, fmt);						\
+	vlog(level, fmt, ap, (with_errno) ? saved : 0);			\
+	va_end(ap);							\
+	errno = saved;							\
 }
 
-void
-log_warnx(const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 saved = errno;
-
-	va_start(ap, fmt);
-	vlog(LOG_LEVEL_WARN, fmt, ap, 0);
-	va_end(ap);
-	errno = saved;
-}
-
-void
-log_info(const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 saved = errno;
-
-	va_start(ap, fmt);
-	vlog(LOG_LEVEL_INFO, fmt, ap, 0);
-	va_end(ap);
-	errno = saved;
-}
-
-void
-log_debug(const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 saved = errno;
-
-	va_start(ap, fmt);
-	vlog(LOG_LEVEL_DEBUG, fmt, ap, 0);
-	va_end(ap);
-	errno = saved;
-}
+LOG_FUNCTION(log_warn, LOG_LEVEL_WARN, 1)
+LOG_FUNCTION(log_warnx, LOG_LEVEL_WARN, 0)
+LOG_FUNCTION(log_info, LOG_LEVEL_INFO, 0)
+LOG_FUNCTION(log_debug, LOG_LEVEL_DEBUG, 0)
 
 /* Log an error and exit(1).  Only for main() before threads run. */
 void

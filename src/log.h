@@ -2,6 +2,8 @@
  * Logging in the manner of OpenBSD httpd's log.c: stderr in the
  * foreground, syslog otherwise (spawn-fcgi sends our stdout and stderr to
  * /dev/null), or a file.  Messages carry __func__ by convention.
+ *
+ * Base: used by every layer.
  */
 #ifndef LOG_H
 #define LOG_H

@@ -5,6 +5,9 @@
  * ids.  One supervisor thread owns every pipe: it dispatches queued
  * requests, reads answers, enforces deadlines, restarts crashed helpers
  * with backoff and recycles old ones.
+ *
+ * Used by the app and the cache (pool_extract), /health and /metrics
+ * (pool_stats); its error vocabulary by answer.c.
  */
 #ifndef POOL_H
 #define POOL_H
@@ -12,12 +15,13 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "helper.h"
+
 struct json_object;
 struct pool;
 
 struct pool_opts {
 	const char	*python;	/* interpreter */
-	const char	*pythonpath;	/* extra PYTHONPATH, or NULL */
 	const char	*script;	/* the helper program */
 	int		 helpers;	/* processes */
 	int		 max_workers;	/* in-flight extractions in all */
@@ -25,10 +29,7 @@ struct pool_opts {
 	int		 timeout;	/* seconds per extraction */
 	int		 max_requests;	/* recycle after (0: never) */
 	int		 max_rss_mb;	/* recycle above (0: never) */
-	const char	*proxy;		/* for yt-dlp, or NULL */
-	const char	*cookies;	/* cookie file, or NULL */
-	const char	*ca_file;	/* CA bundle, or NULL */
-	int		 allow_generic;	/* tests only */
+	struct helper_settings helper;	/* what helpers are told */
 };
 
 /* Why an extraction failed; maps onto HTTP statuses in the handler. */

@@ -10,7 +10,7 @@
 
 #include <stdlib.h>
 
-#include "app.h"
+#include "conf.h"
 #include "fetch.h"
 #include "log.h"
 #include "post.h"
@@ -23,7 +23,7 @@
  * POSTURL_OK, or POSTURL_NOT_POST when it leads to no single post.
  */
 enum posturl_err
-post_follow(struct app *app, struct posturl *pu)
+post_follow(const struct conf *conf, struct posturl *pu)
 {
 	enum posturl_err	 rc;
 	struct posturl		 longer;
@@ -33,14 +33,14 @@ post_follow(struct app *app, struct posturl *pu)
 
 	if (!pu->is_short)
 		return POSTURL_OK;
-	t = app->conf.ytdlp_timeout < SHORT_TIMEOUT ?
-	    app->conf.ytdlp_timeout : SHORT_TIMEOUT;
+	t = conf->ytdlp_timeout < SHORT_TIMEOUT ?
+	    conf->ytdlp_timeout : SHORT_TIMEOUT;
 	if ((final = fetch_final_url(pu->page, t)) == NULL) {
 		log_info("%s: %s: could not follow the short link", __func__,
 		    log_filter(buf, sizeof(buf), pu->page));
 		return POSTURL_OK;
 	}
-	rc = posturl_parse(final, app->conf.test_post_hosts, &longer);
+	rc = posturl_parse(final, conf->test_post_hosts, &longer);
 	free(final);
 	if (rc == POSTURL_OK && !longer.is_short) {
 		posturl_clear(pu);
@@ -62,12 +62,12 @@ post_follow(struct app *app, struct posturl *pu)
  * or why not (see posturl_parse).  The caller clears pu.
  */
 enum posturl_err
-post_find(struct app *app, const char *text, struct posturl *pu)
+post_find(const struct conf *conf, const char *text, struct posturl *pu)
 {
 	enum posturl_err	 rc;
 
-	if ((rc = posturl_parse(text, app->conf.test_post_hosts, pu)) !=
+	if ((rc = posturl_parse(text, conf->test_post_hosts, pu)) !=
 	    POSTURL_OK)
 		return rc;
-	return post_follow(app, pu);
+	return post_follow(conf, pu);
 }

@@ -9,10 +9,10 @@
 
 #include "posturl.h"
 
-struct app;
+struct conf;
 
-enum posturl_err post_find(struct app *, const char *text,
+enum posturl_err post_find(const struct conf *, const char *text,
 		    struct posturl *);
-enum posturl_err post_follow(struct app *, struct posturl *);
+enum posturl_err post_follow(const struct conf *, struct posturl *);
 
 #endif /* POST_H */

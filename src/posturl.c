@@ -103,6 +103,18 @@ is_id(const char *s, size_t len)
 	return 1;
 }
 
+/* If s (len bytes) is an id, copy its digits into id (ID_MAX + 1). */
+static int
+take_id(const char *s, size_t len, char *id)
+{
+	if (!is_id(s, len))
+		return 0;
+	len = strspn(s, "0123456789");
+	memcpy(id, s, len);
+	id[len] = '\0';
+	return 1;
+}
+
 /*
  * The post id in a path: the digits after /video/, /photo/, /v/,
  * /embed/, /embed/v2/ or /note/.  Copied into id (ID_MAX + 1 bytes);
@@ -129,12 +141,8 @@ path_id(const char *path, char *id)
 			if (strlen(before[i]) == len &&
 			    strncmp(seg, before[i], len) == 0)
 				break;
-		if (before[i] != NULL && is_id(next + 1, nlen)) {
-			nlen = strspn(next + 1, "0123456789");
-			memcpy(id, next + 1, nlen);
-			id[nlen] = '\0';
+		if (before[i] != NULL && take_id(next + 1, nlen, id))
 			return 1;
-		}
 	}
 	return 0;
 }
@@ -151,11 +159,7 @@ query_id(const char *query, char *id)
 			p++;
 		if (strncmp(p, "modal_id=", 9) == 0) {
 			len = strcspn(p + 9, "&");
-			if (!is_id(p + 9, len) || len > ID_MAX)
-				return 0;
-			memcpy(id, p + 9, len);
-			id[len] = '\0';
-			return 1;
+			return take_id(p + 9, len, id);
 		}
 	}
 	return 0;

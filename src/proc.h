@@ -1,4 +1,8 @@
-/* Starting child processes safely from a threaded program. */
+/*
+ * Starting child processes safely from a threaded program.
+ *
+ * Base: used by the pool, the renders, the cache and fetch.
+ */
 #ifndef PROC_H
 #define PROC_H
 

@@ -1,4 +1,8 @@
-/* What /proc says about a process: resident memory, open descriptors. */
+/*
+ * What /proc says about a process: resident memory, open descriptors.
+ *
+ * Base: used by the pool and /health.
+ */
 #ifndef PROCSTAT_H
 #define PROCSTAT_H
 

@@ -8,9 +8,10 @@
 #include <string.h>
 
 #include "app.h"
+#include "handlers.h"
 #include "http.h"
 #include "log.h"
-#include "metrics.h"
+#include "counters.h"
 
 struct route {
 	const char	*path;
@@ -62,7 +63,7 @@ router_finish(struct app *app, struct http *h)
 	if (!http_headers_sent(h))
 		http_error(h, 500, "Internal server error");
 	http_end(h);
-	metrics_request(http_route(h), http_get_status(h), http_age(h));
+	counters_request(http_route(h), http_get_status(h), http_age(h));
 }
 
 static void

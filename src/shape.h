@@ -1,6 +1,8 @@
 /*
  * Shaping: yt-dlp's info for a post into serverjs's answer, and the
  * choice of formats behind each download link.
+ *
+ * Used by the handlers (/tiktok, /stream, the slideshow).
  */
 #ifndef SHAPE_H
 #define SHAPE_H

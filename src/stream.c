@@ -15,15 +15,17 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "answer.h"
 #include "app.h"
+#include "handlers.h"
 #include "cache.h"
 #include "fetch.h"
 #include "http.h"
 #include "log.h"
-#include "metrics.h"
+#include "counters.h"
 #include "post.h"
 #include "shape.h"
-#include "stream.h"
+#include "media.h"
 #include "token.h"
 
 struct target {
@@ -131,7 +133,7 @@ target_resolve(struct app *app, struct target *t, int fresh, char **msg)
 	*msg = NULL;
 	if (t->page_url == NULL || t->format_id == NULL)
 		return POOL_UNSUPPORTED;
-	if (post_find(app, t->page_url, &pu) != POSTURL_OK) {
+	if (post_find(&app->conf, t->page_url, &pu) != POSTURL_OK) {
 		posturl_clear(&pu);
 		return POOL_UNSUPPORTED;
 	}
@@ -164,53 +166,6 @@ target_resolve(struct app *app, struct target *t, int fresh, char **msg)
 		t->author = strdup(shape_author(info));
 	cache_release(app->cache, info);
 	return t->url != NULL ? POOL_OK : POOL_OTHER;
-}
-
-/*
- * The author as a file name: [A-Za-z0-9_] only, runs of anything else as
- * one '_', at most 64 characters, "tiktok" if nothing is left.
- */
-void
-stream_safe_name(const char *in, char *out, size_t sz)
-{
-	size_t	 n = 0;
-
-	for (; in != NULL && *in != '\0' && n + 1 < sz && n < 64; in++) {
-		if (isalnum((unsigned char)*in) || *in == '_')
-			out[n++] = *in;
-		else if (n > 0 && out[n - 1] != '_')
-			out[n++] = '_';
-	}
-	while (n > 0 && out[n - 1] == '_')
-		n--;
-	out[n] = '\0';
-	if (n == 0)
-		snprintf(out, sz, "tiktok");
-}
-
-/*
- * Content-Disposition and X-Filename for name + "." + ext: an ASCII
- * filename= and an RFC 5987 filename*= with the author percent-encoded.
- */
-void
-stream_disposition(struct http *h, const char *author, const char *ext)
-{
-	char		 safe[80], val[1024], xf[96];
-	char		*enc;
-	const char	*src;
-	size_t		 len;
-
-	stream_safe_name(author, safe, sizeof(safe));
-	snprintf(xf, sizeof(xf), "%s.%s", safe, ext);
-	src = author != NULL && *author != '\0' ? author : safe;
-	if ((len = strlen(src)) > 200)
-		len = 200;
-	enc = curl_easy_escape(NULL, src, (int)len);
-	snprintf(val, sizeof(val), "attachment; filename=\"%s\"; "
-	    "filename*=UTF-8''%s.%s", xf, enc ? enc : safe, ext);
-	curl_free(enc);
-	http_header(h, "Content-Disposition", val);
-	http_header(h, "X-Filename", xf);
 }
 
 static const char *
@@ -248,7 +203,7 @@ begin(struct xfer *x)
 	char		 num[32];
 
 	x->started = 1;
-	metrics_stream(1);
+	counters_stream(1);
 	http_status(x->h, x->status == 206 ? 206 : 200);
 	ct = (strncmp(x->ctype, "video/", 6) == 0 ||
 	    strncmp(x->ctype, "audio/", 6) == 0 ||
@@ -264,7 +219,7 @@ begin(struct xfer *x)
 	http_header(x->h, "Accept-Ranges", x->ranges ? "bytes" : "none");
 	http_header(x->h, "X-Accel-Buffering", "no");
 	http_header(x->h, "Cache-Control", "private, no-store");
-	stream_disposition(x->h, x->t->author, extension(x->t->type, ct));
+	media_disposition(x->h, x->t->author, extension(x->t->type, ct));
 	if (http_flush(x->h) != HERR_OK) {
 		x->hup = 1;
 		return HERR_HUP;
@@ -332,71 +287,6 @@ on_data(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/* A single "bytes=a-b", "bytes=a-" or "bytes=-n" range, else NULL. */
-const char *
-stream_range(const char *r)
-{
-	const char	*p;
-	int		 digits = 0, dash = 0;
-
-	if (r == NULL || strncmp(r, "bytes=", 6) != 0 || strlen(r) > 64)
-		return NULL;
-	for (p = r + 6; *p != '\0'; p++) {
-		if (*p == '-' && !dash)
-			dash = 1;
-		else if (isdigit((unsigned char)*p))
-			digits++;
-		else
-			return NULL;
-	}
-	return dash && digits > 0 ? r : NULL;
-}
-
-/*
- * The request headers for the CDN from a format's http_headers (may be
- * NULL), with Range from the client if given.  Caller frees with
- * curl_slist_free_all.
- */
-struct curl_slist *
-stream_headers(struct json_object *hh, const char *range)
-{
-	struct curl_slist	*l = NULL, *n;
-	char			 line[8192];
-	const char		*val;
-	int			 have_ua = 0;
-
-	if (hh != NULL) {
-		json_object_object_foreach(hh, k, v) {
-			if (!json_object_is_type(v, json_type_string))
-				continue;
-			val = json_object_get_string(v);
-			if (strpbrk(k, "\r\n: ") != NULL ||
-			    strpbrk(val, "\r\n") != NULL ||
-			    strcasecmp(k, "Range") == 0 ||
-			    strcasecmp(k, "Host") == 0 ||
-			    strcasecmp(k, "Accept-Encoding") == 0 ||
-			    strcasecmp(k, "Content-Length") == 0)
-				continue;
-			if (strcasecmp(k, "User-Agent") == 0)
-				have_ua = 1;
-			snprintf(line, sizeof(line), "%s: %s", k, val);
-			if ((n = curl_slist_append(l, line)) == NULL)
-				break;
-			l = n;
-		}
-	}
-	if (!have_ua && (n = curl_slist_append(l, "User-Agent: Mozilla/5.0 "
-	    "(Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
-	    "Gecko) Chrome/120.0 Safari/537.36")) != NULL)
-		l = n;
-	if (range != NULL) {
-		snprintf(line, sizeof(line), "Range: %s", range);
-		if ((n = curl_slist_append(l, line)) != NULL)
-			l = n;
-	}
-	return l;
-}
-
 static int
 client_gone(void *h)
 {
@@ -427,8 +317,8 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr)
 		*cerr = CURLE_OUT_OF_MEMORY;
 		return -1;
 	}
-	hdrs = stream_headers(t->headers,
-	    stream_range(http_param(h, "HTTP_RANGE")));
+	hdrs = media_headers(t->headers,
+	    media_range(http_param(h, "HTTP_RANGE")));
 	curl_easy_setopt(c, CURLOPT_URL, t->url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -450,10 +340,10 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr)
 	*cerr = rc;
 
 	if (x.started) {
-		metrics_stream(-1);
-		metrics_bytes(http_bytes_sent(h));
+		counters_stream(-1);
+		counters_bytes(http_bytes_sent(h));
 		if (!x.hup && rc != CURLE_OK)
-			metrics_upstream(UP_CDN_CUT);
+			counters_upstream(UP_CDN_CUT);
 		if (x.hup)
 			log_debug("%s: client went away", __func__);
 		else if (rc != CURLE_OK) {
@@ -467,7 +357,7 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr)
 	if (rc == CURLE_OK && (x.status == 200 || x.status == 206)) {
 		/* HEAD, or an empty body. */
 		begin(&x);
-		metrics_stream(-1);
+		counters_stream(-1);
 		return 0;
 	}
 	if (x.status == 416) {
@@ -513,7 +403,7 @@ serve(struct app *app, struct http *h, struct target *t)
 	}
 	if (st == 0)
 		return;
-	metrics_upstream(cerr == CURLE_OPERATION_TIMEDOUT ? UP_CDN_TIMEOUT :
+	counters_upstream(cerr == CURLE_OPERATION_TIMEDOUT ? UP_CDN_TIMEOUT :
 	    st > 0 ? UP_CDN_STATUS : UP_CDN_CONNECT);
 	if (cerr == CURLE_OPERATION_TIMEDOUT) {
 		http_error(h, 504, "The CDN did not answer in time");

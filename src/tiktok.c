@@ -12,71 +12,17 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "answer.h"
 #include "app.h"
+#include "handlers.h"
 #include "cache.h"
 #include "http.h"
 #include "log.h"
-#include "metrics.h"
+#include "counters.h"
 #include "post.h"
 #include "shape.h"
 
 #define JSON_DEPTH	16
-
-/*
- * Answer an extraction failure with its status: the same mapping serves
- * /stream when it has to extract.  msg is the pool's reason, in its own
- * words (yt-dlp's text stays in the log: pool.c).
- */
-void
-answer_pool_error(struct http *h, enum pool_err err, const char *msg)
-{
-	char	 buf[1024];
-
-	metrics_upstream(err == POOL_NOT_FOUND ? UP_POOL_NOT_FOUND :
-	    err == POOL_PRIVATE ? UP_POOL_PRIVATE :
-	    err == POOL_BLOCKED ? UP_POOL_BLOCKED :
-	    err == POOL_UNSUPPORTED ? UP_POOL_UNSUPPORTED :
-	    err == POOL_TIMEOUT ? UP_POOL_TIMEOUT :
-	    err == POOL_UNREADABLE ? UP_POOL_UNREADABLE :
-	    err == POOL_BUSY ? UP_POOL_BUSY : UP_POOL_OTHER);
-	switch (err) {
-	case POOL_NOT_FOUND:
-		http_error(h, 404, "Video not found. Please check the URL "
-		    "and make sure the video exists.");
-		break;
-	case POOL_PRIVATE:
-		http_error(h, 403, "This video is private or needs a login.");
-		break;
-	case POOL_BLOCKED:
-		http_header(h, "Retry-After", "60");
-		http_error(h, 503, "TikTok is refusing our requests right "
-		    "now. Please try again later.");
-		break;
-	case POOL_UNSUPPORTED:
-		http_error(h, 400, "This TikTok or Douyin URL is not a "
-		    "single post.");
-		break;
-	case POOL_TIMEOUT:
-		http_error(h, 504, "Extraction timed out.");
-		break;
-	case POOL_UNREADABLE:
-		http_error(h, 502, "TikTok's answer could not be read. The "
-		    "yt-dlp on this server may be outdated.");
-		break;
-	case POOL_BUSY:
-		http_header(h, "Retry-After", "5");
-		snprintf(buf, sizeof(buf), "Server busy (%s). Please try "
-		    "again shortly.", msg ? msg : "no extraction slot");
-		http_error(h, 503, buf);
-		break;
-	default:
-		/* The pool's own words (yt-dlp's go to the log only). */
-		snprintf(buf, sizeof(buf), "Extraction failed%s%s.",
-		    msg ? ": " : "", msg ? msg : "");
-		http_error(h, 500, buf);
-		break;
-	}
-}
 
 /* A POST /tiktok between its parts: parsed, waiting, answering. */
 struct ask {
@@ -178,7 +124,7 @@ follow_later(void *arg)
 {
 	struct ask	*a = arg;
 
-	if (post_follow(a->app, &a->pu) == POSTURL_NOT_POST) {
+	if (post_follow(&a->app->conf, &a->pu) == POSTURL_NOT_POST) {
 		http_error(a->h, 400, "This TikTok or Douyin URL is not a "
 		    "single post.");
 		ask_free(a);

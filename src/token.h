@@ -3,6 +3,9 @@
  * base64url_nopad(iv[16] || tag[16] || AES-256-GCM(key, iv, json)) where
  * json is {"data": payload, "exp": ms since epoch} and key is
  * scrypt(secret, "salt", N=16384, r=8, p=1, 32 bytes).
+ *
+ * Used by the app (the key), shape.c (sealing) and the download
+ * handlers (opening).
  */
 #ifndef TOKEN_H
 #define TOKEN_H

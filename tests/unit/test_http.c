@@ -14,10 +14,11 @@
 #include <cmocka.h>
 
 #include "app.h"
+#include "handlers.h"
 #include "conf.h"
 #include "http.h"
 #include "memhttp.h"
-#include "stream.h"
+#include "media.h"
 
 static struct app	 app;
 
@@ -265,15 +266,15 @@ test_safe_names(void **state)
 	char	 out[80];
 
 	(void)state;
-	stream_safe_name("fake creator", out, sizeof(out));
+	media_safe_name("fake creator", out, sizeof(out));
 	assert_string_equal(out, "fake_creator");
-	stream_safe_name("a\"b\r\nX-Evil: 1", out, sizeof(out));
+	media_safe_name("a\"b\r\nX-Evil: 1", out, sizeof(out));
 	assert_string_equal(out, "a_b_X_Evil_1");
-	stream_safe_name("\xe5\x90\x8d\xe5\x89\x8d", out, sizeof(out));
+	media_safe_name("\xe5\x90\x8d\xe5\x89\x8d", out, sizeof(out));
 	assert_string_equal(out, "tiktok");
-	stream_safe_name("../../etc/passwd", out, sizeof(out));
+	media_safe_name("../../etc/passwd", out, sizeof(out));
 	assert_string_equal(out, "etc_passwd");
-	stream_safe_name(NULL, out, sizeof(out));
+	media_safe_name(NULL, out, sizeof(out));
 	assert_string_equal(out, "tiktok");
 }
 
@@ -288,7 +289,7 @@ test_disposition(void **state)
 	(void)state;
 	mem_init(&m, p, NULL);
 	h = http_new(&mem_io, &m);
-	stream_disposition(h, "J\xc3\xbcrgen \"x\"\r\n", "mp4");
+	media_disposition(h, "J\xc3\xbcrgen \"x\"\r\n", "mp4");
 	http_end(h);
 	v = mem_header(&m, "Content-Disposition");
 	assert_string_equal(v, "attachment; filename=\"J_rgen_x.mp4\"; "

@@ -1,0 +1,401 @@
+/*
+ * One helper process and its three pipes.  Every descriptor is
+ * non-blocking and owned here; the pool's supervisor polls them
+ * (helper_fd) and calls back in when they are ready.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helper.h"
+#include "log.h"
+#include "proc.h"
+
+#define LINE_MAX_BYTES	(16 * 1024 * 1024)	/* one line either way */
+#define READ_CHUNK	65536
+
+extern char **environ;
+
+struct helper {
+	pid_t		 pid;		/* < 0 once reaped */
+	int		 fd[3];		/* our ends; -1 closed */
+	char		*obuf;		/* to its stdin */
+	size_t		 olen, ocap;
+	char		*ibuf;		/* from its stdout */
+	size_t		 ilen, icap;
+	char		 ebuf[1024];	/* from its stderr */
+	size_t		 elen;
+};
+
+/*
+ * Variables a helper must not see: ours that it gets in its own form,
+ * and secrets it has no use for (the token key, proxy credentials).
+ */
+static int
+withheld(const char *kv)
+{
+	static const char *const names[] = { "PYTHONPATH=",
+	    "PYTHONUNBUFFERED=", "SSL_CERT_FILE=", "TIKTOK_FCGI_",
+	    "ENCRYPTION_KEY=", "OUTBOUND_PROXY=", "http_proxy=",
+	    "https_proxy=", "HTTP_PROXY=", "HTTPS_PROXY=", "ALL_PROXY=",
+	    "all_proxy=", "REDIS_URL=", NULL };
+	size_t	 i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (strncmp(kv, names[i], strlen(names[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The environment helpers run with: ours, less what is withheld, plus
+ * the settings (passed by environment, not argv, so that a proxy
+ * password does not show in ps).  Caller frees with helper_env_free().
+ */
+char **
+helper_env(const struct helper_settings *hs)
+{
+	char		**env, *pp = NULL;
+	size_t		  n = 0, i, k = 0;
+	const char	 *oldpp;
+
+	while (environ[n] != NULL)
+		n++;
+	if ((env = calloc(n + 16, sizeof(*env))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (!withheld(environ[i]))
+			env[k++] = strdup(environ[i]);
+	oldpp = getenv("PYTHONPATH");
+	if (hs->pythonpath != NULL || oldpp != NULL) {
+		if (asprintf(&pp, "PYTHONPATH=%s%s%s",
+		    hs->pythonpath ? hs->pythonpath : "",
+		    hs->pythonpath && oldpp ? ":" : "",
+		    oldpp ? oldpp : "") == -1)
+			pp = NULL;
+		env[k++] = pp;
+	}
+	env[k++] = strdup("PYTHONUNBUFFERED=1");
+	if (asprintf(&env[k++], "TIKTOK_FCGI_WORKERS=%d", hs->workers) == -1)
+		env[k - 1] = NULL;
+	if (asprintf(&env[k++], "TIKTOK_FCGI_SOCKET_TIMEOUT=%d",
+	    hs->socket_timeout) == -1)
+		env[k - 1] = NULL;
+	if (hs->proxy != NULL &&
+	    asprintf(&env[k++], "TIKTOK_FCGI_PROXY=%s", hs->proxy) == -1)
+		env[k - 1] = NULL;
+	if (hs->cookies != NULL &&
+	    asprintf(&env[k++], "TIKTOK_FCGI_COOKIES=%s", hs->cookies) == -1)
+		env[k - 1] = NULL;
+	if (hs->ca_file != NULL) {
+		if (asprintf(&env[k++], "TIKTOK_FCGI_CA_FILE=%s",
+		    hs->ca_file) == -1)
+			env[k - 1] = NULL;
+		if (asprintf(&env[k++], "SSL_CERT_FILE=%s", hs->ca_file) == -1)
+			env[k - 1] = NULL;
+	}
+	if (hs->allow_generic)
+		env[k++] = strdup("TIKTOK_FCGI_ALLOW_GENERIC=1");
+	for (i = 0; i < k; i++)
+		if (env[i] == NULL) {
+			env[i] = strdup("");	/* so the free below ends */
+			helper_env_free(env);
+			return NULL;
+		}
+	env[k] = NULL;
+	return env;
+}
+
+void
+helper_env_free(char **env)
+{
+	size_t	 i;
+
+	if (env == NULL)
+		return;
+	for (i = 0; env[i] != NULL; i++)
+		free(env[i]);
+	free(env);
+}
+
+/*
+ * Start python script: three pipes become its stdin, stdout and stderr
+ * (proc_spawn: no other descriptor, signals reset, its own group).
+ * Returns NULL on failure (logged).
+ */
+struct helper *
+helper_spawn(const char *python, const char *script, char **envp)
+{
+	struct helper	*h;
+	int		 pin[2] = { -1, -1 }, pout[2] = { -1, -1 };
+	int		 perr[2] = { -1, -1 }, fds[3], i;
+	char		*argv[3];
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	if (pipe2(pin, O_CLOEXEC) == -1 || pipe2(pout, O_CLOEXEC) == -1 ||
+	    pipe2(perr, O_CLOEXEC) == -1) {
+		log_warn("%s: pipe", __func__);
+		goto fail;
+	}
+	argv[0] = (char *)(uintptr_t)python;
+	argv[1] = (char *)(uintptr_t)script;
+	argv[2] = NULL;
+	fds[0] = pin[0];
+	fds[1] = pout[1];
+	fds[2] = perr[1];
+	if ((h->pid = proc_spawn(argv, envp, fds)) == -1) {
+		log_warn("%s: %s", __func__, python);
+		goto fail;
+	}
+	close(pin[0]);
+	close(pout[1]);
+	close(perr[1]);
+	h->fd[HELPER_IN] = pin[1];
+	h->fd[HELPER_OUT] = pout[0];
+	h->fd[HELPER_ERR] = perr[0];
+	for (i = 0; i < 3; i++)
+		fcntl(h->fd[i], F_SETFL, O_NONBLOCK);
+	return h;
+fail:
+	if (pin[0] != -1) { close(pin[0]); close(pin[1]); }
+	if (pout[0] != -1) { close(pout[0]); close(pout[1]); }
+	if (perr[0] != -1) { close(perr[0]); close(perr[1]); }
+	free(h);
+	return NULL;
+}
+
+pid_t
+helper_pid(const struct helper *h)
+{
+	return h->pid < 0 ? -h->pid : h->pid;
+}
+
+/* One of its descriptors, or -1 once closed. */
+int
+helper_fd(const struct helper *h, enum helper_fd which)
+{
+	return h->fd[which];
+}
+
+/* Queue a line for its stdin.  -1: over the cap, or out of memory. */
+int
+helper_send(struct helper *h, const char *line, size_t len)
+{
+	char	*nb;
+	size_t	 ncap;
+
+	if (h->olen + len > h->ocap) {
+		ncap = h->ocap ? h->ocap : 4096;
+		while (ncap < h->olen + len)
+			ncap *= 2;
+		if (ncap > LINE_MAX_BYTES || (nb = realloc(h->obuf, ncap)) ==
+		    NULL)
+			return -1;
+		h->obuf = nb;
+		h->ocap = ncap;
+	}
+	memcpy(h->obuf + h->olen, line, len);
+	h->olen += len;
+	return 0;
+}
+
+/* Bytes queued for its stdin, not yet written. */
+size_t
+helper_pending(const struct helper *h)
+{
+	return h->olen;
+}
+
+/* Write what we can of the queued input.  -1: it is gone. */
+int
+helper_flush(struct helper *h)
+{
+	ssize_t	 n;
+
+	while (h->olen > 0 && h->fd[HELPER_IN] != -1) {
+		n = write(h->fd[HELPER_IN], h->obuf, h->olen);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			return -1;
+		}
+		memmove(h->obuf, h->obuf + n, h->olen - (size_t)n);
+		h->olen -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Read its stdout and hand each whole line to line(arg, text, len).
+ * Returns -1 when it closed its stdout, a line passed the cap, or line()
+ * returned -1 (the protocol broke); 0 otherwise.
+ */
+int
+helper_read(struct helper *h, int (*line)(void *, const char *, size_t),
+    void *arg)
+{
+	ssize_t	 n;
+	char	*nl, *nb;
+	size_t	 off;
+
+	for (;;) {
+		if (h->icap - h->ilen < READ_CHUNK) {
+			if (h->icap >= LINE_MAX_BYTES + READ_CHUNK) {
+				log_warnx("%s: helper %d: answer longer than "
+				    "%d bytes", __func__, (int)h->pid,
+				    LINE_MAX_BYTES);
+				return -1;
+			}
+			if ((nb = realloc(h->ibuf, h->icap + READ_CHUNK)) ==
+			    NULL)
+				return -1;
+			h->ibuf = nb;
+			h->icap += READ_CHUNK;
+		}
+		n = read(h->fd[HELPER_OUT], h->ibuf + h->ilen,
+		    h->icap - h->ilen);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return -1;
+		}
+		if (n == 0)
+			return -1;
+		h->ilen += (size_t)n;
+		off = 0;
+		while ((nl = memchr(h->ibuf + off, '\n', h->ilen - off)) !=
+		    NULL) {
+			if (line(arg, h->ibuf + off,
+			    (size_t)(nl - (h->ibuf + off))) == -1) {
+				log_warnx("%s: helper %d: malformed answer",
+				    __func__, (int)h->pid);
+				return -1;
+			}
+			off = (size_t)(nl - h->ibuf) + 1;
+		}
+		memmove(h->ibuf, h->ibuf + off, h->ilen - off);
+		h->ilen -= off;
+		if (h->ilen > LINE_MAX_BYTES) {
+			log_warnx("%s: helper %d: answer longer than %d bytes",
+			    __func__, (int)h->pid, LINE_MAX_BYTES);
+			return -1;
+		}
+	}
+	/* Keep big buffers from lingering after a big answer. */
+	if (h->ilen == 0 && h->icap > 1024 * 1024) {
+		free(h->ibuf);
+		h->ibuf = NULL;
+		h->icap = 0;
+	}
+	return 0;
+}
+
+/* Drain its stderr into our log, a line at a time. */
+void
+helper_stderr(struct helper *h)
+{
+	char	 buf[4096], out[600];
+	ssize_t	 n;
+	size_t	 i;
+
+	if (h->fd[HELPER_ERR] == -1)
+		return;
+	while ((n = read(h->fd[HELPER_ERR], buf, sizeof(buf))) > 0) {
+		for (i = 0; i < (size_t)n; i++) {
+			if (buf[i] == '\n' || h->elen == sizeof(h->ebuf) - 1) {
+				h->ebuf[h->elen] = '\0';
+				if (h->elen > 0)
+					log_info("helper %d: %s", (int)h->pid,
+					    log_filter(out, sizeof(out),
+					    h->ebuf));
+				h->elen = 0;
+				if (buf[i] == '\n')
+					continue;
+			}
+			h->ebuf[h->elen++] = buf[i];
+		}
+	}
+	if (n == 0) {
+		close(h->fd[HELPER_ERR]);
+		h->fd[HELPER_ERR] = -1;
+	}
+}
+
+/* End of its input: it finishes its work and exits. */
+void
+helper_close_input(struct helper *h)
+{
+	if (h->fd[HELPER_IN] != -1) {
+		close(h->fd[HELPER_IN]);
+		h->fd[HELPER_IN] = -1;
+	}
+}
+
+/* Signal its whole process group (yt-dlp may have children). */
+void
+helper_signal(struct helper *h, int sig)
+{
+	if (h->pid > 0)
+		kill(-h->pid, sig);
+}
+
+/* Has it exited?  Reaps it if so.  1 or 0. */
+int
+helper_reaped(struct helper *h)
+{
+	int	 status;
+
+	if (h->pid < 0)
+		return 1;
+	if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
+		h->pid = -h->pid;
+		return 1;
+	}
+	return 0;
+}
+
+/* Kill its process group now and reap it. */
+void
+helper_kill(struct helper *h)
+{
+	int	 status;
+
+	if (h->pid <= 0)
+		return;
+	kill(-h->pid, SIGKILL);
+	while (waitpid(h->pid, &status, 0) == -1 && errno == EINTR)
+		continue;
+	h->pid = -h->pid;
+}
+
+/* Kill (if alive), reap, close and free.  helper_free(NULL) is a no-op. */
+void
+helper_free(struct helper *h)
+{
+	int	 i;
+
+	if (h == NULL)
+		return;
+	helper_kill(h);
+	for (i = 0; i < 3; i++)
+		if (h->fd[i] != -1)
+			close(h->fd[i]);
+	free(h->obuf);
+	free(h->ibuf);
+	free(h);
+}

@@ -1,0 +1,48 @@
+/*
+ * One yt-dlp helper process: spawned safely (argv, three pipes, its own
+ * process group, the settings in its environment), fed lines on stdin,
+ * read line by line on stdout (each line capped), its stderr passed to
+ * our log, and killed and reaped.  What the lines mean is the pool's
+ * business (pool.c); this module knows processes and pipes.  Used only
+ * by the pool's supervisor thread.
+ */
+#ifndef HELPER_H
+#define HELPER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct helper;
+
+/* What a helper is told through its environment (TIKTOK_FCGI_*). */
+struct helper_settings {
+	const char	*pythonpath;	/* put before PYTHONPATH, or NULL */
+	int		 workers;	/* extractions at once */
+	int		 socket_timeout;	/* s */
+	const char	*proxy;		/* or NULL */
+	const char	*cookies;	/* or NULL */
+	const char	*ca_file;	/* or NULL */
+	int		 allow_generic;	/* tests only */
+};
+
+enum helper_fd { HELPER_IN, HELPER_OUT, HELPER_ERR };
+
+char		**helper_env(const struct helper_settings *);
+void		  helper_env_free(char **);
+struct helper	 *helper_spawn(const char *python, const char *script,
+		    char **envp);
+pid_t		  helper_pid(const struct helper *);
+int		  helper_fd(const struct helper *, enum helper_fd);
+int		  helper_send(struct helper *, const char *line, size_t len);
+size_t		  helper_pending(const struct helper *);
+int		  helper_flush(struct helper *);
+int		  helper_read(struct helper *,
+		    int (*line)(void *arg, const char *, size_t), void *arg);
+void		  helper_stderr(struct helper *);
+void		  helper_close_input(struct helper *);
+void		  helper_signal(struct helper *, int sig);
+int		  helper_reaped(struct helper *);
+void		  helper_kill(struct helper *);
+void		  helper_free(struct helper *);
+
+#endif /* HELPER_H */

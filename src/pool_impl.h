@@ -1,0 +1,130 @@
+/*
+ * The helper pool's inside, shared by its three files and nobody else:
+ * pool.c (the API, and telling callers), pool_run.c (the supervisor
+ * thread: helpers started, fed, timed and replaced) and pool_answer.c
+ * (what a helper's lines mean, and what they say about TikTok and
+ * yt-dlp).  Everything here is used with pool->mtx held.
+ */
+#ifndef POOL_IMPL_H
+#define POOL_IMPL_H
+
+#include <sys/queue.h>
+
+#include "pool.h"
+
+struct helper;
+
+#define START_TIMEOUT_MS 60000	/* import yt_dlp and say ready */
+#define DRAIN_KILL_MS	10000	/* a closed helper must exit by then */
+#define RSS_CHECK_MS	10000
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	10000
+#define STORM_FAILURES	3	/* failures in a row: fail fast */
+#define OUTDATED_STREAK	3	/* unreadable answers in a row */
+#define BLOCK_WINDOW_MS	(10 * 60 * 1000)
+#define BLOCK_POSTS	3	/* distinct posts refused in the window */
+#define BLOCK_SEEN	8
+
+/* glibc's sys/queue.h lacks the _SAFE variants. */
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
+#ifndef LIST_FOREACH_SAFE
+#define LIST_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = LIST_FIRST(head);					\
+	    (var) != NULL && ((tvar) = LIST_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
+
+struct req {
+	unsigned long		 id;
+	char			*url;
+	struct json_object	*info;
+	char			*msg;
+	enum pool_err		 err;
+	int			 retried;
+	int			 queued;	/* on pool->queue, else helper */
+	struct member		*helper;
+	long long		 deadline;	/* monotonic ms */
+	pool_done_fn		 done;
+	void			*arg;
+	TAILQ_ENTRY(req)	 entry;		/* queue, work or ended */
+};
+TAILQ_HEAD(reqq, req);
+
+enum hstate { H_STARTING, H_READY, H_DRAINING };
+
+/* A helper as the pool sees it: its process, and what it is doing. */
+struct member {
+	struct helper		*proc;
+	pid_t			 pid;		/* for logs */
+	enum hstate		 state;
+	int			 slot;		/* -1 when draining */
+	int			 inflight;	/* live requests */
+	int			 abandoned;	/* timed out, still inside */
+	int			 served;
+	int			 limit;		/* recycle after */
+	int			 recycle;	/* due for replacement */
+	long long		 started;
+	long long		 kill_at;	/* 0, or when to SIGKILL */
+	long			 rss_kb;
+	char			*version;
+	struct reqq		 work;
+	LIST_ENTRY(member)	 entry;
+};
+LIST_HEAD(memberl, member);
+
+struct slot {
+	struct member		*cur;
+	struct member		*next;	/* replacement, starting */
+	int			 failures;	/* in a row */
+	int			 started;	/* ever had a helper */
+	long long		 start_at;	/* backoff */
+};
+
+struct pool {
+	struct pool_opts	 o;
+	char			*python, *script;
+	char			**envp;		/* helper_env() */
+	pthread_mutex_t		 mtx;
+	pthread_t		 thread;
+	int			 running;
+	int			 stopping;
+	int			 reload;
+	int			 wake[2];
+	struct slot		*slots;
+	struct memberl		 helpers;
+	struct reqq		 queue;
+	struct reqq		 ended;		/* to be told, by deliver() */
+	int			 nqueued;
+	int			 inflight;
+	int			 per_helper;
+	unsigned long		 seq;
+	unsigned long		 restarts, timeouts, crashes, requests;
+	long long		 rss_checked;
+	char			*version;	/* last handshake */
+	int			 unreadable;	/* in a row, no success since */
+	struct {
+		unsigned int	 post;		/* hash of the URL */
+		long long	 at;
+	}			 refused[BLOCK_SEEN];	/* as "blocked" */
+	int			 nrefused;
+};
+
+void		 wake(struct pool *);
+void		 req_done(struct pool *, struct req *, enum pool_err,
+		    const char *msg, struct json_object *info);
+void		 deliver(struct pool *);
+int		 storm(struct pool *);
+int		 member_line(struct pool *, struct member *, const char *,
+		    size_t);
+void		 pool_note(struct pool *, enum pool_err, const char *url);
+int		 pool_refused(struct pool *);
+void		*supervisor(void *);
+void		 member_drain(struct pool *, struct member *);
+void		 member_lost(struct pool *, struct member *, const char *why);
+
+#endif /* POOL_IMPL_H */

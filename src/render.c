@@ -1,0 +1,515 @@
+/*
+ * Renders: files made from a post by ffmpeg (a slideshow), kept a while
+ * and sent to whoever asks.  One render per key at a time (single
+ * flight: later requests wait for it, as long as their client stays), at
+ * most RENDER_MAX running (beyond: 503 + Retry-After), each within its
+ * deadline (ffmpeg killed: 504), killed when every client waiting for it
+ * has gone; finished ones kept keep_s seconds (a bounded number).  Each
+ * render works in a fresh folder TEMP_DIR/render-XXXXXX, removed with
+ * it (janitor_remove); the janitor sweeps what a crash left.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "janitor.h"
+#include "log.h"
+#include "proc.h"
+#include "render.h"
+
+extern char **environ;
+
+enum rstate { R_RUNNING, R_DONE, R_FAILED };
+
+struct render {
+	char		*key;
+	char		*dir;		/* work folder */
+	char		 file[1100];	/* what it made, in dir */
+	enum rstate	 state;
+	int		 status;	/* failure: HTTP status ... */
+	char		*msg;		/* ... and message */
+	int		 waiters;	/* threads waiting, owner excluded */
+	int		 alive;		/* of owner and waiters, clients left */
+	int		 refs;		/* threads sending the file */
+	int		 linked;
+	long long	 done_at;
+	pthread_cond_t	 cv;
+	struct render	*next;
+};
+
+struct renders {
+	pthread_mutex_t	 mtx;
+	struct render	*list;
+	int		 running;
+	int		 kept;
+	char		*temp_dir;
+	char		*ffmpeg;
+	int		 max, timeout;
+	long long	 keep_ms;
+	int		 keep_max;
+	unsigned long	 renders, rejected, failed;
+};
+
+/* What a render's make function is handed (render_make_fn). */
+struct render_ctl {
+	struct renders		*s;
+	struct render		*r;
+	struct http		*h;
+	int			 counted;	/* our leaving is counted */
+	long long		 deadline;
+};
+
+/*
+ * Renders in temp_dir: at most max at once, each at most timeout
+ * seconds, finished ones kept keep_s seconds; ffmpeg is the program.
+ * Strings are copied.  NULL on failure.
+ */
+struct renders *
+renders_new(const char *temp_dir, const char *ffmpeg, int max, int timeout,
+    int keep_s)
+{
+	struct renders	*s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	pthread_mutex_init(&s->mtx, NULL);
+	s->temp_dir = strdup(temp_dir);
+	s->ffmpeg = strdup(ffmpeg);
+	s->max = max;
+	s->timeout = timeout;
+	s->keep_ms = (long long)keep_s * 1000;
+	s->keep_max = 4 * max;
+	if (s->temp_dir == NULL || s->ffmpeg == NULL) {
+		renders_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void
+render_free(struct render *r)
+{
+	if (r->dir != NULL)
+		janitor_remove(r->dir);
+	pthread_cond_destroy(&r->cv);
+	free(r->dir);
+	free(r->key);
+	free(r->msg);
+	free(r);
+}
+
+static void
+unlink_render(struct renders *s, struct render *r)
+{
+	struct render	**pp;
+
+	if (!r->linked)
+		return;
+	for (pp = &s->list; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	r->linked = 0;
+	if (r->state == R_DONE)
+		s->kept--;
+}
+
+void
+renders_free(struct renders *s)
+{
+	struct render	*r;
+
+	if (s == NULL)
+		return;
+	while ((r = s->list) != NULL) {
+		unlink_render(s, r);
+		render_free(r);
+	}
+	pthread_mutex_destroy(&s->mtx);
+	free(s->temp_dir);
+	free(s->ffmpeg);
+	free(s);
+}
+
+void
+renders_stats(struct renders *s, struct renders_stats *st)
+{
+	pthread_mutex_lock(&s->mtx);
+	st->running = s->running;
+	st->kept = s->kept;
+	st->renders = s->renders;
+	st->rejected = s->rejected;
+	st->failed = s->failed;
+	pthread_mutex_unlock(&s->mtx);
+}
+
+/* Drop kept renders past their time, and the oldest beyond the bound. */
+static void
+expire(struct renders *s, long long now)
+{
+	struct render	*r, *next, *oldest;
+
+	for (r = s->list; r != NULL; r = next) {
+		next = r->next;
+		if (r->state == R_DONE && r->refs == 0 &&
+		    now - r->done_at >= s->keep_ms) {
+			unlink_render(s, r);
+			render_free(r);
+		}
+	}
+	while (s->kept > s->keep_max) {
+		oldest = NULL;
+		for (r = s->list; r != NULL; r = r->next)
+			if (r->state == R_DONE && r->refs == 0 &&
+			    (oldest == NULL || r->done_at < oldest->done_at))
+				oldest = r;
+		if (oldest == NULL)
+			break;
+		unlink_render(s, oldest);
+		render_free(oldest);
+	}
+}
+
+/* Start ffmpeg: stdin and stdout /dev/null, stderr to errlog. */
+static pid_t
+spawn(char *const argv[], const char *errlog)
+{
+	int	 fds[3], i, saved;
+	pid_t	 pid = -1;
+
+	fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	fds[1] = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	fds[2] = open(errlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (fds[0] != -1 && fds[1] != -1 && fds[2] != -1)
+		pid = proc_spawn(argv, environ, fds);
+	saved = errno;
+	for (i = 0; i < 3; i++)
+		if (fds[i] != -1)
+			close(fds[i]);
+	errno = saved;
+	return pid;
+}
+
+/* The last line ffmpeg wrote, for the log. */
+static void
+log_ffmpeg(const char *errlog)
+{
+	char	 buf[4096], line[512], *p;
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = open(errlog, O_RDONLY | O_CLOEXEC)) == -1)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	p = strrchr(buf, '\n');
+	log_warnx("ffmpeg: %s", log_filter(line, sizeof(line),
+	    p ? p + 1 : buf));
+}
+
+/*
+ * Is anyone still waiting for this render?  Counts the owner's client
+ * leaving once.  Called without the lock; fits fetch_many's "gone".
+ */
+int
+render_nobody_waits(void *arg)
+{
+	struct render_ctl	*o = arg;
+	int			 none;
+
+	pthread_mutex_lock(&o->s->mtx);
+	if (!o->counted && http_client_gone(o->h)) {
+		o->counted = 1;
+		o->r->alive--;
+	}
+	none = o->r->alive <= 0;
+	pthread_mutex_unlock(&o->s->mtx);
+	return none;
+}
+
+/* The render failed: status and words for everyone waiting. */
+void
+render_fail(struct render_ctl *o, int status, const char *msg)
+{
+	free(o->r->msg);
+	o->r->status = status;
+	o->r->msg = strdup(msg);
+}
+
+/* The render's own work folder. */
+const char *
+render_dir(const struct render_ctl *o)
+{
+	return o->r->dir;
+}
+
+/* When the render must be done (monotonic ms). */
+long long
+render_deadline(const struct render_ctl *o)
+{
+	return o->deadline;
+}
+
+/* Name the file the render makes, in its folder; returns its path. */
+const char *
+render_output(struct render_ctl *o, const char *name)
+{
+	snprintf(o->r->file, sizeof(o->r->file), "%s/%s", o->r->dir, name);
+	return o->r->file;
+}
+
+/* The ffmpeg program, for argv[0]. */
+const char *
+render_ffmpeg_path(const struct render_ctl *o)
+{
+	return o->s->ffmpeg;
+}
+
+/*
+ * Run ffmpeg (argv, no shell: stdin and stdout /dev/null, stderr to
+ * ffmpeg.log in the folder, its own process group) until it is done, the
+ * deadline passes (killed: 504) or nobody waits any more (killed).
+ * Returns 0 when it made the output (render_output) non-empty, 1 when
+ * nobody waits, -1 with the render failed.
+ */
+int
+render_ffmpeg(struct render_ctl *o, char *const argv[])
+{
+	char		 errlog[1100];
+	struct stat	 st;
+	pid_t		 pid;
+	int		 status;
+
+	snprintf(errlog, sizeof(errlog), "%s/ffmpeg.log", o->r->dir);
+	if ((pid = spawn(argv, errlog)) == -1) {
+		log_warn("%s: %s", __func__, o->s->ffmpeg);
+		render_fail(o, 500, "Could not start ffmpeg");
+		return -1;
+	}
+	for (;;) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		if (proc_now_ms() >= o->deadline || render_nobody_waits(o)) {
+			kill(-pid, SIGKILL);
+			while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+				continue;
+			if (proc_now_ms() >= o->deadline) {
+				log_warnx("%s: ffmpeg past %d s: killed",
+				    __func__, o->s->timeout);
+				render_fail(o, 504, "Rendering took too long");
+				return -1;
+			}
+			return 1;
+		}
+		usleep(50000);
+	}
+	/* ffmpeg's own children, if any, go with its group. */
+	kill(-pid, SIGKILL);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+	    stat(o->r->file, &st) == -1 || st.st_size == 0) {
+		log_ffmpeg(errlog);
+		render_fail(o, 500, "Could not render the file");
+		return -1;
+	}
+	return 0;
+}
+
+/* A fresh work folder for the render: TEMP_DIR/render-XXXXXX. */
+static int
+workdir(struct render_ctl *o)
+{
+	char	 tmpl[960];
+
+	if (mkdir(o->s->temp_dir, 0700) == -1 && errno != EEXIST) {
+		log_warn("%s: %s", __func__, o->s->temp_dir);
+		render_fail(o, 500, "Could not make a work folder");
+		return -1;
+	}
+	snprintf(tmpl, sizeof(tmpl), "%s/render-XXXXXX", o->s->temp_dir);
+	if (mkdtemp(tmpl) == NULL) {
+		log_warn("%s: mkdtemp %s", __func__, tmpl);
+		render_fail(o, 500, "Could not make a work folder");
+		return -1;
+	}
+	pthread_mutex_lock(&o->s->mtx);
+	o->r->dir = strdup(tmpl);
+	pthread_mutex_unlock(&o->s->mtx);
+	return o->r->dir != NULL ? 0 : -1;
+}
+
+/*
+ * Get the finished render of key, making it (make(ctl, arg), in this
+ * thread) if nobody has or is.  Returns the render with a reference
+ * (render_release gives it back), or NULL having answered the error (or
+ * with the client gone).
+ */
+struct render *
+render_acquire(struct renders *s, struct http *h, const char *key_,
+    render_make_fn make, void *arg)
+{
+	struct render		*r;
+	struct render_ctl	 o;
+	char		*key, msg[256];
+	int		 rc, status, gone = 0;
+	struct timespec	 ts;
+
+	if ((key = strdup(key_)) == NULL) {
+		http_error(h, 500, "Out of memory");
+		return NULL;
+	}
+	pthread_mutex_lock(&s->mtx);
+	expire(s, proc_now_ms());
+	for (r = s->list; r != NULL; r = r->next)
+		if (strcmp(r->key, key) == 0)
+			break;
+	if (r != NULL && r->state == R_DONE) {
+		r->refs++;
+		pthread_mutex_unlock(&s->mtx);
+		free(key);
+		return r;
+	}
+	if (r != NULL) {
+		/* Being rendered: wait for it, as long as our client stays. */
+		free(key);
+		r->waiters++;
+		r->alive++;
+		while (r->state == R_RUNNING) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 250 * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&r->cv, &s->mtx, &ts);
+			if (!gone && r->state == R_RUNNING) {
+				pthread_mutex_unlock(&s->mtx);
+				gone = http_client_gone(h);
+				pthread_mutex_lock(&s->mtx);
+				if (gone) {
+					r->alive--;
+					r->waiters--;
+					pthread_mutex_unlock(&s->mtx);
+					return NULL;
+				}
+			}
+		}
+		r->waiters--;
+		if (r->state == R_DONE) {
+			r->refs++;
+			pthread_mutex_unlock(&s->mtx);
+			return r;
+		}
+		status = r->status;
+		snprintf(msg, sizeof(msg), "%s", r->msg ? r->msg : "failed");
+		if (r->waiters == 0)
+			render_free(r);		/* failed: unlinked already */
+		pthread_mutex_unlock(&s->mtx);
+		http_error(h, status, msg);
+		return NULL;
+	}
+	if (s->running >= s->max) {
+		s->rejected++;
+		pthread_mutex_unlock(&s->mtx);
+		free(key);
+		http_header(h, "Retry-After", "10");
+		http_error(h, 503, "Too many renders are running. Please try "
+		    "again shortly.");
+		return NULL;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		pthread_mutex_unlock(&s->mtx);
+		free(key);
+		http_error(h, 500, "Out of memory");
+		return NULL;
+	}
+	r->key = key;
+	r->state = R_RUNNING;
+	r->alive = 1;
+	pthread_cond_init(&r->cv, NULL);
+	r->next = s->list;
+	s->list = r;
+	r->linked = 1;
+	s->running++;
+	s->renders++;
+	pthread_mutex_unlock(&s->mtx);
+
+	o.s = s;
+	o.r = r;
+	o.h = h;
+	o.counted = 0;
+	o.deadline = proc_now_ms() + (long long)s->timeout * 1000;
+	rc = workdir(&o);
+	if (rc == 0)
+		rc = make(&o, arg);
+
+	pthread_mutex_lock(&s->mtx);
+	s->running--;
+	if (rc == 0) {
+		r->state = R_DONE;
+		r->done_at = proc_now_ms();
+		r->refs++;
+		s->kept++;
+		expire(s, proc_now_ms());
+	} else {
+		r->state = R_FAILED;
+		if (rc == 1)
+			render_fail(&o, 499, "nobody waits for this render");
+		else
+			s->failed++;
+		unlink_render(s, r);
+	}
+	pthread_cond_broadcast(&r->cv);
+	if (rc != 0) {
+		status = r->status;
+		snprintf(msg, sizeof(msg), "%s", r->msg ? r->msg : "failed");
+		if (r->waiters == 0)
+			render_free(r);
+		pthread_mutex_unlock(&s->mtx);
+		if (rc == -1)
+			http_error(h, status, msg);
+		return NULL;
+	}
+	pthread_mutex_unlock(&s->mtx);
+	return r;
+}
+
+/* The path of a finished render's file. */
+const char *
+render_file(const struct render *r)
+{
+	return r->file;
+}
+
+/* Give back a render taken with render_acquire(). */
+void
+render_release(struct renders *s, struct render *r)
+{
+	pthread_mutex_lock(&s->mtx);
+	r->refs--;
+	if (!r->linked && r->refs == 0)
+		render_free(r);
+	else
+		expire(s, proc_now_ms());
+	pthread_mutex_unlock(&s->mtx);
+}
+

@@ -1,0 +1,49 @@
+/*
+ * Renders (render.c): files made by ffmpeg for a post, single-flight,
+ * limited, time-limited, killed when nobody waits, kept a while.  Used
+ * by the slideshow handler, which says how to make its file (a
+ * render_make_fn: fetch the inputs into render_dir(), run ffmpeg with
+ * render_ffmpeg()).  The app holds one struct renders; /health and
+ * /metrics read its stats.
+ */
+#ifndef RENDER_H
+#define RENDER_H
+
+struct http;
+struct render;
+struct render_ctl;
+struct renders;
+
+struct renders_stats {
+	int		 running;
+	int		 kept;
+	unsigned long	 renders, rejected, failed;
+};
+
+/*
+ * Make the render's file in render_dir(ctl) (named with render_output):
+ * 0 when made, 1 when nobody waits any more (render_nobody_waits), -1
+ * with render_fail() said.  Runs in the thread that asked first.
+ */
+typedef int (*render_make_fn)(struct render_ctl *, void *arg);
+
+struct renders	*renders_new(const char *temp_dir, const char *ffmpeg,
+		    int max, int timeout, int keep_s);
+void		 renders_free(struct renders *);
+void		 renders_stats(struct renders *, struct renders_stats *);
+
+struct render	*render_acquire(struct renders *, struct http *,
+		    const char *key, render_make_fn, void *arg);
+const char	*render_file(const struct render *);
+void		 render_release(struct renders *, struct render *);
+
+/* For make functions. */
+const char	*render_dir(const struct render_ctl *);
+const char	*render_output(struct render_ctl *, const char *name);
+const char	*render_ffmpeg_path(const struct render_ctl *);
+long long	 render_deadline(const struct render_ctl *);
+int		 render_nobody_waits(void *ctl);
+void		 render_fail(struct render_ctl *, int status, const char *msg);
+int		 render_ffmpeg(struct render_ctl *, char *const argv[]);
+
+#endif /* RENDER_H */

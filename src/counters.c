@@ -13,7 +13,8 @@
 #include "counters.h"
 
 static const char *const routes[] = { "/tiktok", "/stream", "/download",
-    "/download-slideshow", "/health", "/metrics", "other" };
+    "/download-slideshow", "/download-audio", "/health", "/metrics",
+    "other" };
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
 
 static const double buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,

@@ -25,6 +25,7 @@ static const struct route routes[] = {
 	{ "/stream",	"GET",	handle_stream, 1 },
 	{ "/download",	"GET",	handle_download, 1 },
 	{ "/download-slideshow", "GET", handle_slideshow, 1 },
+	{ "/download-audio", "GET", handle_audio, 1 },
 	{ "/health",	"GET",	handle_health, 0 },
 	{ "/metrics",	"GET",	handle_metrics, 0 },
 };

@@ -120,6 +120,16 @@ is_video(struct json_object *f)
 	    !codec_none(f, "vcodec") && !codec_none(f, "acodec");
 }
 
+/* An MP3 file already (a photo post's music, an MP3 audio format). */
+static int
+is_mp3(struct json_object *f)
+{
+	const char	*c = jstr(f, "acodec"), *e = jstr(f, "ext");
+
+	return is_audio_only(f) && ((c != NULL && strcmp(c, "mp3") == 0) ||
+	    (e != NULL && strcmp(e, "mp3") == 0));
+}
+
 static int
 is_hevc(struct json_object *f)
 {
@@ -450,6 +460,7 @@ video_answer(struct json_object *info, const char *base,
 {
 	struct json_object	*v[MAX_FORMATS], *o, *dl, *fs, *f, *a;
 	struct json_object	*nw = NULL, *nwhd = NULL, *wmhd = NULL, *wm = NULL;
+	struct json_object	*mp3;
 	size_t			 n, i, len;
 	int			 hd = 0;
 
@@ -474,10 +485,14 @@ video_answer(struct json_object *info, const char *base,
 			wm = f;
 	}
 	a = audio_format(info, v, n);
+	mp3 = a == NULL ? NULL : is_mp3(a) ?
+	    format_link(info, a, "mp3", base, t, page) :
+	    make_link(base, "download-audio", "url", t, page);
 
 	o = json_object_new_object();
 	json_object_object_add(o, "status", json_object_new_string("tunnel"));
-	add_metadata(o, info, a ? jstr(a, "url") : NULL);
+	/* "audio" names what the mp3 link delivers: the link itself. */
+	add_metadata(o, info, mp3 ? json_object_get_string(mp3) : NULL);
 	dl = json_object_new_object();
 	if (wm != NULL)
 		add_link(dl, "watermark", format_link(info, wm, "video", base,
@@ -491,9 +506,7 @@ video_answer(struct json_object *info, const char *base,
 	if (wmhd != NULL)
 		add_link(dl, "watermark_hd", format_link(info, wmhd, "video",
 		    base, t, page));
-	if (a != NULL)
-		add_link(dl, "mp3", format_link(info, a, "mp3", base, t,
-		    page));
+	add_link(dl, "mp3", mp3);
 	json_object_object_add(o, "download_link", dl);
 	return o;
 }

@@ -35,11 +35,12 @@
 #include "post.h"
 #include "shape.h"
 #include "render.h"
+#include "renderlink.h"
 #include "media.h"
 #include "token.h"
 
 #define SECONDS_PER_IMAGE	4
-#define FPS			5
+#define FPS			2
 #define MAX_IMAGES		64
 
 /* Build the ffmpeg command line for n images (and a sound, if any). */
@@ -48,7 +49,7 @@ build_argv(const char *ffmpeg, const char *dir, size_t n, int audio,
     const char *out)
 {
 	char	**av, *fc = NULL, *tmp, buf[64];
-	size_t	  i, k = 0, cap = 64 + n * 10;	/* 10 per image, < 50 else */
+	size_t	  i, k = 0, cap = 64 + n * 4;	/* 4 per image, < 50 else */
 	int	  total = (int)n * SECONDS_PER_IMAGE;
 
 	if ((av = calloc(cap, sizeof(*av))) == NULL)
@@ -58,11 +59,6 @@ build_argv(const char *ffmpeg, const char *dir, size_t n, int audio,
 	ADD("-loglevel"); ADD("error"); ADD("-y");
 	for (i = 0; i < n; i++) {
 		ADD("-protocol_whitelist"); ADD("file");
-		ADD("-loop"); ADD("1");
-		snprintf(buf, sizeof(buf), "%d", FPS);
-		ADD("-framerate"); ADD(buf);
-		snprintf(buf, sizeof(buf), "%d", SECONDS_PER_IMAGE);
-		ADD("-t"); ADD(buf);
 		ADD("-i");
 		if (asprintf(&av[k++], "%s/img%03zu", dir, i) == -1)
 			av[k - 1] = NULL;
@@ -74,13 +70,17 @@ build_argv(const char *ffmpeg, const char *dir, size_t n, int audio,
 		if (asprintf(&av[k++], "%s/audio", dir) == -1)
 			av[k - 1] = NULL;
 	}
-	/* Each image scaled into 1080x1920 and padded with black, then
+	/* Each image decoded, scaled into 1080x1920 and padded with black
+	 * once, then repeated for its 4 seconds (the loop filter repeats
+	 * the scaled frame: scaling every frame was most of the work), then
 	 * all of them one after another. */
 	fc = strdup("");
 	for (i = 0; fc != NULL && i < n; i++) {
 		if (asprintf(&tmp, "%s[%zu:v]scale=1080:1920:force_original_"
 		    "aspect_ratio=decrease,pad=1080:1920:(ow-iw)/2:(oh-ih)/2,"
-		    "setsar=1,format=yuv420p[v%zu];", fc, i, i) == -1)
+		    "setsar=1,format=yuv420p,loop=loop=%d:size=1,"
+		    "setpts=N/%d/TB[v%zu];", fc, i, FPS * SECONDS_PER_IMAGE - 1,
+		    FPS, i) == -1)
 			tmp = NULL;
 		free(fc);
 		fc = tmp;
@@ -105,8 +105,10 @@ build_argv(const char *ffmpeg, const char *dir, size_t n, int audio,
 		ADD("-map"); ADD(buf);
 		ADD("-c:a"); ADD("aac"); ADD("-b:a"); ADD("128k");
 	}
-	/* Stills: a low frame rate, stillimage tuning and a fast preset
-	 * encode several times faster than 30 fps at "medium". */
+	/* Stills: 2 frames a second (a keyframe per image, so seeking
+	 * lands on an image at once), stillimage tuning and a fast preset
+	 * encode many times faster than 30 fps at "medium"; every player
+	 * we know of plays and seeks such a file (bench/README). */
 	ADD("-c:v"); ADD("libx264"); ADD("-preset"); ADD("veryfast");
 	ADD("-tune"); ADD("stillimage"); ADD("-crf"); ADD("23");
 	snprintf(buf, sizeof(buf), "%d", FPS);
@@ -228,36 +230,13 @@ out:
 void
 handle_slideshow(struct app *app, struct http *h)
 {
-	char			*tok, *page = NULL, *msg = NULL, author[128];
-	char			 name[200], key[128];
+	char			 name[200], key[128], author[128];
 	struct posturl		 pu = { NULL, NULL, 0 };
 	struct json_object	*info = NULL;
 	struct render		*r;
-	enum pool_err		 err;
 
-	if ((tok = http_query(h, "url")) == NULL || *tok == '\0') {
-		http_error(h, 400, "Missing url parameter");
+	if (renderlink_open(app, h, &pu, &info) == -1)
 		goto out;
-	}
-	switch (token_open(app->token, tok, &page)) {
-	case TOKEN_OK:
-		break;
-	case TOKEN_EXPIRED:
-		http_error(h, 410, "Download link has expired");
-		goto out;
-	default:
-		http_error(h, 400, "Invalid download link");
-		goto out;
-	}
-	if (post_find(&app->conf, page, &pu) != POSTURL_OK) {
-		http_error(h, 400, "Invalid download link");
-		goto out;
-	}
-	if ((err = cache_get(app->cache, pu.key, pu.page, &info, &msg)) !=
-	    POOL_OK) {
-		answer_pool_error(h, err, msg);
-		goto out;
-	}
 	if (!shape_is_photo(info)) {
 		http_error(h, 400, "Only image posts are supported");
 		goto out;
@@ -273,8 +252,5 @@ handle_slideshow(struct app *app, struct http *h)
 	render_release(app->renders, r);
 out:
 	cache_release(app->cache, info);
-	free(msg);
-	free(page);
-	free(tok);
 	posturl_clear(&pu);
 }

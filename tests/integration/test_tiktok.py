@@ -29,8 +29,11 @@ with Stack(env={'YTDLP_TIMEOUT': '3', 'MAX_WORKERS': '8',
     dl = a['download_link']
     check(set(dl) == {'watermark', 'no_watermark', 'no_watermark_hd',
                       'watermark_hd', 'mp3'}, 'all five links present')
-    check(all(v.startswith(s.base + '/stream?data=') for v in dl.values()),
-          'links are BASE_URL/stream?data=TOKEN, BASE derived from Host')
+    check(all(v.startswith(s.base + '/stream?data=') for k, v in dl.items()
+              if k != 'mp3') and
+          dl['mp3'].startswith(s.base + '/download-audio?url='),
+          'links are BASE_URL/stream?data=TOKEN (mp3: the audio render), '
+          'BASE derived from Host')
     check(a['author']['nickname'] == 'fakecreator02', 'author.nickname')
     check(a['duration'] == 5000 and a['music_duration'] == 5000,
           'duration in ms')

@@ -1,0 +1,128 @@
+/*
+ * GET /download-audio?url=TOKEN: the sound of a video post as a real
+ * MP3 (audio/mpeg), the "mp3" link of a video answer.  A render (render.c:
+ * single-flight, kept a while, limited to SLIDESHOW_MAX with the
+ * slideshows, time-limited, killed when nobody waits): the source (the
+ * first audio-only format, else the best clean video: shape_audio) is
+ * fetched into the render's folder, and ffmpeg takes its first audio
+ * stream into MP3.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "app.h"
+#include "cache.h"
+#include "fetch.h"
+#include "handlers.h"
+#include "http.h"
+#include "log.h"
+#include "media.h"
+#include "post.h"
+#include "render.h"
+#include "renderlink.h"
+#include "shape.h"
+
+/* Make the MP3 (a render_make_fn): the source fetched, then ffmpeg. */
+static int
+make_audio(struct render_ctl *o, void *arg)
+{
+	struct json_object	*fmt = arg, *u, *hh = NULL;
+	struct fetch_file	 src;
+	char			 path[1100], msg[256];
+	char			*av[24] = { NULL };
+	const char		*out;
+	int			 rc = -1, frc, k;
+
+	memset(&src, 0, sizeof(src));
+	snprintf(path, sizeof(path), "%s/source", render_dir(o));
+	src.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	json_object_object_get_ex(fmt, "url", &u);
+	src.url = json_object_get_string(u);
+	json_object_object_get_ex(fmt, "http_headers", &hh);
+	src.headers = media_headers(hh, NULL);
+	if (src.fd == -1) {
+		log_warn("%s: %s", __func__, path);
+		render_fail(o, 500, "Could not write to the work folder");
+		goto out;
+	}
+	frc = fetch_many(&src, 1, render_deadline(o), render_nobody_waits, o);
+	if (frc == -3) {
+		rc = 1;
+		goto out;
+	}
+	if (frc == -2) {
+		render_fail(o, 504, "Fetching the video took too long");
+		goto out;
+	}
+	if (src.result != CURLE_OK || src.status / 100 != 2) {
+		snprintf(msg, sizeof(msg), "Could not fetch the video: %s %ld",
+		    src.result == CURLE_OK ? "the CDN answered" :
+		    curl_easy_strerror(src.result), src.status);
+		render_fail(o, 502, msg);
+		goto out;
+	}
+	out = render_output(o, "audio.mp3");
+	{
+		/* The first sound, whatever else the file holds; VBR
+		 * quality 2, about 190 kbit/s. */
+		const char *const args[] = { render_ffmpeg_path(o),
+		    "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+		    "-protocol_whitelist", "file", "-i", path, "-map", "0:a:0",
+		    "-vn", "-c:a", "libmp3lame", "-q:a", "2", "-f", "mp3", out,
+		    NULL };
+
+		for (k = 0; args[k] != NULL; k++)
+			if ((av[k] = strdup(args[k])) == NULL)
+				break;
+		av[k] = NULL;
+		if (args[k] != NULL) {
+			render_fail(o, 500, "Out of memory");
+			goto out;
+		}
+	}
+	rc = render_ffmpeg(o, av);
+out:
+	for (k = 0; k < 24 && av[k] != NULL; k++)
+		free(av[k]);
+	if (src.fd != -1)
+		close(src.fd);
+	curl_slist_free_all(src.headers);
+	return rc;
+}
+
+void
+handle_audio(struct app *app, struct http *h)
+{
+	char			 key[128];
+	struct posturl		 pu = { NULL, NULL, 0 };
+	struct json_object	*info = NULL, *fmt;
+	struct render		*r;
+
+	if (renderlink_open(app, h, &pu, &info) == -1)
+		goto out;
+	if (shape_is_photo(info) || (fmt = shape_audio(info)) == NULL) {
+		http_error(h, 400, "Only video posts with sound are supported");
+		goto out;
+	}
+	snprintf(key, sizeof(key), "audio %s", pu.key);
+	if ((r = render_acquire(app->renders, h, key, make_audio, fmt)) ==
+	    NULL)
+		goto out;
+	media_send_file(h, render_file(r), "audio/mpeg", shape_author(info),
+	    "mp3");
+	render_release(app->renders, r);
+out:
+	cache_release(app->cache, info);
+	posturl_clear(&pu);
+}

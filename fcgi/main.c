@@ -187,6 +187,9 @@ main(int argc, char *argv[])
 	if (tflag)
 		app.conf.fcgi_threads = tflag;
 	if (check) {
+		if (app.conf.weak_key)
+			printf("warning: ENCRYPTION_KEY is shorter than 16 "
+			    "characters: use a long random string\n");
 		printf("configuration OK\n");
 		conf_clear(&app.conf);
 		return 0;

@@ -45,6 +45,10 @@ app_init(struct app *app, char *err, size_t errsz)
 		log_warnx("no yt-dlp environment in %s (YTDLP_DIR): using %s, "
 		    "whose yt-dlp may be too old for today's TikTok; run "
 		    "tiktok-fcgi-ytdlp update", c->ytdlp_dir, c->ytdlp_python);
+	if (c->weak_key)
+		log_warnx("ENCRYPTION_KEY is shorter than 16 characters: "
+		    "download links are only as safe as it is hard to guess "
+		    "(use a long random string)");
 	if (c->encryption_key != NULL)
 		app->token = token_new(c->encryption_key, c->token_ttl);
 	else {

@@ -20,6 +20,8 @@
 #ifndef HELPER_SCRIPT_PATH
 #define HELPER_SCRIPT_PATH "ytdlp_helper.py"
 #endif
+#define KEY_MIN_LENGTH	16	/* below: a warning */
+
 #ifndef YTDLP_DIR_PATH
 #define YTDLP_DIR_PATH "/var/lib/tiktok-fcgi/yt-dlp"
 #endif
@@ -148,6 +150,21 @@ pick_python(struct conf *c)
 }
 
 /*
+ * A URL fit to show in a message: whatever stands between "://" and an
+ * "@" (a user and a password) replaced by "***".
+ */
+static const char *
+masked(const char *v, char *buf, size_t sz)
+{
+	const char	*s = strstr(v, "://"), *at;
+
+	if (s == NULL || (at = strchr(s + 3, '@')) == NULL)
+		return v;
+	snprintf(buf, sz, "%.*s***%s", (int)(s + 3 - v), v, at);
+	return buf;
+}
+
+/*
  * Set one key from its text.  Returns 0, or -1 with a message naming the
  * key in err.
  */
@@ -161,7 +178,7 @@ setkey(struct conf *c, const struct key *k, const char *v, char *err,
 	long		  n;
 	enum log_level	  lvl;
 	CURLU		 *u;
-	char		 *scheme = NULL;
+	char		 *scheme = NULL, shown[256];
 	int		  bad;
 
 	switch (k->kind) {
@@ -212,7 +229,8 @@ setkey(struct conf *c, const struct key *k, const char *v, char *err,
 		curl_url_cleanup(u);
 		if (bad) {
 			snprintf(err, errsz, "%s: \"%s\" is not an http or "
-			    "https URL", k->name, v);
+			    "https URL", k->name, masked(v, shown,
+			    sizeof(shown)));
 			return -1;
 		}
 		break;
@@ -334,6 +352,9 @@ conf_load(struct conf *c, const char *file, char *err, size_t errsz)
 		    c->helper_script == NULL ? "HELPER_SCRIPT" : "FFMPEG");
 		goto fail;
 	}
+	if (c->encryption_key != NULL &&
+	    strlen(c->encryption_key) < KEY_MIN_LENGTH)
+		c->weak_key = 1;
 	if (c->ytdlp_python == NULL && pick_python(c) == -1) {
 		snprintf(err, errsz, "YTDLP_PYTHON: out of memory");
 		goto fail;

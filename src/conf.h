@@ -37,6 +37,7 @@ struct conf {
 	char	*ytdlp_pythonpath;	/* YTDLP_PYTHONPATH */
 	char	*ytdlp_dir;		/* YTDLP_DIR */
 	int	 ytdlp_fallback;	/* no YTDLP_DIR env: the system's */
+	int	 weak_key;		/* ENCRYPTION_KEY shorter than 16 */
 	int	 slideshow_max;		/* SLIDESHOW_MAX */
 	int	 slideshow_timeout;	/* SLIDESHOW_TIMEOUT, s */
 	char	*ffmpeg;		/* FFMPEG */

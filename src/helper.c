@@ -45,16 +45,13 @@ static int
 withheld(const char *kv)
 {
 	static const char *const names[] = { "PYTHONPATH=",
-	    "PYTHONUNBUFFERED=", "SSL_CERT_FILE=", "TIKTOK_FCGI_",
-	    "ENCRYPTION_KEY=", "OUTBOUND_PROXY=", "http_proxy=",
-	    "https_proxy=", "HTTP_PROXY=", "HTTPS_PROXY=", "ALL_PROXY=",
-	    "all_proxy=", "REDIS_URL=", NULL };
+	    "PYTHONUNBUFFERED=", "SSL_CERT_FILE=", "TIKTOK_FCGI_", NULL };
 	size_t	 i;
 
 	for (i = 0; names[i] != NULL; i++)
 		if (strncmp(kv, names[i], strlen(names[i])) == 0)
 			return 1;
-	return 0;
+	return proc_secret(kv);
 }
 
 /*

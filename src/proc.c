@@ -11,9 +11,13 @@
 #include <errno.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "proc.h"
+
+extern char **environ;
 
 /*
  * Start argv[0] (searched in PATH when it has no slash) with envp.
@@ -62,4 +66,45 @@ proc_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Is kv ("NAME=value") something a child must not inherit: the token
+ * key, proxy credentials, the Redis password?  The children get what
+ * they need in their own form (helper.c).
+ */
+int
+proc_secret(const char *kv)
+{
+	static const char *const names[] = { "ENCRYPTION_KEY=",
+	    "OUTBOUND_PROXY=", "http_proxy=", "https_proxy=", "HTTP_PROXY=",
+	    "HTTPS_PROXY=", "ALL_PROXY=", "all_proxy=", "REDIS_URL=", NULL };
+	size_t	 i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (strncmp(kv, names[i], strlen(names[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Our environment without its secrets (proc_secret), for children such
+ * as ffmpeg.  The strings are environ's own; the caller frees the array
+ * only.  NULL when out of memory.
+ */
+char **
+proc_env(void)
+{
+	char	**env;
+	size_t	  n = 0, i, k = 0;
+
+	while (environ[n] != NULL)
+		n++;
+	if ((env = calloc(n + 1, sizeof(*env))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (!proc_secret(environ[i]))
+			env[k++] = environ[i];
+	env[k] = NULL;
+	return env;
 }

@@ -11,5 +11,7 @@
 pid_t		 proc_spawn(char *const argv[], char *const envp[],
 		    const int fds[3]);
 long long	 proc_now_ms(void);
+int		 proc_secret(const char *kv);
+char		**proc_env(void);
 
 #endif /* PROC_H */

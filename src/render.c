@@ -30,8 +30,6 @@
 #include "proc.h"
 #include "render.h"
 
-extern char **environ;
-
 enum rstate { R_RUNNING, R_DONE, R_FAILED };
 
 struct render {
@@ -190,13 +188,17 @@ spawn(char *const argv[], const char *errlog)
 {
 	int	 fds[3], i, saved;
 	pid_t	 pid = -1;
+	char	**env;
 
 	fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	fds[1] = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	fds[2] = open(errlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
-	if (fds[0] != -1 && fds[1] != -1 && fds[2] != -1)
-		pid = proc_spawn(argv, environ, fds);
+	if (fds[0] != -1 && fds[1] != -1 && fds[2] != -1 &&
+	    (env = proc_env()) != NULL) {
+		pid = proc_spawn(argv, env, fds);	/* no secrets */
+		free(env);
+	}
 	saved = errno;
 	for (i = 0; i < 3; i++)
 		if (fds[i] != -1)

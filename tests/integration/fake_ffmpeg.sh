@@ -4,6 +4,7 @@
 # number, slowed down by that many seconds first.  Then the real ffmpeg.
 if [ -n "${FAKE_STATE:-}" ]; then
 	echo "$$" >> "$FAKE_STATE/ffmpeg.log"
+	env | sed 's/=.*//' > "$FAKE_STATE/ffmpeg-env"
 	if [ -f "$FAKE_STATE/ffmpeg-sleep" ]; then
 		sleep "$(cat "$FAKE_STATE/ffmpeg-sleep")"
 	fi

@@ -144,6 +144,10 @@ def main():
     if os.environ.get('FAKE_START') == 'die':
         sys.stderr.write('fake helper: dying at start\n')
         return 3
+    state = os.environ.get('FAKE_STATE')
+    if state:
+        with open(os.path.join(state, 'helper-env'), 'w') as f:
+            f.write('\n'.join(sorted(os.environ)) + '\n')
     if os.environ.get('FAKE_START') == 'nullversion':
         send({'ready': True, 'ytdlp': None})
         sys.stdin.read()

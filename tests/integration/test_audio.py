@@ -112,6 +112,9 @@ with Stack(docroot=docroot, env={'FFMPEG': WRAP, 'SLIDESHOW_MAX': '2',
     check(abs(adur - vdur) <= 0.1, 'as long as the video (%.3f s, video '
           '%.3f s)' % (adur, vdur))
 
+    names = open(os.path.join(s.state, 'ffmpeg-env')).read().split()
+    check('ENCRYPTION_KEY' not in names and 'PATH' in names,
+          'ffmpeg does not inherit ENCRYPTION_KEY')
     n = len(runs(s))
     r2 = s.get(link)
     check(r2.status == 200 and r2.body == r.body and len(runs(s)) == n,

@@ -186,7 +186,9 @@ with Stack(env={'FAKE_START': 'die'}, expect_healthy=False) as s2:
     check(zombies_of(s2.app.pid) == [], 'crash storm leaves no zombie')
 
 # A helper whose handshake has a null version: replaced, never a crash.
-with Stack(env={'FAKE_START': 'nullversion'}, expect_healthy=False) as s3:
+with Stack(env={'FAKE_START': 'nullversion',
+                'OUTBOUND_PROXY': 'http://u:p@127.0.0.1:9'},
+           expect_healthy=False) as s3:
     wait_for(lambda: s3.get('/health').status == 503, 10,
              '/health to say degraded')
     time.sleep(1)
@@ -194,5 +196,10 @@ with Stack(env={'FAKE_START': 'nullversion'}, expect_healthy=False) as s3:
           'a ready line with "ytdlp": null: the helper is refused, the '
           'service stays up')
     check('malformed answer' in s3.log(), 'the broken helper is logged')
+    names = open(os.path.join(s3.state, 'helper-env')).read().split()
+    check('ENCRYPTION_KEY' not in names and 'OUTBOUND_PROXY' not in names
+          and 'TIKTOK_FCGI_PROXY' in names, 'helpers get the proxy in '
+          'their own variable, and neither ENCRYPTION_KEY nor '
+          'OUTBOUND_PROXY')
 
 done()

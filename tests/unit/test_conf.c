@@ -110,6 +110,41 @@ test_bad_values(void **state)
 	    sizeof(err)), -1);
 }
 
+/* A proxy URL with a password is never echoed with it. */
+static void
+test_secrets_not_echoed(void **state)
+{
+	struct conf	 c;
+	char		 err[256];
+
+	(void)state;
+	setenv("OUTBOUND_PROXY", "ftp://alice:s3cret@proxy.example:1", 1);
+	assert_int_equal(conf_load(&c, NULL, err, sizeof(err)), -1);
+	assert_true(strncmp(err, "OUTBOUND_PROXY", 14) == 0);
+	assert_null(strstr(err, "s3cret"));
+	assert_null(strstr(err, "alice"));
+	unsetenv("OUTBOUND_PROXY");
+}
+
+/* A short ENCRYPTION_KEY is accepted, but said to be weak. */
+static void
+test_weak_key(void **state)
+{
+	struct conf	 c;
+	char		 err[256];
+
+	(void)state;
+	setenv("ENCRYPTION_KEY", "a", 1);
+	assert_int_equal(conf_load(&c, NULL, err, sizeof(err)), 0);
+	assert_true(c.weak_key);
+	conf_clear(&c);
+	setenv("ENCRYPTION_KEY", "a long random secret of 40 characters..", 1);
+	assert_int_equal(conf_load(&c, NULL, err, sizeof(err)), 0);
+	assert_false(c.weak_key);
+	conf_clear(&c);
+	unsetenv("ENCRYPTION_KEY");
+}
+
 int
 main(void)
 {
@@ -117,6 +152,8 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_file_and_env),
 		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_secrets_not_echoed),
+		cmocka_unit_test(test_weak_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

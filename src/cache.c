@@ -34,6 +34,8 @@ struct entry {
 	int			 linked;	/* in table and LRU */
 	struct waiter		*waiters;	/* while pending */
 	struct cache		*cache;
+	long long		 filled;	/* monotonic ms */
+	int			 forced;	/* filled after a forget */
 	long long		 expires;
 	struct entry		*hnext;
 	TAILQ_ENTRY(entry)	 lru;
@@ -58,6 +60,8 @@ struct cache {
 	unsigned long		 hits, misses;
 	cache_fill_fn		 fill;
 	void			*arg;
+	unsigned int		 forgot[64];	/* hashes of keys forgotten */
+	size_t			 nforgot;	/* ring: next slot */
 };
 
 /* FNV-1a. */
@@ -158,6 +162,18 @@ evict(struct cache *c, long long now)
 	}
 }
 
+/* Was this key forgotten lately (a refill after cache_forget)? */
+static int
+forgotten(struct cache *c, unsigned int hv)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(c->forgot) / sizeof(c->forgot[0]); i++)
+		if (c->forgot[i] == hv && hv != 0)
+			return 1;
+	return 0;
+}
+
 /*
  * An extraction ended (the pool's done function): keep the result, tell
  * every waiter, each with a reference of its own.  Takes over info.
@@ -179,7 +195,9 @@ filled(void *arg, enum pool_err err, struct json_object *info,
 		w->info = err == POOL_OK ? json_object_get(info) : NULL;
 	if (err == POOL_OK) {
 		e->info = info;		/* the cache's reference */
-		e->expires = proc_now_ms() + (long long)c->ttl * 1000;
+		e->filled = proc_now_ms();
+		e->forced = forgotten(c, e->hash);
+		e->expires = e->filled + (long long)c->ttl * 1000;
 	} else
 		json_object_put(info);
 	if (err != POOL_OK || c->max == 0 || c->ttl == 0) {
@@ -340,23 +358,39 @@ cache_release(struct cache *c, struct json_object *info)
 	pthread_mutex_unlock(&c->mtx);
 }
 
-/* Drop a post's cached info (its CDN URLs were refused). */
-void
-cache_forget(struct cache *c, const char *key)
+/*
+ * Drop a post's cached info (its CDN URLs were refused), unless that
+ * info is itself the fresh extraction a forget asked for, less than
+ * min_age_ms old: extracting again would give the same URLs, and a link
+ * the CDN keeps refusing would make us hammer TikTok (one re-extraction
+ * per post and window).  Returns 1 when the next lookup extracts afresh,
+ * 0 when the entry is kept.
+ */
+int
+cache_forget(struct cache *c, const char *key, long long min_age_ms)
 {
 	struct entry	*e;
 	unsigned int	 hv;
+	int		 rc = 1;
 
 	hv = hash(key);
 	pthread_mutex_lock(&c->mtx);
 	for (e = c->table[hv & (c->nbuckets - 1)]; e != NULL; e = e->hnext)
 		if (e->hash == hv && strcmp(e->key, key) == 0)
 			break;
-	if (e != NULL && !e->pending) {
-		unlink_entry(c, e);
-		entry_free(e);
+	if (e != NULL && (e->pending || (e->forced &&
+	    proc_now_ms() - e->filled < min_age_ms)))
+		rc = 0;
+	else {
+		if (e != NULL) {
+			unlink_entry(c, e);
+			entry_free(e);
+		}
+		c->forgot[c->nforgot++ % (sizeof(c->forgot) /
+		    sizeof(c->forgot[0]))] = hv;
 	}
 	pthread_mutex_unlock(&c->mtx);
+	return rc;
 }
 
 void

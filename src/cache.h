@@ -35,7 +35,8 @@ int		 cache_lookup(struct cache *, const char *key,
 enum pool_err	 cache_get(struct cache *, const char *key,
 		    const char *url, struct json_object **info, char **msg);
 void		 cache_release(struct cache *, struct json_object *);
-void		 cache_forget(struct cache *, const char *key);
+int		 cache_forget(struct cache *, const char *key,
+		    long long min_age_ms);
 void		 cache_stats(struct cache *, struct cache_stats *);
 
 #endif /* CACHE_H */

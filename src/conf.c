@@ -39,6 +39,7 @@ struct key {
 
 static const struct key keys[] = {
 	{ "BASE_URL",		K_URL,	S(base_url), 0, 0 },
+	{ "ALLOWED_HOSTS",	K_STR,	S(allowed_hosts), 0, 0 },
 	{ "ENCRYPTION_KEY",	K_STR,	S(encryption_key), 0, 0 },
 	{ "TEMP_DIR",		K_STR,	S(temp_dir), 0, 0 },
 	{ "COOKIES_PATH",	K_FILE,	S(cookies_path), 0, 0 },

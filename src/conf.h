@@ -12,6 +12,7 @@
 
 struct conf {
 	char	*base_url;		/* BASE_URL, no trailing slash */
+	char	*allowed_hosts;		/* ALLOWED_HOSTS, or NULL */
 	char	*encryption_key;	/* ENCRYPTION_KEY, NULL if unset */
 	char	*temp_dir;		/* TEMP_DIR */
 	char	*cookies_path;		/* COOKIES_PATH */

@@ -388,6 +388,36 @@ http_age(const struct http *h)
 }
 
 /*
+ * Is the request's Host one of list (comma-separated names, each with or
+ * without ":port"; case does not matter)?  NULL or "" allows any.  Links
+ * built from the Host (BASE_URL unset) are only handed out for these.
+ */
+int
+http_host_allowed(const struct http *h, const char *list)
+{
+	const char	*host = http_param(h, "HTTP_HOST"), *p, *e;
+	size_t		 hl, nl, bare;
+
+	if (list == NULL || *list == '\0')
+		return 1;
+	if (host == NULL || *host == '\0')
+		return 0;
+	hl = strlen(host);
+	/* The host without its port ("[::1]:80" -> "[::1]"). */
+	bare = (e = strrchr(host, ':')) != NULL && strchr(e, ']') == NULL ?
+	    (size_t)(e - host) : hl;
+	for (p = list; *p != '\0'; p = *e ? e + 1 : e) {
+		p += strspn(p, ", ");
+		e = p + strcspn(p, ", ");
+		nl = (size_t)(e - p);
+		if (nl > 0 && ((nl == hl && strncasecmp(p, host, hl) == 0) ||
+		    (nl == bare && strncasecmp(p, host, bare) == 0)))
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * Parking.  A handler that must wait (for an extraction, say) parks the
  * request and returns; no thread waits with it.  Whoever ends the wait
  * calls http_later() with the continuation, from any thread; the front

@@ -63,6 +63,7 @@ int		 http_is_head(const struct http *);
 char		*http_query(const struct http *, const char *);
 enum herr	 http_body(struct http *, char **, size_t *, size_t max);
 char		*http_base_url(const struct http *, const char *configured);
+int		 http_host_allowed(const struct http *, const char *list);
 
 void		 http_status(struct http *, int);
 int		 http_get_status(const struct http *);

@@ -28,6 +28,9 @@
 #include "media.h"
 #include "token.h"
 
+/* A post is extracted again for a refused link at most this often. */
+#define REEXTRACT_MIN_MS	30000
+
 struct target {
 	char			*url;		/* the CDN URL */
 	struct json_object	*headers;	/* what it needs, or NULL */
@@ -120,11 +123,11 @@ out:
 
 /*
  * Fill in the CDN URL and headers of t's format from the post's info,
- * through the cache; with fresh, the cached info is dropped first (the
- * CDN refused the old URL).  Returns POOL_OK or why not.
+ * through the cache (extracting when it is not there: forget_post).
+ * Returns POOL_OK or why not.
  */
 static enum pool_err
-target_resolve(struct app *app, struct target *t, int fresh, char **msg)
+target_resolve(struct app *app, struct target *t, char **msg)
 {
 	struct json_object	*info = NULL, *fmt, *hh, *v;
 	struct posturl		 pu;
@@ -137,8 +140,6 @@ target_resolve(struct app *app, struct target *t, int fresh, char **msg)
 		posturl_clear(&pu);
 		return POOL_UNSUPPORTED;
 	}
-	if (fresh)
-		cache_forget(app->cache, pu.key);
 	err = cache_get(app->cache, pu.key, pu.page, &info, msg);
 	posturl_clear(&pu);
 	if (err != POOL_OK)
@@ -298,6 +299,24 @@ client_gone(void *h)
  * (whole, or cut after the first byte), else the CDN's HTTP status (or
  * -1 for no answer) with *cerr set, nothing sent yet.
  */
+/*
+ * The CDN refused t's URL: drop the post's cached info so that it is
+ * extracted afresh, unless it was extracted moments ago (its URLs would
+ * be the same: at most one extraction per REEXTRACT_MIN_MS for a link
+ * the CDN keeps refusing).  Returns 1 when it was dropped.
+ */
+static int
+forget_post(struct app *app, const struct target *t)
+{
+	struct posturl	 pu;
+	int		 rc = 0;
+
+	if (post_find(&app->conf, t->page_url, &pu) == POSTURL_OK)
+		rc = cache_forget(app->cache, pu.key, REEXTRACT_MIN_MS);
+	posturl_clear(&pu);
+	return rc;
+}
+
 static long
 attempt(struct http *h, const struct target *t, CURLcode *cerr)
 {
@@ -383,7 +402,7 @@ serve(struct app *app, struct http *h, struct target *t)
 	char		*msg = NULL, buf[256];
 
 	if (t->url == NULL) {
-		if ((err = target_resolve(app, t, 0, &msg)) != POOL_OK) {
+		if ((err = target_resolve(app, t, &msg)) != POOL_OK) {
 			answer_pool_error(h, err, msg);
 			free(msg);
 			return;
@@ -394,12 +413,15 @@ serve(struct app *app, struct http *h, struct target *t)
 	    t->format_id != NULL) {
 		log_info("%s: CDN answered %ld: extracting the post again",
 		    __func__, st);
-		if ((err = target_resolve(app, t, 1, &msg)) != POOL_OK) {
+		if (!forget_post(app, t))
+			log_info("%s: the post was extracted moments ago: "
+			    "not again", __func__);
+		else if ((err = target_resolve(app, t, &msg)) != POOL_OK) {
 			answer_pool_error(h, err, msg);
 			free(msg);
 			return;
-		}
-		st = attempt(h, t, &cerr);
+		} else
+			st = attempt(h, t, &cerr);
 	}
 	if (st == 0)
 		return;

@@ -153,6 +153,13 @@ handle_tiktok(struct app *app, struct http *h)
 		http_error(h, 400, "Could not read the request body");
 		goto out;
 	}
+	/* Links are built from the Host when BASE_URL is unset: only for
+	 * the hosts we serve. */
+	if ((app->conf.base_url == NULL || *app->conf.base_url == '\0') &&
+	    !http_host_allowed(h, app->conf.allowed_hosts)) {
+		http_error(h, 400, "This host is not served here");
+		goto out;
+	}
 	if ((jt = json_tokener_new_ex(JSON_DEPTH)) == NULL)
 		goto out;
 	req = json_tokener_parse_ex(jt, body, (int)len);

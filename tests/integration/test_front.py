@@ -126,4 +126,19 @@ with Stack() as s:
     alive = [p for p in helpers if os.path.exists('/proc/%d' % p)]
     check(alive == [], 'no helper left after SIGTERM')
 
+# BASE_URL unset: links come from the Host, so only listed hosts get them.
+with Stack(env={'ALLOWED_HOSTS': 'dl.example.com, 127.0.0.1'}) as s:
+    body = '{"url": "https://www.tiktok.com/@ok/video/7300000000000000002"}'
+    r = s.request('POST', '/tiktok', body=body,
+                  headers={'Host': 'evil.example'})
+    check(r.status == 400 and 'host' in r.json()['error'],
+          'ALLOWED_HOSTS: another Host gets no links (400)')
+    r = s.request('POST', '/tiktok', body=body,
+                  headers={'Host': 'dl.example.com'})
+    check(r.status == 200 and r.json()['download_link']['no_watermark']
+          .startswith('http://dl.example.com/stream'),
+          'ALLOWED_HOSTS: a listed Host gets links on it')
+    r = s.tiktok('https://www.tiktok.com/@ok/video/7300000000000000002')
+    check(r.status == 200, 'ALLOWED_HOSTS: the host with its port too')
+
 done()

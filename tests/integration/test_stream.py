@@ -183,6 +183,16 @@ with Stack(env={'DOWNLOAD_TIMEOUT': '3'}) as s:
           'CDN 403 once: re-extracted and served')
     check(len(s.extractions()) - n0 == 2, 'exactly one re-extraction')
 
+    # A CDN that refuses a link every time: 30 downloads of it make one
+    # re-extraction, not 30 (TikTok would see us hammering it).
+    path = link(s, 'cdn_status_403', '17')
+    n0 = len(s.extractions())
+    codes = [s.get(path).status for _ in range(30)]
+    check(codes == [502] * 30, 'a link the CDN keeps refusing: 502 '
+          '(%s)' % sorted(set(codes)))
+    check(len(s.extractions()) - n0 == 1, '30 refused downloads: one '
+          're-extraction (%d)' % (len(s.extractions()) - n0))
+
     # CDN errors before the first byte: JSON errors.
     r = s.get(link(s, 'cdn_status_404', '8'))
     check(r.status == 502 and '404' in r.json()['error'],

@@ -229,10 +229,20 @@ test_ttl_and_bound(void **state)
 	assert_int_equal(cache_get(c, url, url, &info, &msg), POOL_OK);
 	cache_release(c, info);
 	assert_int_equal(calls, 7);	/* expired: extracted again */
-	cache_forget(c, url);
+	assert_int_equal(cache_forget(c, url, 60000), 1);
 	assert_int_equal(cache_get(c, url, url, &info, &msg), POOL_OK);
 	cache_release(c, info);
 	assert_int_equal(calls, 8);	/* forgotten: extracted again */
+	/* That fresh extraction is not forgotten again within the window
+	 * (the same URLs would come back), after it is. */
+	assert_int_equal(cache_forget(c, url, 60000), 0);
+	assert_int_equal(cache_get(c, url, url, &info, &msg), POOL_OK);
+	cache_release(c, info);
+	assert_int_equal(calls, 8);
+	assert_int_equal(cache_forget(c, url, 0), 1);
+	assert_int_equal(cache_get(c, url, url, &info, &msg), POOL_OK);
+	cache_release(c, info);
+	assert_int_equal(calls, 9);
 	cache_free(c);
 }
 

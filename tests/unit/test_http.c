@@ -260,6 +260,43 @@ test_base_url(void **state)
 	mem_free(&m);
 }
 
+/* ALLOWED_HOSTS: the Host, with or without its port, must be listed. */
+static void
+test_allowed_hosts(void **state)
+{
+	struct mem	 m;
+	struct http	*h;
+	const char	*a[] = { "REQUEST_URI", "/tiktok", "HTTP_HOST",
+	    "DL.example.com:8443", NULL };
+	const char	*v6[] = { "REQUEST_URI", "/tiktok", "HTTP_HOST",
+	    "[::1]:8080", NULL };
+	const char	*none[] = { "REQUEST_URI", "/tiktok", NULL };
+
+	(void)state;
+	mem_init(&m, a, NULL);
+	h = http_new(&mem_io, &m);
+	assert_true(http_host_allowed(h, NULL));
+	assert_true(http_host_allowed(h, ""));
+	assert_true(http_host_allowed(h, "dl.example.com"));
+	assert_true(http_host_allowed(h, "other.net, dl.example.com:8443"));
+	assert_false(http_host_allowed(h, "dl.example.com:80"));
+	assert_false(http_host_allowed(h, "evil.example, example.com"));
+	assert_false(http_host_allowed(h, "l.example.com"));
+	http_free(h);
+	mem_free(&m);
+	mem_init(&m, v6, NULL);
+	h = http_new(&mem_io, &m);
+	assert_true(http_host_allowed(h, "[::1]"));
+	assert_false(http_host_allowed(h, "[::2]"));
+	http_free(h);
+	mem_free(&m);
+	mem_init(&m, none, NULL);
+	h = http_new(&mem_io, &m);
+	assert_false(http_host_allowed(h, "dl.example.com"));
+	http_free(h);
+	mem_free(&m);
+}
+
 static void
 test_safe_names(void **state)
 {
@@ -315,6 +352,7 @@ main(void)
 		cmocka_unit_test(test_client_gone),
 		cmocka_unit_test(test_query),
 		cmocka_unit_test(test_base_url),
+		cmocka_unit_test(test_allowed_hosts),
 		cmocka_unit_test(test_safe_names),
 		cmocka_unit_test(test_disposition),
 	};

@@ -146,6 +146,7 @@ member_line(struct pool *p, struct member *h, const char *line, size_t len)
 		free(p->version);
 		p->version = strdup(json_object_get_string(v));
 		h->state = H_READY;
+		h->pong_at = proc_now_ms();
 		h->kill_at = 0;
 		log_info("%s: helper %d ready (yt-dlp %s)", __func__,
 		    (int)h->pid, h->version ? h->version : "?");
@@ -165,6 +166,13 @@ member_line(struct pool *p, struct member *h, const char *line, size_t len)
 		return -1;
 	}
 	id = (unsigned long)json_object_get_int64(v);
+	if (h->ping_at != 0 && id == h->ping_id) {
+		/* It lives (its main loop answers, busy or not). */
+		h->ping_at = 0;
+		h->pong_at = proc_now_ms();
+		json_object_put(o);
+		return 0;
+	}
 	TAILQ_FOREACH(r, &h->work, entry)
 		if (r->id == id)
 			break;

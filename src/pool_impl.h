@@ -24,6 +24,8 @@ struct helper;
 #define BLOCK_WINDOW_MS	(10 * 60 * 1000)
 #define BLOCK_POSTS	3	/* distinct posts refused in the window */
 #define BLOCK_SEEN	8
+#define PING_EVERY_MS	5000	/* a ready helper is asked if it lives */
+#define PING_TIMEOUT_MS	10000	/* ... and replaced if it says nothing */
 
 /* glibc's sys/queue.h lacks the _SAFE variants. */
 #ifndef TAILQ_FOREACH_SAFE
@@ -72,6 +74,9 @@ struct member {
 	long long		 kill_at;	/* 0, or when to SIGKILL */
 	long			 rss_kb;
 	char			*version;
+	unsigned long		 ping_id;	/* a ping waiting for its pong */
+	long long		 ping_at;	/* when it went; 0: none out */
+	long long		 pong_at;	/* when the last came back */
 	struct reqq		 work;
 	LIST_ENTRY(member)	 entry;
 };

@@ -128,6 +128,19 @@ member_lost(struct pool *p, struct member *h, const char *why)
 	free(h);
 }
 
+/* Ask a helper whether it lives: {"id": N, "op": "ping"}.  0 or -1. */
+static int
+ping(struct pool *p, struct member *h)
+{
+	char	 line[64];
+	int	 n;
+
+	h->ping_id = ++p->seq;
+	n = snprintf(line, sizeof(line), "{\"id\":%lu,\"op\":\"ping\"}\n",
+	    h->ping_id);
+	return helper_send(h->proc, line, (size_t)n);
+}
+
 /* member_line, as helper_read's callback. */
 struct reading {
 	struct pool	*p;
@@ -297,6 +310,19 @@ maintain(struct pool *p)
 		}
 
 	LIST_FOREACH_SAFE(h, &p->helpers, entry, tmp) {
+		/* A helper that stopped answering (stopped, wedged) would
+		 * attract work while it looks idle: ask it every so often,
+		 * and replace it when it says nothing. */
+		if (h->state == H_READY && h->ping_at != 0 &&
+		    now - h->ping_at >= PING_TIMEOUT_MS) {
+			log_warnx("%s: helper %d does not answer: replacing "
+			    "it", __func__, (int)h->pid);
+			member_lost(p, h, "stopped answering");
+			continue;
+		}
+		if (h->state == H_READY && h->ping_at == 0 &&
+		    now - h->pong_at >= PING_EVERY_MS && ping(p, h) == 0)
+			h->ping_at = now;
 		/* Work past its deadline: answer 504, replace the helper. */
 		TAILQ_FOREACH_SAFE(r, &h->work, entry, rtmp) {
 			if (r->deadline > now) {

@@ -7,6 +7,8 @@ many extractions over stdin/stdout, one JSON object per line:
   -> {"id": 7, "op": "extract", "url": "https://www.tiktok.com/..."}
   <- {"id": 7, "ok": true, "info": {...}}
   <- {"id": 7, "ok": false, "error": "...", "kind": "not_found"}
+  -> {"id": 8, "op": "ping"}        (answered at once, busy or not)
+  <- {"id": 8, "ok": true, "pong": true}
 
 The first line it writes is {"ready": true, "ytdlp": "<version>"}.
 Requests run on a thread pool, so answers come in any order.  At EOF on
@@ -236,7 +238,9 @@ def main():
         except (ValueError, KeyError, TypeError):
             sys.stderr.write('bad request line ignored\n')
             continue
-        if req.get('op') == 'extract' and isinstance(req.get('url'), str):
+        if req.get('op') == 'ping':
+            send({'id': rid, 'ok': True, 'pong': True})
+        elif req.get('op') == 'extract' and isinstance(req.get('url'), str):
             pool.submit(extract, rid, req['url'])
         else:
             send({'id': rid, 'ok': False, 'kind': 'other',

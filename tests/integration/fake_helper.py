@@ -155,6 +155,9 @@ def main():
     send({'ready': True, 'ytdlp': 'fake-1.0'})
     for line in sys.stdin.buffer:
         req = json.loads(line)
+        if req.get('op') == 'ping':
+            send({'id': req['id'], 'ok': True, 'pong': True})
+            continue
         threading.Thread(target=extract, args=(req['id'], req['url']),
                          daemon=True).start()
     # EOF: let running work finish (hang excepted), then leave.

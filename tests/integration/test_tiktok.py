@@ -164,6 +164,19 @@ with Stack(env={'YTDLP_TIMEOUT': '3', 'MAX_WORKERS': '8',
     check(fds <= base_fds + 2, 'fd count back to baseline (%d -> %d)'
           % (base_fds, fds))
 
+    # A helper stopped by SIGSTOP says nothing: it is replaced, not
+    # handed work until timeouts.
+    stopped = children_of(s.app.pid)[0]
+    os.kill(stopped, signal.SIGSTOP)
+    t0 = time.time()
+    wait_for(lambda: stopped not in children_of(s.app.pid) and
+             s.health()['pool']['helpers'] == 2, 30,
+             'the stopped helper to be replaced')
+    check(time.time() - t0 < 20, 'a stopped helper is replaced when it '
+          'stops answering (%.1f s)' % (time.time() - t0))
+    res = [s.tiktok(TT % ('ok', '96%05d' % i)).status for i in range(10)]
+    check(res == [200] * 10, 'and requests go on (%s)' % res)
+
     helpers = children_of(s.app.pid)
     check(s.stop_app() == 0, 'SIGTERM: exit 0')
     time.sleep(0.2)

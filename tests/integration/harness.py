@@ -68,9 +68,10 @@ def done():
     sys.exit(0)
 
 
-def free_port():
+def free_port(host='127.0.0.1'):
+    """A port free on host (where it will be used) right now."""
     s = socket.socket()
-    s.bind(('127.0.0.1', 0))
+    s.bind((host, 0))
     port = s.getsockname()[1]
     s.close()
     return port
@@ -116,19 +117,17 @@ def zombies_of(pid):
     return z
 
 
-def pids_with_cmdline(fragment):
-    out = []
-    for d in os.listdir('/proc'):
-        if not d.isdigit():
-            continue
+def all_dead(pids):
+    """Are these processes (ours, found by pid) all gone?  A zombie
+    counts as gone: its parent (init, for an orphan) reaps it."""
+    for p in pids:
         try:
-            with open('/proc/%s/cmdline' % d, 'rb') as f:
-                cmd = f.read().replace(b'\0', b' ').decode(errors='replace')
+            with open('/proc/%d/stat' % p) as f:
+                if f.read().rsplit(') ', 1)[1][0] != 'Z':
+                    return False
         except OSError:
-            continue
-        if fragment in cmd:
-            out.append(int(d))
-    return out
+            pass
+    return True
 
 
 def rss_kb(pid):

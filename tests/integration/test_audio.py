@@ -17,7 +17,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HERE, Stack, check, done, skip, wait_for  # noqa
+from harness import (HERE, Stack, all_dead, check, done, skip,  # noqa
+                     wait_for)
 
 FFMPEG = shutil.which('ffmpeg')
 FFPROBE = shutil.which('ffprobe')
@@ -64,16 +65,6 @@ def work_dirs(s):
     w = os.path.join(s.tmp, 'work')
     return [n for n in os.listdir(w) if n.startswith('render-')] \
         if os.path.isdir(w) else []
-
-
-def gone(pids):
-    def dead(p):
-        try:
-            with open('/proc/%d/stat' % p) as f:
-                return f.read().rsplit(') ', 1)[1][0] == 'Z'
-        except OSError:
-            return True
-    return all(dead(p) for p in pids)
 
 
 base = tempfile.mkdtemp(prefix='tiktok-fcgi-audio-')
@@ -148,7 +139,7 @@ with Stack(docroot=docroot, env={'FFMPEG': WRAP, 'SLIDESHOW_MAX': '2',
     wait_for(lambda: len(runs(s)) > n, 20, 'ffmpeg to start')
     pids = runs(s)[n:]
     c.close()
-    check(wait_for(lambda: gone(pids) and set(work_dirs(s)) == kept, 10,
+    check(wait_for(lambda: all_dead(pids) and set(work_dirs(s)) == kept, 10,
                    'the render to stop'),
           'client gone: ffmpeg killed, its folder removed')
 
@@ -164,7 +155,7 @@ with Stack(docroot=docroot, env={'FFMPEG': WRAP, 'SLIDESHOW_MAX': '2',
     r = s.get(link, timeout=30)
     check(r.status == 504 and 'error' in r.json(), 'past the deadline: '
           '504 JSON (%d)' % r.status)
-    check(wait_for(lambda: gone(runs(s)[n:]) and set(work_dirs(s)) == kept,
+    check(wait_for(lambda: all_dead(runs(s)[n:]) and set(work_dirs(s)) == kept,
                    10, 'the render to stop'), 'timeout: ffmpeg killed, '
           'its folder removed')
     slow(s, 0)

@@ -22,7 +22,7 @@ if NGINX is None:
     skip('nginx is not installed')
 TT = 'https://www.tiktok.com/@cdn_gen_20000/video/%d'
 
-port_a, port_b = free_port(), free_port()
+port_a, port_b = free_port('127.0.0.2'), free_port('127.0.0.3')
 env = {'ENCRYPTION_KEY': 'one key for the whole fleet', 'HELPERS': '1'}
 a = Stack(nginx=False, bind=('127.0.0.2', port_a), env=env)
 a.__enter__()

@@ -27,8 +27,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (HERE, Stack, check, children_of, done, fcgi_get,  # noqa
-                     free_port, nfds, wait_for)
+from harness import (HERE, Stack, all_dead, check, children_of, done,  # noqa
+                     fcgi_get, free_port, nfds, wait_for)
 
 TT = 'https://www.tiktok.com/@%s/video/%s'
 
@@ -193,15 +193,7 @@ if FFMPEG:
         check(rc == 0, 'SIGTERM past SHUTDOWN_TIMEOUT with a render '
               'running: exit 0 (%.1f s)' % (time.time() - t0))
         t.join(60)
-        def dead(p):
-            # ffmpeg is our child (reaped by us); its own children go
-            # to init, which reaps them in its own time.
-            try:
-                with open('/proc/%d/stat' % p) as f:
-                    return f.read().rsplit(') ', 1)[1][0] == 'Z'
-            except OSError:
-                return True
-        check(kids and wait_for(lambda: all(dead(p) for p in kids), 10,
+        check(kids and wait_for(lambda: all_dead(kids), 10,
                                 'ffmpeg to die'),
               'ffmpeg and its children killed (%s)' % kids)
         check(not [n for n in os.listdir(work) if n.startswith('render-')],

@@ -22,7 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (HERE, Stack, check, done, pids_with_cmdline,  # noqa
+from harness import (HERE, Stack, all_dead, check, children_of, done,  # noqa
                      skip, wait_for)
 
 FFMPEG = shutil.which('ffmpeg')
@@ -61,10 +61,7 @@ def slideshow_link(s, mode, n):
 
 
 def ffmpeg_runs(s):
-    try:
-        return len(open(os.path.join(s.state, 'ffmpeg.log')).readlines())
-    except FileNotFoundError:
-        return 0
+    return len(ffmpeg_pids(s))
 
 
 def slow(s, secs):
@@ -82,10 +79,19 @@ def work_dirs(s):
         if os.path.isdir(w) else []
 
 
-def fake_ffmpegs(s):
-    """Pids of fake_ffmpeg.sh runs and their sleeps for this stack."""
-    return [p for p in pids_with_cmdline('fake_ffmpeg.sh')] + \
-        [p for p in pids_with_cmdline('sleep 30')]
+def ffmpeg_pids(s):
+    """The fake ffmpeg runs of this stack (their pids, from its log)."""
+    try:
+        with open(os.path.join(s.state, 'ffmpeg.log')) as f:
+            return [int(x) for x in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def running(s, n):
+    """The runs after the first n, with their children (the sleep)."""
+    pids = ffmpeg_pids(s)[n:]
+    return pids + [k for p in pids for k in children_of(p)]
 
 
 base = tempfile.mkdtemp(prefix='tiktok-fcgi-slides-')
@@ -185,14 +191,14 @@ with Stack(docroot=docroot, env={'FFMPEG': WRAP, 'SLIDESHOW_MAX': '2',
     # A client that leaves: the render is killed, the folder removed.
     slow(s, 30)
     link = slideshow_link(s, 'ok', 20)
+    n = len(ffmpeg_pids(s))
     c = socket.create_connection(('127.0.0.1', s.port))
     c.sendall(('GET %s HTTP/1.1\r\nHost: x\r\n\r\n' % link).encode())
-    wait_for(lambda: pids_with_cmdline('sleep 30'), 10, 'ffmpeg to start')
+    pids = wait_for(lambda: len(running(s, n)) >= 2 and running(s, n), 10,
+                    'ffmpeg (and its sleep) to start')
     c.close()
     t0 = time.time()
-    wait_for(lambda: not pids_with_cmdline('sleep 30') and
-             not pids_with_cmdline('fake_ffmpeg.sh'), 10,
-             'the render to be killed')
+    wait_for(lambda: all_dead(pids), 10, 'the render to be killed')
     check(time.time() - t0 < 5, 'client gone: render killed (%.1f s)'
           % (time.time() - t0))
     wait_for(lambda: s.health()['threads']['busy'] == 1, 10, 'the thread')
@@ -204,12 +210,18 @@ with Stack(docroot=docroot, env={'FFMPEG': WRAP,
                                  'SLIDESHOW_TIMEOUT': '2'}) as s:
     slow(s, 30)
     t0 = time.time()
-    r = s.get(slideshow_link(s, 'ok', 30))
+    got = {}
+    t = threading.Thread(target=lambda: got.update(
+        r=s.get(slideshow_link(s, 'ok', 30))))
+    t.start()
+    pids = wait_for(lambda: len(running(s, 0)) >= 2 and running(s, 0), 10,
+                    'ffmpeg (and its sleep) to start')
+    t.join(30)
+    r = got['r']
     check(r.status == 504 and 'error' in r.json(),
           'past SLIDESHOW_TIMEOUT: 504 (%.1f s)' % (time.time() - t0))
-    time.sleep(0.3)
-    check(not pids_with_cmdline('sleep 30') and
-          not pids_with_cmdline('fake_ffmpeg.sh'), 'ffmpeg killed')
+    check(wait_for(lambda: all_dead(pids), 5, 'ffmpeg to die'),
+          'ffmpeg killed')
     check(work_dirs(s) == [], 'timeout: no work folder left')
 
 for ff, what in (('/nonexistent/ffmpeg', 'ffmpeg missing'),

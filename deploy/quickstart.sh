@@ -148,8 +148,9 @@ run)
 	run
 	;;
 test)
-	# The tests run the API behind each web server in deploy/.
-	install_deps apache2 caddy lighttpd
+	# The tests run the API behind each web server in deploy/; clang
+	# builds the fuzzers (make fuzz, run by CI).
+	install_deps apache2 caddy lighttpd clang libclang-rt-dev
 	build
 	make -j"$(nproc)" check
 	make -j"$(nproc)" distcheck

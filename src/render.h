@@ -9,6 +9,8 @@
 #ifndef RENDER_H
 #define RENDER_H
 
+#include <sys/types.h>
+
 struct http;
 struct render;
 struct render_ctl;
@@ -45,5 +47,10 @@ long long	 render_deadline(const struct render_ctl *);
 int		 render_nobody_waits(void *ctl);
 void		 render_fail(struct render_ctl *, int status, const char *msg);
 int		 render_ffmpeg(struct render_ctl *, char *const argv[]);
+pid_t		 render_ffmpeg_start(struct render_ctl *, char *const argv[],
+		    int *in);
+int		 render_ffmpeg_feed(struct render_ctl *, int fd,
+		    const char *path);
+int		 render_ffmpeg_wait(struct render_ctl *, pid_t, int failed);
 
 #endif /* RENDER_H */

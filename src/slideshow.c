@@ -48,8 +48,8 @@ static char **
 build_argv(const char *ffmpeg, const char *dir, size_t n, int audio,
     const char *out)
 {
-	char	**av, *fc = NULL, *tmp, buf[64];
-	size_t	  i, k = 0, cap = 64 + n * 4;	/* 4 per image, < 50 else */
+	char	**av, *fc = NULL, buf[64];
+	size_t	  i, k = 0, cap = 64;	/* fewer than 50 */
 	int	  total = (int)n * SECONDS_PER_IMAGE;
 
 	if ((av = calloc(cap, sizeof(*av))) == NULL)
@@ -57,12 +57,13 @@ build_argv(const char *ffmpeg, const char *dir, size_t n, int audio,
 #define ADD(x)	(av[k++] = strdup(x))
 	ADD(ffmpeg); ADD("-nostdin"); ADD("-hide_banner");
 	ADD("-loglevel"); ADD("error"); ADD("-y");
-	for (i = 0; i < n; i++) {
-		ADD("-protocol_whitelist"); ADD("file");
-		ADD("-i");
-		if (asprintf(&av[k++], "%s/img%03zu", dir, i) == -1)
-			av[k - 1] = NULL;
-	}
+	/* The images, one after another on stdin (fed when fetched),
+	 * each a frame lasting its 4 seconds. */
+	ADD("-protocol_whitelist"); ADD("pipe");
+	ADD("-f"); ADD("image2pipe");
+	snprintf(buf, sizeof(buf), "1/%d", SECONDS_PER_IMAGE);
+	ADD("-framerate"); ADD(buf);
+	ADD("-i"); ADD("pipe:0");
 	if (audio) {
 		ADD("-protocol_whitelist"); ADD("file");
 		ADD("-stream_loop"); ADD("-1");
@@ -70,39 +71,18 @@ build_argv(const char *ffmpeg, const char *dir, size_t n, int audio,
 		if (asprintf(&av[k++], "%s/audio", dir) == -1)
 			av[k - 1] = NULL;
 	}
-	/* Each image decoded, scaled into 1080x1920 and padded with black
-	 * once, then repeated for its 4 seconds (the loop filter repeats
-	 * the scaled frame: scaling every frame was most of the work), then
-	 * all of them one after another. */
-	fc = strdup("");
-	for (i = 0; fc != NULL && i < n; i++) {
-		if (asprintf(&tmp, "%s[%zu:v]scale=1080:1920:force_original_"
-		    "aspect_ratio=decrease,pad=1080:1920:(ow-iw)/2:(oh-ih)/2,"
-		    "setsar=1,format=yuv420p,loop=loop=%d:size=1,"
-		    "setpts=N/%d/TB[v%zu];", fc, i, FPS * SECONDS_PER_IMAGE - 1,
-		    FPS, i) == -1)
-			tmp = NULL;
-		free(fc);
-		fc = tmp;
-	}
-	for (i = 0; fc != NULL && i < n; i++) {
-		if (asprintf(&tmp, "%s[v%zu]", fc, i) == -1)
-			tmp = NULL;
-		free(fc);
-		fc = tmp;
-	}
-	if (fc != NULL) {
-		if (asprintf(&tmp, "%sconcat=n=%zu:v=1:a=0[v]", fc, n) == -1)
-			tmp = NULL;
-		free(fc);
-		fc = tmp;
-	}
+	/* Each image scaled into 1080x1920 and padded with black once,
+	 * then repeated at FPS by the fps filter (scaling every frame was
+	 * most of the work). */
+	if (asprintf(&fc, "[0:v]scale=1080:1920:force_original_aspect_ratio="
+	    "decrease,pad=1080:1920:(ow-iw)/2:(oh-ih)/2,setsar=1,"
+	    "format=yuv420p,fps=%d[v]", FPS) == -1)
+		fc = NULL;
 	ADD("-filter_complex");
 	av[k++] = fc;
 	ADD("-map"); ADD("[v]");
 	if (audio) {
-		snprintf(buf, sizeof(buf), "%zu:a", n);
-		ADD("-map"); ADD(buf);
+		ADD("-map"); ADD("1:a");
 		ADD("-c:a"); ADD("aac"); ADD("-b:a"); ADD("128k");
 	}
 	/* Stills: 2 frames a second (a keyframe per image, so seeking
@@ -159,7 +139,8 @@ make_slideshow(struct render_ctl *o, void *arg)
 	const char		*dir = render_dir(o), *out;
 	char			 path[1100], **av;
 	size_t			 n, i, nf;
-	int			 rc = -1, have_audio, frc;
+	int			 rc = -1, have_audio, frc, in = -1;
+	pid_t			 pid = -1;
 
 	memset(files, 0, sizeof(files));
 	for (i = 0; i <= MAX_IMAGES; i++)
@@ -186,6 +167,18 @@ make_slideshow(struct render_ctl *o, void *arg)
 			goto out;
 		}
 	}
+	/* ffmpeg loads (a good part of a second) while we fetch: it waits
+	 * for its images on stdin. */
+	out = render_output(o, "slideshow.mp4");
+	if ((av = build_argv(render_ffmpeg_path(o), dir, n, audio != NULL,
+	    out)) == NULL) {
+		render_fail(o, 500, "Out of memory");
+		goto out;
+	}
+	pid = render_ffmpeg_start(o, av, &in);
+	free_argv(av);
+	if (pid == -1)
+		goto out;
 	frc = fetch_many(files, (int)nf, render_deadline(o),
 	    render_nobody_waits, o);
 	if (frc == -3) {
@@ -195,6 +188,10 @@ make_slideshow(struct render_ctl *o, void *arg)
 	if (frc == -2) {
 		render_fail(o, 504, "Fetching the images took too long");
 		goto out;
+	}
+	for (i = 0; i < nf; i++) {
+		close(files[i].fd);	/* written whole: ffmpeg reads them */
+		files[i].fd = -1;
 	}
 	for (i = 0; i < n; i++)
 		if (files[i].result != CURLE_OK || files[i].status / 100 != 2) {
@@ -207,18 +204,37 @@ make_slideshow(struct render_ctl *o, void *arg)
 		}
 	have_audio = audio != NULL && files[n].result == CURLE_OK &&
 	    files[n].status / 100 == 2;
-	if (audio != NULL && !have_audio)
+	if (audio != NULL && !have_audio) {
+		/* Started with a sound it will not find: again, without. */
 		log_warnx("%s: the sound could not be fetched: rendering "
 		    "without it", __func__);
-	out = render_output(o, "slideshow.mp4");
-	if ((av = build_argv(render_ffmpeg_path(o), dir, n, have_audio,
-	    out)) == NULL) {
-		render_fail(o, 500, "Out of memory");
-		goto out;
+		close(in);
+		in = -1;
+		render_ffmpeg_wait(o, pid, 2);
+		pid = -1;
+		if ((av = build_argv(render_ffmpeg_path(o), dir, n, 0, out)) ==
+		    NULL) {
+			render_fail(o, 500, "Out of memory");
+			goto out;
+		}
+		pid = render_ffmpeg_start(o, av, &in);
+		free_argv(av);
+		if (pid == -1)
+			goto out;
 	}
-	rc = render_ffmpeg(o, av);
-	free_argv(av);
+	for (i = 0, frc = 0; i < n && frc == 0; i++) {
+		snprintf(path, sizeof(path), "%s/img%03zu", dir, i);
+		frc = render_ffmpeg_feed(o, in, path);
+	}
+	close(in);		/* the end of the images */
+	in = -1;
+	rc = render_ffmpeg_wait(o, pid, frc);
+	pid = -1;
 out:
+	if (in != -1)
+		close(in);
+	if (pid != -1)
+		render_ffmpeg_wait(o, pid, rc == 1 ? 1 : -1);
 	for (i = 0; i <= MAX_IMAGES; i++) {
 		if (files[i].fd != -1)
 			close(files[i].fd);

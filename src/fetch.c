@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
 #include <errno.h>
 #include <unistd.h>
 #include <netinet/in.h>
@@ -140,10 +142,91 @@ v4:
 }
 
 /*
+ * Through a proxy only the proxy is connected to, so the proxy would be
+ * asked for whatever the URL names.  Is the host of url one we may ask
+ * for?  An address literal must be public; a name that resolves here
+ * must resolve to public addresses only; a name that does not resolve
+ * here is the proxy's to resolve.  Returns 1 or 0.
+ */
+static int
+target_public(const char *url)
+{
+	CURLU			*u;
+	char			*host = NULL, name[256];
+	struct addrinfo		 hints, *res = NULL, *ai;
+	struct sockaddr_in	 s4;
+	struct sockaddr_in6	 s6;
+	size_t			 len;
+	int			 ok = 0;
+
+	if ((u = curl_url()) == NULL)
+		return 0;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		goto out;
+	len = strlen(host);
+	if (host[0] == '[' && len > 2 && len < sizeof(name)) {
+		memcpy(name, host + 1, len - 2);	/* [v6] */
+		name[len - 2] = '\0';
+	} else
+		snprintf(name, sizeof(name), "%s", host);
+	memset(&s4, 0, sizeof(s4));
+	memset(&s6, 0, sizeof(s6));
+	if (inet_pton(AF_INET, name, &s4.sin_addr) == 1) {
+		s4.sin_family = AF_INET;
+		ok = fetch_addr_public((struct sockaddr *)&s4);
+		goto out;
+	}
+	if (inet_pton(AF_INET6, name, &s6.sin6_addr) == 1) {
+		s6.sin6_family = AF_INET6;
+		ok = fetch_addr_public((struct sockaddr *)&s6);
+		goto out;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(name, NULL, &hints, &res) != 0) {
+		ok = 1;		/* unknown here: the proxy resolves it */
+		goto out;
+	}
+	ok = 1;
+	for (ai = res; ai != NULL; ai = ai->ai_next)
+		if (!fetch_addr_public(ai->ai_addr))
+			ok = 0;
+	freeaddrinfo(res);
+out:
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+/*
+ * Before every request, redirects included: through a proxy, the URL's
+ * host must be one we may ask for (target_public).
+ */
+static int
+before_request(void *arg, char *primary_ip, char *local_ip, int primary_port,
+    int local_port)
+{
+	CURL	*h = arg;
+	char	*url = NULL;
+
+	(void)primary_ip; (void)local_ip; (void)primary_port; (void)local_port;
+	if (conf->outbound_proxy == NULL || conf->fetch_allow_private)
+		return CURL_PREREQFUNC_OK;
+	if (curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK ||
+	    url == NULL || !target_public(url)) {
+		guard_hit = 1;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+
+/*
  * libcurl asks us for every socket it connects, after DNS resolution and
  * for every redirect hop: refuse non-public addresses here, where the
  * address is the one really used (no DNS rebinding window).  Through a
- * proxy the only address is the proxy's, which the operator chose.
+ * proxy the only address is the proxy's, which the operator chose; the
+ * URLs asked of it are checked by before_request.
  */
 static curl_socket_t
 open_socket(void *u, curlsocktype purpose, struct curl_sockaddr *a)
@@ -368,6 +451,8 @@ fetch_setup(CURL *h)
 	rc |= curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
 	rc |= curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)MAX_REDIRS);
 	rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	rc |= curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, before_request);
+	rc |= curl_easy_setopt(h, CURLOPT_PREREQDATA, h);
 	rc |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
 	    (long)(conf->download_timeout < 20 ? conf->download_timeout : 20));
 	/* A CDN that sends nothing for DOWNLOAD_TIMEOUT seconds is dead. */

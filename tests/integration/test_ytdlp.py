@@ -91,14 +91,29 @@ with Stack(helper='real', docroot=docroot(os.path.join(base, 'd1')),
                     10, 'the proxy')
     s.stop_app()
     s.extra_env['OUTBOUND_PROXY'] = 'http://127.0.0.1:%s' % port
-    s.extra_env['FETCH_ALLOW_PRIVATE'] = '0'
     os.unlink(s.sock)
     s.start_app()
     s.wait_healthy()
+    # (The CDN is on loopback here: FETCH_ALLOW_PRIVATE=1 lets it be.)
     roundtrip(s, 'via OUTBOUND_PROXY')
     seen = open(plog).read() if os.path.exists(plog) else ''
     check('/files/clip.mpd' in seen, 'yt-dlp went through the proxy')
     check('/files/clip.mp4' in seen, 'libcurl went through the proxy')
+
+    # The guard on: the proxy is never asked for a loopback target.
+    s.stop_app()
+    s.extra_env['FETCH_ALLOW_PRIVATE'] = '0'
+    os.unlink(s.sock)
+    s.start_app()
+    s.wait_healthy()
+    open(plog, 'w').close()
+    r = s.tiktok(s.cdn_url + '/files/clip.mpd', timeout=60)
+    link = s.local(r.json()['download_link']['no_watermark'])
+    r = s.get(link)
+    seen = open(plog).read()
+    check(r.status >= 400 and '/files/clip.mp4' not in seen,
+          'guard on, through a proxy: a loopback CDN URL is refused and '
+          'never asked of the proxy (%d)' % r.status)
     proxy.stdin.close()
     proxy.wait()
 

@@ -23,6 +23,7 @@
 #include "app.h"
 #include "cache.h"
 #include "fetch.h"
+#include "ffmpeg.h"
 #include "handlers.h"
 #include "http.h"
 #include "log.h"
@@ -91,7 +92,7 @@ make_audio(struct render_ctl *o, void *arg)
 			goto out;
 		}
 	}
-	rc = render_ffmpeg(o, av);
+	rc = ffmpeg_run(o, av);
 out:
 	for (k = 0; k < 24 && av[k] != NULL; k++)
 		free(av[k]);

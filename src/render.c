@@ -184,68 +184,6 @@ expire(struct renders *s, long long now)
 }
 
 /*
- * Start ffmpeg: stdin the read end of a pipe whose write end goes to
- * *in (non-blocking; -1 when in is NULL: /dev/null), stdout /dev/null,
- * stderr to errlog.  Returns the pid, or -1.
- */
-static pid_t
-spawn(char *const argv[], const char *errlog, int *in)
-{
-	int	 fds[3] = { -1, -1, -1 }, p[2] = { -1, -1 }, i, saved;
-	pid_t	 pid = -1;
-	char	**env;
-
-	if (in != NULL) {
-		*in = -1;
-		if (pipe2(p, O_CLOEXEC) == -1)
-			return -1;
-		fds[0] = p[0];
-	} else
-		fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	fds[1] = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	fds[2] = open(errlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
-	if (fds[0] != -1 && fds[1] != -1 && fds[2] != -1 &&
-	    (env = proc_env()) != NULL) {
-		pid = proc_spawn(argv, env, fds);	/* no secrets */
-		free(env);
-	}
-	saved = errno;
-	for (i = 0; i < 3; i++)
-		if (fds[i] != -1)
-			close(fds[i]);
-	if (in != NULL && pid != -1) {
-		fcntl(p[1], F_SETFL, O_NONBLOCK);
-		*in = p[1];
-	} else if (p[1] != -1)
-		close(p[1]);
-	errno = saved;
-	return pid;
-}
-
-/* The last line ffmpeg wrote, for the log. */
-static void
-log_ffmpeg(const char *errlog)
-{
-	char	 buf[4096], line[512], *p;
-	ssize_t	 n;
-	int	 fd;
-
-	if ((fd = open(errlog, O_RDONLY | O_CLOEXEC)) == -1)
-		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		buf[--n] = '\0';
-	p = strrchr(buf, '\n');
-	log_warnx("ffmpeg: %s", log_filter(line, sizeof(line),
-	    p ? p + 1 : buf));
-}
-
-/*
  * Is anyone still waiting for this render?  Counts the owner's client
  * leaving once.  Called without the lock; fits fetch_many's "gone".
  */
@@ -296,140 +234,25 @@ render_output(struct render_ctl *o, const char *name)
 	return o->r->file;
 }
 
+/* The file the render makes (render_output), its path. */
+const char *
+render_output_path(const struct render_ctl *o)
+{
+	return o->r->file;
+}
+
+/* The renders' time limit, s (for messages). */
+int
+render_timeout(const struct render_ctl *o)
+{
+	return o->s->timeout;
+}
+
 /* The ffmpeg program, for argv[0]. */
 const char *
 render_ffmpeg_path(const struct render_ctl *o)
 {
 	return o->s->ffmpeg;
-}
-
-/*
- * Start ffmpeg (argv, no shell: stdout /dev/null, stderr to ffmpeg.log
- * in the folder, its own process group).  With in, its stdin is a pipe
- * whose write end is put there, for render_ffmpeg_feed(): ffmpeg then
- * loads (a good part of a second) while the inputs are still being
- * fetched.  Returns the pid, or -1 with the render failed.
- */
-pid_t
-render_ffmpeg_start(struct render_ctl *o, char *const argv[], int *in)
-{
-	char	 errlog[1100];
-	pid_t	 pid;
-
-	snprintf(errlog, sizeof(errlog), "%s/ffmpeg.log", o->r->dir);
-	if ((pid = spawn(argv, errlog, in)) == -1) {
-		log_warn("%s: %s", __func__, o->s->ffmpeg);
-		render_fail(o, 500, "Could not start ffmpeg");
-	}
-	return pid;
-}
-
-/*
- * Write the file at path into ffmpeg's stdin (fd, from
- * render_ffmpeg_start), as fast as it reads, within the deadline and as
- * long as somebody waits.  0 when written, 1 when nobody waits, -1 with
- * the render failed (the caller still waits for or kills ffmpeg).
- */
-int
-render_ffmpeg_feed(struct render_ctl *o, int fd, const char *path)
-{
-	char		 buf[65536];
-	struct pollfd	 pfd;
-	ssize_t		 n, w, off;
-	int		 in, rc = -1;
-
-	if ((in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
-		log_warn("%s: %s", __func__, path);
-		render_fail(o, 500, "Could not read the work folder");
-		return -1;
-	}
-	while ((n = read(in, buf, sizeof(buf))) > 0) {
-		for (off = 0; off < n; off += w) {
-			if (proc_now_ms() >= o->deadline) {
-				render_fail(o, 504, "Rendering took too long");
-				goto out;
-			}
-			if (render_nobody_waits(o)) {
-				rc = 1;
-				goto out;
-			}
-			if ((w = write(fd, buf + off, (size_t)(n - off))) ==
-			    -1) {
-				if (errno != EAGAIN && errno != EINTR) {
-					render_fail(o, 500, "ffmpeg stopped "
-					    "reading its input");
-					goto out;
-				}
-				w = 0;
-				pfd.fd = fd;
-				pfd.events = POLLOUT;
-				poll(&pfd, 1, 100);
-			}
-		}
-	}
-	rc = n == 0 ? 0 : -1;
-	if (rc == -1)
-		render_fail(o, 500, "Could not read the work folder");
-out:
-	close(in);
-	return rc;
-}
-
-/*
- * Wait for ffmpeg (render_ffmpeg_start) until it is done, the deadline
- * passes (killed: 504) or nobody waits any more (killed); reaped either
- * way.  Returns 0 when it made the output (render_output) non-empty, 1
- * when nobody waits, -1 with the render failed.  failed: the render
- * failed already (ffmpeg is only killed and reaped).
- */
-int
-render_ffmpeg_wait(struct render_ctl *o, pid_t pid, int failed)
-{
-	char		 errlog[1100];
-	struct stat	 st;
-	int		 status;
-
-	for (;;) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			break;
-		if (failed != 0 || proc_now_ms() >= o->deadline ||
-		    render_nobody_waits(o)) {
-			kill(-pid, SIGKILL);
-			while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-				continue;
-			if (failed != 0)
-				return failed;
-			if (proc_now_ms() >= o->deadline) {
-				log_warnx("%s: ffmpeg past %d s: killed",
-				    __func__, o->s->timeout);
-				render_fail(o, 504, "Rendering took too long");
-				return -1;
-			}
-			return 1;
-		}
-		usleep(10000);
-	}
-	/* ffmpeg's own children, if any, go with its group. */
-	kill(-pid, SIGKILL);
-	snprintf(errlog, sizeof(errlog), "%s/ffmpeg.log", o->r->dir);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-	    stat(o->r->file, &st) == -1 || st.st_size == 0) {
-		log_ffmpeg(errlog);
-		render_fail(o, 500, "Could not render the file");
-		return -1;
-	}
-	return 0;
-}
-
-/* Run ffmpeg on inputs in the folder: start and wait.  As _wait. */
-int
-render_ffmpeg(struct render_ctl *o, char *const argv[])
-{
-	pid_t	 pid;
-
-	if ((pid = render_ffmpeg_start(o, argv, NULL)) == -1)
-		return -1;
-	return render_ffmpeg_wait(o, pid, 0);
 }
 
 /* A fresh work folder for the render: TEMP_DIR/render-XXXXXX. */

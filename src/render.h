@@ -3,13 +3,11 @@
  * limited, time-limited, killed when nobody waits, kept a while.  Used
  * by the slideshow handler, which says how to make its file (a
  * render_make_fn: fetch the inputs into render_dir(), run ffmpeg with
- * render_ffmpeg()).  The app holds one struct renders; /health and
+ * ffmpeg.h).  The app holds one struct renders; /health and
  * /metrics read its stats.
  */
 #ifndef RENDER_H
 #define RENDER_H
-
-#include <sys/types.h>
 
 struct http;
 struct render;
@@ -46,11 +44,7 @@ const char	*render_ffmpeg_path(const struct render_ctl *);
 long long	 render_deadline(const struct render_ctl *);
 int		 render_nobody_waits(void *ctl);
 void		 render_fail(struct render_ctl *, int status, const char *msg);
-int		 render_ffmpeg(struct render_ctl *, char *const argv[]);
-pid_t		 render_ffmpeg_start(struct render_ctl *, char *const argv[],
-		    int *in);
-int		 render_ffmpeg_feed(struct render_ctl *, int fd,
-		    const char *path);
-int		 render_ffmpeg_wait(struct render_ctl *, pid_t, int failed);
+const char	*render_output_path(const struct render_ctl *);
+int		 render_timeout(const struct render_ctl *);
 
 #endif /* RENDER_H */

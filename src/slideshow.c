@@ -29,6 +29,7 @@
 #include "handlers.h"
 #include "cache.h"
 #include "fetch.h"
+#include "ffmpeg.h"
 #include "http.h"
 #include "log.h"
 #include "proc.h"
@@ -126,6 +127,24 @@ free_argv(char **av)
 	free(av);
 }
 
+/* Start ffmpeg for n images (and a sound): its stdin goes to *in. */
+static pid_t
+start(struct render_ctl *o, const char *dir, size_t n, int audio,
+    const char *out, int *in)
+{
+	char	**av;
+	pid_t	  pid;
+
+	if ((av = build_argv(render_ffmpeg_path(o), dir, n, audio, out)) ==
+	    NULL) {
+		render_fail(o, 500, "Out of memory");
+		return -1;
+	}
+	pid = ffmpeg_start(o, av, in);
+	free_argv(av);
+	return pid;
+}
+
 /*
  * Make the slideshow of a photo post (a render_make_fn): its images and
  * sound fetched in parallel into the render's folder, then ffmpeg.
@@ -137,7 +156,7 @@ make_slideshow(struct render_ctl *o, void *arg)
 	struct json_object	*imgs[MAX_IMAGES], *audio, *hh;
 	struct fetch_file	 files[MAX_IMAGES + 1];
 	const char		*dir = render_dir(o), *out;
-	char			 path[1100], **av;
+	char			 path[1100];
 	size_t			 n, i, nf;
 	int			 rc = -1, have_audio, frc, in = -1;
 	pid_t			 pid = -1;
@@ -170,14 +189,7 @@ make_slideshow(struct render_ctl *o, void *arg)
 	/* ffmpeg loads (a good part of a second) while we fetch: it waits
 	 * for its images on stdin. */
 	out = render_output(o, "slideshow.mp4");
-	if ((av = build_argv(render_ffmpeg_path(o), dir, n, audio != NULL,
-	    out)) == NULL) {
-		render_fail(o, 500, "Out of memory");
-		goto out;
-	}
-	pid = render_ffmpeg_start(o, av, &in);
-	free_argv(av);
-	if (pid == -1)
+	if ((pid = start(o, dir, n, audio != NULL, out, &in)) == -1)
 		goto out;
 	frc = fetch_many(files, (int)nf, render_deadline(o),
 	    render_nobody_waits, o);
@@ -210,31 +222,23 @@ make_slideshow(struct render_ctl *o, void *arg)
 		    "without it", __func__);
 		close(in);
 		in = -1;
-		render_ffmpeg_wait(o, pid, 2);
-		pid = -1;
-		if ((av = build_argv(render_ffmpeg_path(o), dir, n, 0, out)) ==
-		    NULL) {
-			render_fail(o, 500, "Out of memory");
-			goto out;
-		}
-		pid = render_ffmpeg_start(o, av, &in);
-		free_argv(av);
-		if (pid == -1)
+		ffmpeg_wait(o, pid, 2);
+		if ((pid = start(o, dir, n, 0, out, &in)) == -1)
 			goto out;
 	}
 	for (i = 0, frc = 0; i < n && frc == 0; i++) {
 		snprintf(path, sizeof(path), "%s/img%03zu", dir, i);
-		frc = render_ffmpeg_feed(o, in, path);
+		frc = ffmpeg_feed(o, in, path);
 	}
 	close(in);		/* the end of the images */
 	in = -1;
-	rc = render_ffmpeg_wait(o, pid, frc);
+	rc = ffmpeg_wait(o, pid, frc);
 	pid = -1;
 out:
 	if (in != -1)
 		close(in);
 	if (pid != -1)
-		render_ffmpeg_wait(o, pid, rc == 1 ? 1 : -1);
+		ffmpeg_wait(o, pid, rc == 1 ? 1 : -1);
 	for (i = 0; i <= MAX_IMAGES; i++) {
 		if (files[i].fd != -1)
 			close(files[i].fd);

@@ -34,6 +34,7 @@
 #define FCGI_STDIN	5
 #define MAX_EVENTS	256
 #define PAUSE_MS	100	/* out of descriptors: accept again after */
+#define DRAIN_MS	2000	/* at a stop, for requests still arriving */
 
 /* A connection whose request is still arriving. */
 struct pending {
@@ -52,6 +53,7 @@ static struct {
 	unsigned char		*buf;
 	int			 paused;
 	long long		 resume_at;
+	long long		 drain_until;	/* stopping: 0 while serving */
 } acc = { .ep = -1, .wake = { -1, -1 } };
 
 static char	 listen_tag, wake_tag;	/* epoll data for the two fds */
@@ -188,6 +190,30 @@ accept_all(void)
 	}
 }
 
+/*
+ * A stop: take what waits in the backlog (its web server sent those
+ * requests already: dropping them would lose them, and a POST is not
+ * retried elsewhere), then close the listening socket, so that new
+ * connections are refused at once and a balancer goes elsewhere.  The
+ * requests still arriving get DRAIN_MS to arrive.
+ */
+static void
+drain(void)
+{
+	char	 c[16];
+
+	while (read(acc.wake[0], c, sizeof(c)) > 0)
+		continue;
+	if (acc.drain_until != 0)
+		return;
+	acc.paused = 0;
+	accept_all();
+	epoll_ctl(acc.ep, EPOLL_CTL_DEL, acc.o.fd, NULL);
+	close(acc.o.fd);
+	acc.o.fd = -1;
+	acc.drain_until = proc_now_ms() + DRAIN_MS;
+}
+
 static void *
 acceptor(void *arg)
 {
@@ -207,7 +233,10 @@ acceptor(void *arg)
 			    __func__, acc.o.read_timeout);
 			release(p, 0);
 		}
-		if (acc.paused && now >= acc.resume_at)
+		if (acc.drain_until != 0 && (TAILQ_EMPTY(&acc.pending) ||
+		    now >= acc.drain_until))
+			return NULL;	/* stopping: nothing more to wait for */
+		if (acc.paused && now >= acc.resume_at && acc.o.fd != -1)
 			pause_accepting(0);
 		wait = 1000;
 		if ((p = TAILQ_FIRST(&acc.pending)) != NULL &&
@@ -215,6 +244,8 @@ acceptor(void *arg)
 			wait = p->deadline - now;
 		if (acc.paused && acc.resume_at - now < wait)
 			wait = acc.resume_at - now;
+		if (acc.drain_until != 0 && acc.drain_until - now < wait)
+			wait = acc.drain_until - now;
 		n = epoll_wait(acc.ep, evs, MAX_EVENTS, (int)(wait < 0 ? 0 :
 		    wait));
 		if (n == -1 && errno != EINTR) {
@@ -223,8 +254,10 @@ acceptor(void *arg)
 			continue;
 		}
 		for (i = 0; i < n; i++) {
-			if (evs[i].data.ptr == &wake_tag)
-				return NULL;
+			if (evs[i].data.ptr == &wake_tag) {
+				drain();
+				continue;
+			}
 			if (evs[i].data.ptr == &listen_tag) {
 				accept_all();
 				continue;
@@ -302,9 +335,9 @@ acceptor_start(const struct acceptor_opts *o)
 }
 
 /*
- * Stop taking connections: the listening socket is closed (a web server
- * or balancer trying to connect is refused at once and goes elsewhere)
- * and requests still arriving are dropped.  Those taken go on.
+ * Stop taking connections (drain): what waits in the backlog is taken,
+ * the listening socket closed, requests still arriving given DRAIN_MS.
+ * Those taken go on.  Returns when the acceptor thread is done.
  */
 void
 acceptor_stop(void)
@@ -319,7 +352,8 @@ acceptor_stop(void)
 	pthread_join(acc.thread, NULL);
 	while ((p = TAILQ_FIRST(&acc.pending)) != NULL)
 		release(p, 0);
-	close(acc.o.fd);
+	if (acc.o.fd != -1)
+		close(acc.o.fd);
 	close(acc.ep);
 	close(acc.wake[0]);
 	close(acc.wake[1]);

@@ -329,12 +329,14 @@ class Stack:
                                     stdout=self.applog, stderr=self.applog)
         self.procs.append(self.app)
         if self.bind:
+            # Our own process must be the one listening (another test's
+            # could hold the port): it says so in its log.
             def listening():
-                try:
-                    socket.create_connection(self.bind, 1).close()
-                    return True
-                except OSError:
-                    return False
+                if self.app.poll() is not None:
+                    raise RuntimeError('tiktok-fcgi exited with %s (port '
+                                       '%s taken?)' % (self.app.returncode,
+                                                       self.bind))
+                return 'acceptor_start: listening' in self.log()
             wait_for(listening, 10, 'the FastCGI port')
         else:
             wait_for(lambda: os.path.exists(self.sock), 10,

@@ -92,15 +92,18 @@ def client(k):
 threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
 for t in threads:
     t.start()
-time.sleep(2)
+# Requests flowing (however busy the machine), then one instance is
+# stopped mid-run, then requests flow on.
+wait_for(lambda: len(results) >= 40, 120, 'requests to flow')
 before = len(results)
 b.stop_app()            # SIGTERM one instance mid-run
-time.sleep(3)
+wait_for(lambda: len(results) >= before + 40, 120,
+         'requests to flow after the stop')
 stop.set()
 for t in threads:
     t.join()
 fails = [r for r in results if not r[0]]
-check(before > 10 and len(results) > before + 10,
+check(before >= 40 and len(results) >= before + 40,
       'requests flowed before and after the stop (%d, %d)'
       % (before, len(results)))
 check(fails == [], 'one instance stopped mid-run: all %d requests '

@@ -261,10 +261,55 @@ setkey(struct conf *c, const struct key *k, const char *v, char *err,
 }
 
 /*
- * Read KEY=value lines.  Blank lines and lines starting with '#' are
- * skipped; "export " before a key and quotes around a value are allowed,
- * so that a serverjs .env file reads as it is.  Keys we do not know are
- * warned about, not refused.
+ * The value of a KEY=value line, read as the dotenv package (v16)
+ * reads it, so that a serverjs .env means the same here: a value in
+ * single, double or back quotes is what is between them (double quotes
+ * also turn \n and \r into line breaks), and a comment may follow; an
+ * unquoted value ends at the first '#' and is trimmed.  v is changed in
+ * place; returns where the value starts.
+ */
+static char *
+dotenv_value(char *v)
+{
+	char	*e, *r, *w, q;
+	size_t	 len;
+
+	while (isspace((unsigned char)*v))
+		v++;
+	q = *v;
+	if (q == '"' || q == '\'' || q == '`') {
+		for (e = v + 1; *e != '\0' && *e != q; e++)
+			if (q == '"' && e[0] == '\\' && e[1] == '"')
+				e++;
+		for (r = e + (*e != '\0'); isspace((unsigned char)*r); r++)
+			continue;
+		if (*e == q && (*r == '\0' || *r == '#')) {
+			*e = '\0';
+			if (q != '"')
+				return v + 1;
+			for (r = w = v + 1; *r != '\0'; r++, w++) {
+				if (r[0] == '\\' && (r[1] == 'n' || r[1] == 'r')) {
+					*w = r[1] == 'n' ? '\n' : '\r';
+					r++;
+				} else
+					*w = *r;
+			}
+			*w = '\0';
+			return v + 1;
+		}
+	}
+	v[strcspn(v, "#")] = '\0';
+	len = strlen(v);
+	while (len > 0 && isspace((unsigned char)v[len - 1]))
+		v[--len] = '\0';
+	return v;
+}
+
+/*
+ * Read KEY=value lines.  Blank lines and comment lines are skipped; a
+ * UTF-8 byte order mark, "export" before a key, quotes and a trailing
+ * comment are read as dotenv reads them (see dotenv_value).  Keys we do
+ * not know are warned about, not refused.
  */
 static int
 readfile(struct conf *c, const char *file, char *err, size_t errsz)
@@ -281,16 +326,20 @@ readfile(struct conf *c, const char *file, char *err, size_t errsz)
 		return -1;
 	}
 	while ((n = getline(&line, &cap, f)) != -1) {
-		lineno++;
-		for (k = line; isspace((unsigned char)*k); k++)
-			continue;
+		k = line;
+		if (lineno++ == 0 && strncmp(k, "\xef\xbb\xbf", 3) == 0)
+			k += 3;
+		while (isspace((unsigned char)*k))
+			k++;
 		len = strlen(k);
 		while (len > 0 && isspace((unsigned char)k[len - 1]))
 			k[--len] = '\0';
 		if (*k == '\0' || *k == '#')
 			continue;
-		if (strncmp(k, "export ", 7) == 0)
-			k += 7;
+		if (strncmp(k, "export", 6) == 0 &&
+		    isspace((unsigned char)k[6]))
+			for (k += 6; isspace((unsigned char)*k); k++)
+				continue;
 		if ((v = strchr(k, '=')) == NULL) {
 			snprintf(err, errsz, "%s:%d: expected KEY=value",
 			    file, lineno);
@@ -299,14 +348,7 @@ readfile(struct conf *c, const char *file, char *err, size_t errsz)
 		*v++ = '\0';
 		for (e = v - 2; e >= k && isspace((unsigned char)*e); e--)
 			*e = '\0';
-		while (isspace((unsigned char)*v))
-			v++;
-		len = strlen(v);
-		if (len >= 2 && (v[0] == '"' || v[0] == '\'') &&
-		    v[len - 1] == v[0]) {
-			v[len - 1] = '\0';
-			v++;
-		}
+		v = dotenv_value(v);
 		if ((key = findkey(k)) == NULL) {
 			log_warnx("%s: %s:%d: unknown key %s ignored",
 			    __func__, file, lineno, k);

@@ -7,7 +7,9 @@ SIGTERM with a request in flight: it finishes, nothing is left behind.
 
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -140,5 +142,24 @@ with Stack(env={'ALLOWED_HOSTS': 'dl.example.com, 127.0.0.1'}) as s:
           'ALLOWED_HOSTS: a listed Host gets links on it')
     r = s.tiktok('https://www.tiktok.com/@ok/video/7300000000000000002')
     check(r.status == 200, 'ALLOWED_HOSTS: the host with its port too')
+
+# LISTEN_BACKLOG: spawn-fcgi made the socket with -b 1024; tiktok-fcgi
+# listens on it again with its own backlog (what ss shows for the socket).
+with Stack(env={'LISTEN_BACKLOG': '77'}, nginx=False, cdn=False) as s:
+    wait_for(lambda: 'listening, backlog 77' in s.log(), 10,
+             'the listener with its backlog')
+    ss = shutil.which('ss') or next((p for p in ('/usr/sbin/ss', '/sbin/ss',
+                                                 '/bin/ss')
+                                     if os.path.exists(p)), None)
+    if ss is None:
+        print('# ss (iproute2) is not installed: the backlog of the socket '
+              'is not read back')
+    else:
+        out = subprocess.run([ss, '-lxn'], capture_output=True,
+                             text=True).stdout
+        rows = [r.split() for r in out.splitlines() if s.sock in r.split()]
+        check(len(rows) == 1 and rows[0][3] == '77',
+              "LISTEN_BACKLOG sets the backlog of spawn-fcgi's socket (%s)"
+              % rows)
 
 done()

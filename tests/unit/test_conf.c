@@ -71,6 +71,36 @@ test_file_and_env(void **state)
 	unlink(path);
 }
 
+/*
+ * Lines as the dotenv package reads them (serverjs's .env): a byte order
+ * mark, "export" with any spacing, trailing comments after unquoted and
+ * quoted values, '#' inside quotes, back quotes, \n in double quotes.
+ */
+static void
+test_dotenv(void **state)
+{
+	struct conf	 c;
+	char		 err[256];
+
+	(void)state;
+	write_file("\xef\xbb\xbf" "ENCRYPTION_KEY=k3y-of-serverjs # the key\n"
+	    "export\tBASE_URL = \"https://dl.example.com/a#b\"  # quoted\n"
+	    "export   ALLOWED_HOSTS='a.example, b.example' #\n"
+	    "COOKIES_PATH=\n"
+	    "TEMP_DIR=`/tmp/tt fcgi`\n"
+	    "YTDLP_PYTHONPATH=\"two\\nlines\"\n"
+	    "FFMPEG=\"unterminated # cut\n");
+	assert_int_equal(conf_load(&c, path, err, sizeof(err)), 0);
+	assert_string_equal(c.encryption_key, "k3y-of-serverjs");
+	assert_string_equal(c.base_url, "https://dl.example.com/a#b");
+	assert_string_equal(c.allowed_hosts, "a.example, b.example");
+	assert_string_equal(c.temp_dir, "/tmp/tt fcgi");
+	assert_string_equal(c.ytdlp_pythonpath, "two\nlines");
+	assert_string_equal(c.ffmpeg, "\"unterminated");
+	conf_clear(&c);
+	unlink(path);
+}
+
 static void
 test_bad_values(void **state)
 {
@@ -151,6 +181,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_file_and_env),
+		cmocka_unit_test(test_dotenv),
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_secrets_not_echoed),
 		cmocka_unit_test(test_weak_key),

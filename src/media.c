@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -134,14 +135,34 @@ media_headers(struct json_object *hh, const char *range)
 	return l;
 }
 
-/* Send the finished file: Range, HEAD, the author's name and the time. */
+/*
+ * Whether a Range may be honoured, given the client's If-Range (RFC 9110
+ * 13.1.5): always without one; with an entity tag only when it is the
+ * body's strong ETag, with a date only when it is the body's
+ * Last-Modified.  Otherwise the whole body is sent, never a piece of
+ * another version of it.
+ */
+int
+media_if_range(const char *ifr, const char *etag, const char *lastmod)
+{
+	if (ifr == NULL || *ifr == '\0')
+		return 1;
+	if (ifr[0] == '"')
+		return etag != NULL && strcmp(ifr, etag) == 0;
+	if (strncmp(ifr, "W/", 2) == 0)
+		return 0;	/* a weak tag never matches */
+	return lastmod != NULL && strcmp(ifr, lastmod) == 0;
+}
+
+/* Send the finished file: Range (If-Range), HEAD, ETag, the name. */
 void
 media_send_file(struct http *h, const char *file, const char *ctype,
     const char *name, const char *ext)
 {
-	char		 buf[65536], num[96];
+	char		 buf[65536], num[96], etag[64], lastmod[40];
 	const char	*range;
 	struct stat	 st;
+	struct tm	 tm;
 	long long	 start = 0, end, size;
 	ssize_t		 n;
 	int		 fd;
@@ -155,7 +176,17 @@ media_send_file(struct http *h, const char *file, const char *ctype,
 	}
 	size = (long long)st.st_size;
 	end = size - 1;
-	if ((range = media_range(http_param(h, "HTTP_RANGE"))) != NULL) {
+	/* A render of the same post made later is another file. */
+	snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (long long)st.st_ino,
+	    (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec);
+	gmtime_r(&st.st_mtim.tv_sec, &tm);
+	strftime(lastmod, sizeof(lastmod), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	http_header(h, "ETag", etag);
+	http_header(h, "Last-Modified", lastmod);
+	range = media_range(http_param(h, "HTTP_RANGE"));
+	if (!media_if_range(http_param(h, "HTTP_IF_RANGE"), etag, lastmod))
+		range = NULL;
+	if (range != NULL) {
 		const char *dash = strchr(range + 6, '-');
 		if (range[6] == '-')
 			start = size - strtoll(range + 7, NULL, 10);

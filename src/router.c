@@ -86,7 +86,8 @@ dispatch(struct app *app, struct http *h)
 
 	http_header(h, "Access-Control-Allow-Origin", "*");
 	http_header(h, "Access-Control-Expose-Headers",
-	    "Content-Disposition, X-Filename, Content-Length");
+	    "Content-Disposition, X-Filename, Content-Length, Content-Range, "
+	    "Accept-Ranges, ETag, Last-Modified");
 
 	if (strcmp(m, "OPTIONS") == 0) {
 		http_status(h, 204);

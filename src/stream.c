@@ -46,8 +46,12 @@ struct xfer {
 	long			 status;	/* of the latest response */
 	char			 ctype[128];
 	char			 crange[128];
+	char			 etag[128];
+	char			 lastmod[64];
 	long long		 clen;
 	int			 ranges;
+	const char		*ifrange;	/* the client's If-Range */
+	int			 stale;		/* a 206 of another version */
 	int			 started;	/* our headers are out */
 	int			 hup;		/* the client left */
 };
@@ -196,12 +200,49 @@ extension(const char *type, const char *ctype)
 	return "mp4";
 }
 
+/*
+ * The file's name: the author's, and for a photo its number in the post
+ * (yt-dlp's format "image-N"), so that the photos of a post do not
+ * overwrite each other in a download folder.
+ */
+static const char *
+file_name(const struct target *t, char *buf, size_t sz)
+{
+	const char	*n;
+
+	if (t->format_id == NULL || strcmp(t->type, "image") != 0 ||
+	    strncmp(t->format_id, "image-", 6) != 0)
+		return t->author;
+	n = t->format_id + 6;
+	if (*n == '\0' || n[strspn(n, "0123456789")] != '\0' ||
+	    strlen(n) > 6)
+		return t->author;
+	snprintf(buf, sz, "%.100s_%s", t->author != NULL ? t->author :
+	    "tiktok", n);
+	return buf;
+}
+
+/*
+ * A 206 the client's If-Range does not allow (the CDN ignored If-Range,
+ * or its validators changed): not to be spliced onto what the client
+ * has.  The attempt is made again without Range.
+ */
+static int
+stale_range(struct xfer *x)
+{
+	if (x->status != 206 ||
+	    media_if_range(x->ifrange, x->etag, x->lastmod))
+		return 0;
+	x->stale = 1;
+	return 1;
+}
+
 /* Our headers, once the CDN's final response is known to be good. */
 static enum herr
 begin(struct xfer *x)
 {
 	const char	*ct;
-	char		 num[32];
+	char		 num[32], name[128];
 
 	x->started = 1;
 	counters_stream(1);
@@ -217,10 +258,15 @@ begin(struct xfer *x)
 	}
 	if (x->status == 206 && x->crange[0] != '\0')
 		http_header(x->h, "Content-Range", x->crange);
+	if (x->etag[0] != '\0')
+		http_header(x->h, "ETag", x->etag);
+	if (x->lastmod[0] != '\0')
+		http_header(x->h, "Last-Modified", x->lastmod);
 	http_header(x->h, "Accept-Ranges", x->ranges ? "bytes" : "none");
 	http_header(x->h, "X-Accel-Buffering", "no");
 	http_header(x->h, "Cache-Control", "private, no-store");
-	media_disposition(x->h, x->t->author, extension(x->t->type, ct));
+	media_disposition(x->h, file_name(x->t, name, sizeof(name)),
+	    extension(x->t->type, ct));
 	if (http_flush(x->h) != HERR_OK) {
 		x->hup = 1;
 		return HERR_HUP;
@@ -252,7 +298,7 @@ on_header(char *line, size_t size, size_t n, void *arg)
 		/* A new response (a redirect hop, or 100): start over. */
 		const char *sp = memchr(line, ' ', len);
 		x->status = sp ? strtol(sp + 1, NULL, 10) : 0;
-		x->ctype[0] = x->crange[0] = '\0';
+		x->ctype[0] = x->crange[0] = x->etag[0] = x->lastmod[0] = '\0';
 		x->clen = -1;
 		x->ranges = 0;
 	} else if (len > 13 && strncasecmp(line, "Content-Type:", 13) == 0)
@@ -262,6 +308,10 @@ on_header(char *line, size_t size, size_t n, void *arg)
 		x->clen = strtoll(val, NULL, 10);
 	} else if (len > 14 && strncasecmp(line, "Content-Range:", 14) == 0)
 		hvalue(line, len, 14, x->crange, sizeof(x->crange));
+	else if (len > 5 && strncasecmp(line, "ETag:", 5) == 0)
+		hvalue(line, len, 5, x->etag, sizeof(x->etag));
+	else if (len > 14 && strncasecmp(line, "Last-Modified:", 14) == 0)
+		hvalue(line, len, 14, x->lastmod, sizeof(x->lastmod));
 	else if (len > 14 && strncasecmp(line, "Accept-Ranges:", 14) == 0) {
 		hvalue(line, len, 14, val, sizeof(val));
 		x->ranges = strcasecmp(val, "bytes") == 0;
@@ -278,6 +328,8 @@ on_data(char *data, size_t size, size_t n, void *arg)
 	if (!x->started) {
 		if (x->status != 200 && x->status != 206)
 			return 0;	/* an error page: not for the client */
+		if (stale_range(x))
+			return 0;
 		if (begin(x) != HERR_OK)
 			return 0;
 	}
@@ -318,14 +370,16 @@ forget_post(struct app *app, const struct target *t)
 }
 
 static long
-attempt(struct http *h, const struct target *t, CURLcode *cerr)
+attempt(struct http *h, const struct target *t, CURLcode *cerr, int ranged)
 {
 	CURL			*c;
-	struct curl_slist	*hdrs;
+	struct curl_slist	*hdrs, *n;
 	struct xfer		 x;
 	CURLcode		 rc;
 	int			 blocked;
 	struct fetch_watch	 watch;
+	const char		*range, *ifr;
+	char			 line[192];
 
 	memset(&x, 0, sizeof(x));
 	x.h = h;
@@ -336,8 +390,18 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr)
 		*cerr = CURLE_OUT_OF_MEMORY;
 		return -1;
 	}
-	hdrs = media_headers(t->headers,
-	    media_range(http_param(h, "HTTP_RANGE")));
+	range = ranged ? media_range(http_param(h, "HTTP_RANGE")) : NULL;
+	hdrs = media_headers(t->headers, range);
+	ifr = http_param(h, "HTTP_IF_RANGE");
+	if (range != NULL && ifr != NULL && *ifr != '\0') {
+		/* The CDN decides first; stale_range() checks its answer. */
+		x.ifrange = ifr;
+		if (strlen(ifr) < 128 && strpbrk(ifr, "\r\n") == NULL) {
+			snprintf(line, sizeof(line), "If-Range: %s", ifr);
+			if ((n = curl_slist_append(hdrs, line)) != NULL)
+				hdrs = n;
+		}
+	}
 	curl_easy_setopt(c, CURLOPT_URL, t->url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -357,6 +421,12 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr)
 	curl_easy_cleanup(c);
 	curl_slist_free_all(hdrs);
 	*cerr = rc;
+
+	if (!x.started && (x.stale || (rc == CURLE_OK && stale_range(&x)))) {
+		log_debug("%s: If-Range does not match: the whole file",
+		    __func__);
+		return attempt(h, t, cerr, 0);
+	}
 
 	if (x.started) {
 		counters_stream(-1);
@@ -408,7 +478,7 @@ serve(struct app *app, struct http *h, struct target *t)
 			return;
 		}
 	}
-	st = attempt(h, t, &cerr);
+	st = attempt(h, t, &cerr, 1);
 	if ((st == 403 || st == 410) && t->page_url != NULL &&
 	    t->format_id != NULL) {
 		log_info("%s: CDN answered %ld: extracting the post again",
@@ -421,7 +491,7 @@ serve(struct app *app, struct http *h, struct target *t)
 			free(msg);
 			return;
 		} else
-			st = attempt(h, t, &cerr);
+			st = attempt(h, t, &cerr, 1);
 	}
 	if (st == 0)
 		return;

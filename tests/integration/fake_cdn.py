@@ -13,6 +13,8 @@ given a certificate and key, serves until its parent's stdin closes.  Paths:
   /need/N              as /gen/N, but 403 without Referer and the cookie
                        cdn_session=fake (like TikTok's CDN)
   /once/KEY/N          403 on the first request for KEY, then as /gen/N
+  /tagged/N[/ignore]   as /gen/N with ETag "v-N" and a Last-Modified;
+                       If-Range honoured (ignored with /ignore)
   /stall/N             sends half of N bytes, then nothing for 600 s
   /drop/N              sends half of N bytes, then closes
   /slow/N              N bytes in 64 KiB pieces, 50 ms apart, with a
@@ -59,9 +61,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with LOCK:
             STATS[key] = STATS.get(key, 0) + 1
 
-    def range_of(self, size):
+    def range_of(self, size, validators=None, ifrange=False):
         """(start, end, partial) or None for unsatisfiable."""
         r = self.headers.get('Range')
+        ir = self.headers.get('If-Range')
+        if ifrange and ir is not None and \
+                ir not in (validators or {}).values():
+            r = None        # another version: the whole body
         if not r:
             return 0, size, False
         m = re.fullmatch(r'bytes=(\d*)-(\d*)', r.strip())
@@ -80,8 +86,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.command == 'HEAD'
 
     def send_body(self, size, pieces_of, ctype='video/mp4', extra=None,
-                  after=None):
-        rng = self.range_of(size)
+                  after=None, ifrange=False):
+        rng = self.range_of(size, extra, ifrange)
         if rng is None:
             self.send_response(416)
             self.send_header('Content-Range', 'bytes */%d' % size)
@@ -150,6 +156,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_body(len(data), lambda s, e: [data[s:e]], ctype, extra)
         elif kind == 'gen':
             self.send_body(int(parts[1]), gen)
+        elif kind == 'tagged':
+            n = int(parts[1])
+            self.send_body(n, gen, extra={
+                'ETag': '"v-%d"' % n,
+                'Last-Modified': 'Tue, 24 Nov 2026 10:00:00 GMT'},
+                ifrange=parts[-1] != 'ignore')
         elif kind == 'need':
             ok = ('Referer' in self.headers and
                   'cdn_session=fake' in self.headers.get('Cookie', ''))

@@ -117,6 +117,16 @@ with Stack(docroot=docroot, env={'FFMPEG': WRAP, 'SLIDESHOW_MAX': '2',
     r4 = s.request('HEAD', link)
     check(r4.status == 200 and r4.body == b'' and
           r4.header('content-length') == str(len(r.body)), 'HEAD')
+    etag = r2.header('etag')
+    check(etag and etag == r.header('etag') and r.header('last-modified'),
+          'the render has an ETag and a Last-Modified (%s)' % etag)
+    r5 = s.get(link, headers={'Range': 'bytes=100-199', 'If-Range': etag})
+    check(r5.status == 206 and r5.body == r.body[100:200],
+          'Range with If-Range of this render: 206')
+    r6 = s.get(link, headers={'Range': 'bytes=100-199',
+                              'If-Range': '"another-render"'})
+    check(r6.status == 200 and r6.body == r.body,
+          'Range with If-Range of another render: 200, the whole file')
 
     # 20 at once for a new post: one ffmpeg run.
     link, _ = audio_link(s, '7300000000000000702')

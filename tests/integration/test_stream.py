@@ -130,6 +130,43 @@ with Stack(env={'DOWNLOAD_TIMEOUT': '3'}) as s:
     check(r.status == 200 and r.body == b'' and
           r.header('content-length') == '100000', 'HEAD: length, no body')
 
+    # Validators: the CDN's ETag and Last-Modified reach the client, and a
+    # resumed download whose If-Range no longer matches gets the whole
+    # file, not a piece of another version, whether the CDN checks
+    # If-Range itself or ignores it.
+    for mode, how in (('cdn_tagged_100000', 'the CDN checks If-Range'),
+                      ('cdn_tagged_100000_ignore',
+                       'the CDN ignores If-Range')):
+        path = link(s, mode, '14')
+        r = s.get(path)
+        etag, lm = r.header('etag'), r.header('last-modified')
+        check(etag == '"v-100000"' and
+              lm == 'Tue, 24 Nov 2026 10:00:00 GMT',
+              'ETag and Last-Modified relayed (%s, %s)' % (etag, lm))
+        for ir, label in ((etag, 'ETag'), (lm, 'date')):
+            r = s.get(path, headers={'Range': 'bytes=100-199',
+                                     'If-Range': ir})
+            check(r.status == 206 and r.body == expected(100, 200),
+                  '%s: If-Range with the current %s: 206' % (how, label))
+        for ir, label in (('"v-99"', 'another ETag'),
+                          ('W/"v-100000"', 'a weak ETag'),
+                          ('Mon, 23 Nov 2026 10:00:00 GMT', 'another date')):
+            r = s.get(path, headers={'Range': 'bytes=100-199',
+                                     'If-Range': ir})
+            check(r.status == 200 and r.body == expected(0, 100000) and
+                  r.header('content-range') is None,
+                  '%s: If-Range with %s: 200, the whole file (%d, %d '
+                  'bytes)' % (how, label, r.status, len(r.body)))
+            r = s.request('HEAD', path, headers={'Range': 'bytes=100-199',
+                                                 'If-Range': ir})
+            check(r.status == 200 and
+                  r.header('content-length') == '100000',
+                  '%s: HEAD with %s: 200, whole length' % (how, label))
+    expose = r.header('access-control-expose-headers') or ''
+    check(all(k in expose for k in ('Content-Range', 'Accept-Ranges',
+                                     'ETag', 'Last-Modified')),
+          'CORS exposes Content-Range, Accept-Ranges, ETag, Last-Modified')
+
     # 100 clients that leave mid-stream.
     path = link(s, 'cdn_gen_50000000', '5')
 

@@ -224,6 +224,11 @@ def check_photo(s, fake, gen, vid):
     check(r.status == 200 and path and path.endswith('img2.jpg') and
           r.body == want, '%s: the second photo downloads (%s)'
           % (gen, path))
+    names = [s.request('HEAD', s.local(u)).header('x-filename')
+             for u in a['download_link']['no_watermark']]
+    check(names == ['fakecreator_%d.jpg' % k for k in (1, 2, 3)],
+          '%s: each photo has its own file name, numbered (%s)'
+          % (gen, names))
     r, path, want = fetch(s, fake, a['download_link']['mp3'])
     check(r.status == 200 and path and path.endswith('.mp3') and
           r.body == want, '%s: the sound downloads' % gen)

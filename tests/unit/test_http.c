@@ -98,7 +98,8 @@ test_preflight(void **state)
 	free(v);
 	v = mem_header(m, "Access-Control-Expose-Headers");
 	assert_string_equal(v, "Content-Disposition, X-Filename, "
-	    "Content-Length");
+	    "Content-Length, Content-Range, Accept-Ranges, ETag, "
+	    "Last-Modified");
 	free(v);
 	assert_string_equal(mem_body(m), "");
 }

@@ -41,6 +41,22 @@ usage(int status)
 	exit(status);
 }
 
+/* -b: [HOST:]PORT, PORT a number from 1 to 65535 (libfcgi would take
+ * anything else for a unix socket's path). */
+static int
+valid_bind(const char *b)
+{
+	const char	*port = strrchr(b, ':');
+	char		*end;
+	long		 n;
+
+	port = port != NULL ? port + 1 : b;
+	if (*port == '\0' || strspn(port, "0123456789") != strlen(port))
+		return 0;
+	n = strtol(port, &end, 10);
+	return n >= 1 && n <= 65535;
+}
+
 /*
  * The listening socket: -s PATH (unix) or -b HOST:PORT (TCP) binds our
  * own; else systemd's LISTEN_FDS hands us fd 3; else spawn-fcgi's fd 0.
@@ -146,6 +162,9 @@ main(int argc, char *argv[])
 	while ((ch = getopt(argc, argv, "b:c:fhns:t:V")) != -1) {
 		switch (ch) {
 		case 'b':
+			if (!valid_bind(optarg))
+				errx(1, "-b: \"%s\": not [HOST:]PORT with a "
+				    "port from 1 to 65535", optarg);
 			bind_to = optarg;
 			break;
 		case 'c':
@@ -161,6 +180,8 @@ main(int argc, char *argv[])
 			fg = 1;
 			break;
 		case 's':
+			if (*optarg == '\0')
+				errx(1, "-s: an empty path");
 			sock = optarg;
 			break;
 		case 't':

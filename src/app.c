@@ -3,10 +3,14 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 
@@ -27,6 +31,46 @@ fill(void *arg, const char *url, cache_done_fn done, void *done_arg)
 }
 
 /*
+ * TEMP_DIR holds the renders, and the janitor removes old folders in it:
+ * it must be ours alone.  Made (0700) if missing; a directory of ours is
+ * made private; a symbolic link, something else than a directory, or a
+ * directory of another user (anyone can make /tmp/tiktok-fcgi first) is
+ * refused: its owner could swap a render folder for a link and have us
+ * write where they choose.  Returns 0, or -1 with a message in err.
+ */
+static int
+own_temp_dir(const char *dir, char *err, size_t errsz)
+{
+	struct stat	 st;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, errsz, "TEMP_DIR: %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (lstat(dir, &st) == -1) {
+		snprintf(err, errsz, "TEMP_DIR: %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errsz, "TEMP_DIR: %s is %s, not a directory", dir,
+		    S_ISLNK(st.st_mode) ? "a symbolic link" : "a file");
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(err, errsz, "TEMP_DIR: %s belongs to user %u, not to "
+		    "us (%u): remove it, or choose another", dir,
+		    (unsigned)st.st_uid, (unsigned)geteuid());
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0 && chmod(dir, 0700) == -1) {
+		snprintf(err, errsz, "TEMP_DIR: chmod %s: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Make the token key (a random one, with a warning, when ENCRYPTION_KEY
  * is unset), start the helper pool and the cache.  Returns 0, or -1 with
  * a message in err.
@@ -41,6 +85,8 @@ app_init(struct app *app, char *err, size_t errsz)
 	const struct conf	*c = &app->conf;
 
 	app->started = time(NULL);
+	if (own_temp_dir(c->temp_dir, err, errsz) == -1)
+		return -1;
 	if (c->ytdlp_fallback)
 		log_warnx("no yt-dlp environment in %s (YTDLP_DIR): using %s, "
 		    "whose yt-dlp may be too old for today's TikTok; run "

@@ -3,6 +3,8 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -181,6 +183,7 @@ setkey(struct conf *c, const struct key *k, const char *v, char *err,
 	CURLU		 *u;
 	char		 *scheme = NULL, shown[256];
 	int		  bad;
+	struct stat	  st;
 
 	switch (k->kind) {
 	case K_INT:
@@ -236,9 +239,15 @@ setkey(struct conf *c, const struct key *k, const char *v, char *err,
 		}
 		break;
 	case K_FILE:
-		if (*v != '\0' && access(v, R_OK) == -1) {
+		if (*v == '\0')
+			break;
+		if (access(v, R_OK) == -1 || stat(v, &st) == -1) {
 			snprintf(err, errsz, "%s: %s: %s", k->name, v,
 			    strerror(errno));
+			return -1;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			snprintf(err, errsz, "%s: %s is not a file", k->name, v);
 			return -1;
 		}
 		break;
@@ -320,9 +329,17 @@ readfile(struct conf *c, const char *file, char *err, size_t errsz)
 	ssize_t			 n;
 	int			 lineno = 0, rc = -1;
 	const struct key	*key;
+	struct stat		 st;
 
-	if ((f = fopen(file, "re")) == NULL) {
+	if ((f = fopen(file, "re")) == NULL || fstat(fileno(f), &st) == -1) {
 		snprintf(err, errsz, "%s: %s", file, strerror(errno));
+		if (f != NULL)
+			fclose(f);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errsz, "%s is not a file", file);
+		fclose(f);
 		return -1;
 	}
 	while ((n = getline(&line, &cap, f)) != -1) {
@@ -376,6 +393,7 @@ conf_load(struct conf *c, const char *file, char *err, size_t errsz)
 {
 	size_t		 i;
 	const char	*v;
+	struct stat	 st;
 
 	defaults(c);
 	if (file != NULL && readfile(c, file, err, errsz) == -1)
@@ -388,6 +406,12 @@ conf_load(struct conf *c, const char *file, char *err, size_t errsz)
 	    strlen(c->temp_dir) > 900) {
 		snprintf(err, errsz, "TEMP_DIR: must be an absolute path of at "
 		    "most 900 characters");
+		goto fail;
+	}
+	if (lstat(c->temp_dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		snprintf(err, errsz, "TEMP_DIR: %s is %s, not a directory",
+		    c->temp_dir, S_ISLNK(st.st_mode) ? "a symbolic link" :
+		    "a file");
 		goto fail;
 	}
 	if (c->helper_script == NULL || c->ffmpeg == NULL) {

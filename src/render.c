@@ -259,10 +259,20 @@ render_ffmpeg_path(const struct render_ctl *o)
 static int
 workdir(struct render_ctl *o)
 {
-	char	 tmpl[960];
+	char		 tmpl[960];
+	struct stat	 st;
 
-	if (mkdir(o->s->temp_dir, 0700) == -1 && errno != EEXIST) {
+	/* Made again if something removed it; ours alone (see app.c). */
+	if ((mkdir(o->s->temp_dir, 0700) == -1 && errno != EEXIST) ||
+	    lstat(o->s->temp_dir, &st) == -1) {
 		log_warn("%s: %s", __func__, o->s->temp_dir);
+		render_fail(o, 500, "Could not make a work folder");
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022) != 0) {
+		log_warnx("%s: %s is not a private directory of ours: no "
+		    "render", __func__, o->s->temp_dir);
 		render_fail(o, 500, "Could not make a work folder");
 		return -1;
 	}

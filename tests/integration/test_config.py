@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Settings that cannot work stop `-n` and the start, with a message
+naming the key; TEMP_DIR must be ours alone.
+
+Each bad value is tried with `tiktok-fcgi -n` and with a real start (on
+a unix socket of our own, in the foreground); both must exit 1 and name
+what is wrong, and the start must leave no socket behind.
+"""
+
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import BINARY, Stack, check, done, wait_for  # noqa
+
+base = tempfile.mkdtemp(prefix='tiktok-fcgi-config-')
+os.chmod(base, 0o755)
+work = os.path.join(base, 'work')
+conf_dir = os.path.join(base, 'conf.d')
+os.mkdir(conf_dir)
+afile = os.path.join(base, 'afile')
+open(afile, 'w').write('x\n')
+
+
+def env_with(extra):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('LOG_FILE', 'HELPER_SCRIPT', 'CA_FILE',
+                        'COOKIES_PATH', 'TEMP_DIR', 'OUTBOUND_PROXY')}
+    env.update({'ENCRYPTION_KEY': 'a-long-enough-test-key',
+                'TEMP_DIR': work, 'HELPERS': '1', 'SHUTDOWN_TIMEOUT': '2'})
+    env.update(extra)
+    return env
+
+
+def run(args, extra, timeout=20):
+    p = subprocess.run([BINARY] + args, env=env_with(extra),
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=timeout)
+    return p.returncode, p.stdout + p.stderr
+
+
+def refused(what, args, extra, words, start=True):
+    rc, out = run(['-n'] + args, extra)
+    check(rc == 1 and all(w in out for w in words),
+          '%s: -n refuses it (%d: %s)' % (what, rc, out.strip()[-160:]))
+    if not start:
+        return
+    sock = os.path.join(base, 'app.sock')
+    rc, out = run(['-f', '-s', sock] + args, extra)
+    check(rc == 1 and all(w in out for w in words) and
+          not os.path.exists(sock),
+          '%s: the start is refused, no socket left (%d: %s)'
+          % (what, rc, out.strip()[-160:]))
+
+
+rc, out = run(['-n'], {})
+check(rc == 0 and 'configuration OK' in out, 'a good configuration: -n OK')
+
+refused('-c naming a directory', ['-c', conf_dir], {}, [conf_dir, 'not a file'])
+for key in ('HELPER_SCRIPT', 'CA_FILE', 'COOKIES_PATH'):
+    refused('%s a directory' % key, [], {key: conf_dir},
+            [key, 'not a file'])
+    refused('%s missing' % key, [], {key: os.path.join(base, 'none')},
+            [key, 'No such file'])
+refused('TEMP_DIR a file', [], {'TEMP_DIR': afile},
+        ['TEMP_DIR', 'not a directory'])
+refused('TEMP_DIR relative', [], {'TEMP_DIR': 'tmp/x'}, ['TEMP_DIR'])
+
+# LOG_FILE that cannot be opened: -n does not open it; the start stops.
+sock = os.path.join(base, 'app.sock')
+rc, out = run(['-s', sock], {'LOG_FILE': os.path.join(base, 'no', 'x.log')})
+check(rc == 1 and 'LOG_FILE' in out and not os.path.exists(sock),
+      'LOG_FILE in a missing folder: the start is refused (%d: %s)'
+      % (rc, out.strip()[-120:]))
+
+for b in ('127.0.0.1:notaport', '', '127.0.0.1:0', '127.0.0.1:70000'):
+    rc, out = run(['-b', b], {})
+    check(rc == 1 and '-b' in out and not os.path.exists(b or 'x-none'),
+          '-b "%s": refused, no socket file of that name (%s)'
+          % (b, out.strip()))
+rc, out = run(['-s', ''], {})
+check(rc == 1 and '-s' in out, '-s "": refused')
+
+# TEMP_DIR: a symbolic link and another user's folder are refused at the
+# start; a folder of ours open to others is made private.
+link = os.path.join(base, 'link')
+os.mkdir(os.path.join(base, 'elsewhere'))
+os.symlink(os.path.join(base, 'elsewhere'), link)
+refused('TEMP_DIR a symbolic link', [], {'TEMP_DIR': link},
+        ['TEMP_DIR', 'symbolic link'])
+if os.geteuid() == 0:
+    theirs = os.path.join(base, 'theirs')
+    os.mkdir(theirs)
+    os.chown(theirs, 65534, 65534)
+    rc, out = run(['-f', '-s', sock], {'TEMP_DIR': theirs})
+    check(rc == 1 and 'TEMP_DIR' in out and 'belongs to user 65534' in out,
+          "TEMP_DIR of another user: the start is refused (%s)"
+          % out.strip()[-120:])
+else:
+    print('# not root: a folder of another user cannot be made here; '
+          'that case is not tried')
+
+opened = os.path.join(base, 'opened')
+os.mkdir(opened)
+os.chmod(opened, 0o777)
+with Stack(env={'TEMP_DIR': opened}, nginx=False, cdn=False) as s:
+    # spawn-fcgi makes the socket before tiktok-fcgi starts: wait for it.
+    wait_for(lambda: 'acceptor_start: listening' in s.log(), 10,
+             'tiktok-fcgi to be up')
+    mode = stat.S_IMODE(os.stat(opened).st_mode)
+    check(mode == 0o700, 'TEMP_DIR of ours open to others: made 0700 '
+          '(%o)' % mode)
+fresh = os.path.join(base, 'fresh')
+with Stack(env={'TEMP_DIR': fresh}, nginx=False, cdn=False) as s:
+    wait_for(lambda: 'acceptor_start: listening' in s.log(), 10,
+             'tiktok-fcgi to be up')
+    st = os.lstat(fresh)
+    check(stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o700,
+          'TEMP_DIR missing: made, 0700')
+
+shutil.rmtree(base, ignore_errors=True)
+done()

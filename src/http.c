@@ -37,6 +37,7 @@ struct http {
 	int			 gone;		/* client went away */
 	int			 parked;	/* answered later */
 	unsigned long long	 bytes;		/* body bytes written */
+	const char		*note;		/* for the access log */
 	struct timespec		 start;
 };
 
@@ -326,6 +327,19 @@ http_client_gone(struct http *h)
 	if (h->io->gone != NULL && h->io->gone(h->ctx))
 		h->gone = 1;
 	return h->gone;
+}
+
+/* A word for the access log line ("hit", "miss"): a static string. */
+void
+http_note(struct http *h, const char *note)
+{
+	h->note = note;
+}
+
+const char *
+http_get_note(const struct http *h)
+{
+	return h->note;
 }
 
 /* Seconds since the request arrived. */

@@ -77,6 +77,8 @@ int		 http_gone(const struct http *);
 int		 http_client_gone(struct http *);
 unsigned long long http_bytes_sent(const struct http *);
 double		 http_age(const struct http *);
+void		 http_note(struct http *, const char *);
+const char	*http_get_note(const struct http *);
 
 int		 http_can_park(const struct http *);
 void		 http_park(struct http *);

@@ -111,10 +111,12 @@ lookup(struct ask *a)
 	}
 	if (cache_lookup(a->app->cache, a->pu.key, a->pu.page, extracted, a,
 	    &a->info)) {
+		http_note(a->h, "hit");
 		a->err = POOL_OK;
 		answer_later(a);
 		return;
 	}
+	http_note(a->h, "miss");
 	http_park(a->h);
 }
 

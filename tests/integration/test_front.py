@@ -143,6 +143,20 @@ with Stack(env={'ALLOWED_HOSTS': 'dl.example.com, 127.0.0.1'}) as s:
     r = s.tiktok('https://www.tiktok.com/@ok/video/7300000000000000002')
     check(r.status == 200, 'ALLOWED_HOSTS: the host with its port too')
 
+    # The access log: a line per request at info, no query (tokens).
+    s.get('/stream?data=SECRETTOKEN')
+    lines = [ln.split('access: ', 1)[1] for ln in s.log().splitlines()
+             if ' info: access: ' in ln]
+    check(any(ln.startswith('POST /tiktok 400 ') for ln in lines) and
+          any(ln.startswith('POST /tiktok 200 ') and
+              ln.endswith('cache=miss') for ln in lines) and
+          any(ln.startswith('POST /tiktok 200 ') and
+              ln.endswith('cache=hit') for ln in lines) and
+          any(ln.startswith('GET /stream 400 ') for ln in lines),
+          'access log: method, path, status, bytes, ms, cache hit/miss '
+          '(%s)' % lines[-4:])
+    check('SECRETTOKEN' not in s.log(), 'access log: no query, no token')
+
 # LISTEN_BACKLOG: spawn-fcgi made the socket with -b 1024; tiktok-fcgi
 # listens on it again with its own backlog (what ss shows for the socket).
 with Stack(env={'LISTEN_BACKLOG': '77'}, nginx=False, cdn=False) as s:

@@ -13,6 +13,9 @@
 # instead); without one it falls back to Debian's, which is too old for
 # today's TikTok.
 set -eu
+# nginx lives in /usr/sbin, which a user's PATH may lack.
+PATH=$PATH:/usr/sbin:/sbin
+export PATH
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -117,17 +120,18 @@ run() {
 		wait "$web" 2>/dev/null || true
 		wait "$app" 2>/dev/null || true
 		rm -f "$sock"
-		exit 0
+		exit "${1:-0}"
 	}
-	trap stop INT TERM
+	trap 'stop 0' INT TERM
 	i=0
-	until curl -fs "http://127.0.0.1:$port/health" >/dev/null 2>&1; do
+	until curl -fs --max-time 2 "http://127.0.0.1:$port/health" \
+	    >/dev/null 2>&1; do
 		i=$((i + 1))
 		if [ $i -gt 300 ] || ! kill -0 "$app" 2>/dev/null ||
 		    ! kill -0 "$web" 2>/dev/null; then
 			echo "quickstart: did not come up; see" \
 			    "$rundir/nginx-error.log" >&2
-			stop
+			stop 1
 		fi
 		sleep 0.1
 	done
@@ -138,7 +142,7 @@ run() {
 	while kill -0 "$app" 2>/dev/null && kill -0 "$web" 2>/dev/null; do
 		sleep 1
 	done
-	stop
+	stop 1
 }
 
 case ${1:-} in

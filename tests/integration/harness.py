@@ -87,6 +87,31 @@ def wait_for(pred, timeout, what, interval=0.05):
     raise RuntimeError('timed out waiting for %s' % what)
 
 
+def within(pred, timeout, interval=0.05):
+    """Whether pred() comes true within timeout seconds."""
+    try:
+        return bool(wait_for(pred, timeout, '', interval))
+    except RuntimeError:
+        return False
+
+
+def ffmpeg_slow(s, secs):
+    """Make the fake ffmpeg of stack s take secs seconds (0: no delay)."""
+    p = os.path.join(s.state, 'ffmpeg-sleep')
+    if secs:
+        with open(p, 'w') as f:
+            f.write(str(secs))
+    elif os.path.exists(p):
+        os.unlink(p)
+
+
+def render_dirs(s):
+    """The render folders in stack s's TEMP_DIR."""
+    w = os.path.join(s.tmp, 'work')
+    return [n for n in os.listdir(w) if n.startswith('render-')] \
+        if os.path.isdir(w) else []
+
+
 def children_of(pid):
     """Pids whose parent is pid (from /proc)."""
     out = []

@@ -17,8 +17,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (HERE, Stack, all_dead, check, done, skip,  # noqa
-                     wait_for)
+from harness import (HERE, Stack, all_dead, check, done,  # noqa
+                     ffmpeg_slow, render_dirs, skip, wait_for)
 
 FFMPEG = shutil.which('ffmpeg')
 FFPROBE = shutil.which('ffprobe')
@@ -50,21 +50,6 @@ def runs(s):
             return [int(x) for x in f.read().split()]
     except FileNotFoundError:
         return []
-
-
-def slow(s, secs):
-    p = os.path.join(s.state, 'ffmpeg-sleep')
-    if secs:
-        with open(p, 'w') as f:
-            f.write(str(secs))
-    elif os.path.exists(p):
-        os.unlink(p)
-
-
-def work_dirs(s):
-    w = os.path.join(s.tmp, 'work')
-    return [n for n in os.listdir(w) if n.startswith('render-')] \
-        if os.path.isdir(w) else []
 
 
 base = tempfile.mkdtemp(prefix='tiktok-fcgi-audio-')
@@ -140,16 +125,16 @@ with Stack(docroot=docroot, env={'FFMPEG': WRAP, 'SLIDESHOW_MAX': '2',
           '(%d)' % (len(runs(s)) - n))
 
     # The client leaves: ffmpeg is killed, its folder removed.
-    slow(s, 30)
+    ffmpeg_slow(s, 30)
     link, _ = audio_link(s, '7300000000000000703')
     n = len(runs(s))
-    kept = set(work_dirs(s))
+    kept = set(render_dirs(s))
     c = socket.create_connection(('127.0.0.1', s.port))
     c.sendall(('GET %s HTTP/1.1\r\nHost: x\r\n\r\n' % link).encode())
     wait_for(lambda: len(runs(s)) > n, 20, 'ffmpeg to start')
     pids = runs(s)[n:]
     c.close()
-    check(wait_for(lambda: all_dead(pids) and set(work_dirs(s)) == kept, 10,
+    check(wait_for(lambda: all_dead(pids) and set(render_dirs(s)) == kept, 10,
                    'the render to stop'),
           'client gone: ffmpeg killed, its folder removed')
 
@@ -161,14 +146,14 @@ with Stack(docroot=docroot, env={'FFMPEG': WRAP, 'SLIDESHOW_MAX': '2',
     s.wait_healthy()
     link, _ = audio_link(s, '7300000000000000704')
     n = len(runs(s))
-    kept = set(work_dirs(s))
+    kept = set(render_dirs(s))
     r = s.get(link, timeout=30)
     check(r.status == 504 and 'error' in r.json(), 'past the deadline: '
           '504 JSON (%d)' % r.status)
-    check(wait_for(lambda: all_dead(runs(s)[n:]) and set(work_dirs(s)) == kept,
+    check(wait_for(lambda: all_dead(runs(s)[n:]) and set(render_dirs(s)) == kept,
                    10, 'the render to stop'), 'timeout: ffmpeg killed, '
           'its folder removed')
-    slow(s, 0)
+    ffmpeg_slow(s, 0)
 
     # A photo post has no audio render (its sound is an MP3 already).
     r = s.tiktok('https://www.tiktok.com/@ok/photo/7400000000000000705')
@@ -188,7 +173,7 @@ for what, ff in (('missing', os.path.join(base, 'no-such-ffmpeg')),
         r = s.get(link, timeout=30)
         check(r.status == 500 and 'error' in r.json(),
               'ffmpeg %s: 500 JSON (%d)' % (what, r.status))
-        check(not work_dirs(s), 'ffmpeg %s: no folder left' % what)
+        check(not render_dirs(s), 'ffmpeg %s: no folder left' % what)
 
 shutil.rmtree(base, ignore_errors=True)
 done()

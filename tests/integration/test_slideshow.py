@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (HERE, Stack, all_dead, check, children_of, done,  # noqa
-                     skip, wait_for)
+                     ffmpeg_slow, render_dirs, skip, wait_for)
 
 FFMPEG = shutil.which('ffmpeg')
 FFPROBE = shutil.which('ffprobe')
@@ -62,21 +62,6 @@ def slideshow_link(s, mode, n):
 
 def ffmpeg_runs(s):
     return len(ffmpeg_pids(s))
-
-
-def slow(s, secs):
-    p = os.path.join(s.state, 'ffmpeg-sleep')
-    if secs:
-        with open(p, 'w') as f:
-            f.write(str(secs))
-    elif os.path.exists(p):
-        os.unlink(p)
-
-
-def work_dirs(s):
-    w = os.path.join(s.tmp, 'work')
-    return [e for e in os.listdir(w) if e.startswith('render-')] \
-        if os.path.isdir(w) else []
 
 
 def ffmpeg_pids(s):
@@ -163,7 +148,7 @@ with Stack(docroot=docroot, env={'FFMPEG': WRAP, 'SLIDESHOW_MAX': '2',
     check(r.status == 400, 'bad token: 400')
 
     # 20 at once for one post: one render.
-    slow(s, 2)
+    ffmpeg_slow(s, 2)
     n = ffmpeg_runs(s)
     link = slideshow_link(s, 'ok', 4)
     with ThreadPoolExecutor(20) as ex:
@@ -189,7 +174,7 @@ with Stack(docroot=docroot, env={'FFMPEG': WRAP, 'SLIDESHOW_MAX': '2',
           % codes)
 
     # A client that leaves: the render is killed, the folder removed.
-    slow(s, 30)
+    ffmpeg_slow(s, 30)
     link = slideshow_link(s, 'ok', 20)
     n = len(ffmpeg_pids(s))
     c = socket.create_connection(('127.0.0.1', s.port))
@@ -202,13 +187,13 @@ with Stack(docroot=docroot, env={'FFMPEG': WRAP, 'SLIDESHOW_MAX': '2',
     check(time.time() - t0 < 5, 'client gone: render killed (%.1f s)'
           % (time.time() - t0))
     wait_for(lambda: s.health()['threads']['busy'] == 1, 10, 'the thread')
-    slow(s, 0)
-    kept = len(work_dirs(s))
+    ffmpeg_slow(s, 0)
+    kept = len(render_dirs(s))
     check(kept <= 8, 'only kept renders remain on disk (%d)' % kept)
 
 with Stack(docroot=docroot, env={'FFMPEG': WRAP,
                                  'SLIDESHOW_TIMEOUT': '2'}) as s:
-    slow(s, 30)
+    ffmpeg_slow(s, 30)
     t0 = time.time()
     got = {}
     t = threading.Thread(target=lambda: got.update(
@@ -222,7 +207,7 @@ with Stack(docroot=docroot, env={'FFMPEG': WRAP,
           'past SLIDESHOW_TIMEOUT: 504 (%.1f s)' % (time.time() - t0))
     check(wait_for(lambda: all_dead(pids), 5, 'ffmpeg to die'),
           'ffmpeg killed')
-    check(work_dirs(s) == [], 'timeout: no work folder left')
+    check(render_dirs(s) == [], 'timeout: no work folder left')
 
 for ff, what in (('/nonexistent/ffmpeg', 'ffmpeg missing'),
                  ('/bin/false', 'ffmpeg failing')):
@@ -230,7 +215,7 @@ for ff, what in (('/nonexistent/ffmpeg', 'ffmpeg missing'),
         r = s.get(slideshow_link(s, 'ok', 40))
         check(r.status == 500 and 'error' in r.json(),
               '%s: 500 JSON' % what)
-        check(work_dirs(s) == [], '%s: no work folder left' % what)
+        check(render_dirs(s) == [], '%s: no work folder left' % what)
 
 # The janitor: old work folders go, new ones stay, links are not
 # followed, nothing outside TEMP_DIR is touched.

@@ -33,6 +33,7 @@ SANITIZED = bool(os.environ.get('SAN_CFLAGS', '').strip())
 # Each web server: its program, the variable configure sets, its package.
 WEB_BINARIES = {
     'nginx': ('nginx', 'NGINX_BIN', 'nginx-light'),
+    'nginx-debian': ('nginx', 'NGINX_BIN', 'nginx-light'),
     'apache': ('apache2', 'APACHE2', 'apache2'),
     'caddy': ('caddy', 'CADDY', 'caddy'),
     'lighttpd': ('lighttpd', 'LIGHTTPD', 'lighttpd'),
@@ -229,7 +230,8 @@ class Stack:
 
     def __init__(self, helper='fake', env=None, nginx=True, cdn=True,
                  docroot=None, expect_healthy=True, tls=None, web='nginx',
-                 mount='/', bind=None, cdn_url=None):
+                 mount='/', bind=None, cdn_url=None, host=None):
+        self.host = host        # a Host header for every request
         self.bind = bind        # (host, port): TCP FastCGI, no unix socket
         if cdn_url is not None:
             self.cdn_url = cdn_url
@@ -286,7 +288,7 @@ class Stack:
             self.start_cdn()
         self.start_app()
         if self.use_nginx:
-            getattr(self, 'start_' + self.web)()
+            getattr(self, 'start_' + self.web.replace('-', '_'))()
             self.wait_healthy()
 
     def start_cdn(self):
@@ -433,6 +435,60 @@ class Stack:
         self.procs.append(self.nginx)
         self.base = 'http://127.0.0.1:%d' % self.port
 
+    def start_nginx_debian(self):
+        """Debian's packaged nginx layout, copied from /etc/nginx: its
+        nginx.conf and default site as installed, the README's site file
+        in sites-enabled and the locations in snippets.  Only paths, the
+        port and the socket are changed; a line that is not found fails,
+        so a changed Debian layout is noticed."""
+        if not os.path.exists('/etc/nginx/nginx.conf') or not \
+                os.path.exists('/etc/nginx/sites-available/default'):
+            skip('no /etc/nginx from Debian\'s nginx-common')
+        self.port = free_port()
+        etc = os.path.join(self.tmp, 'etc-nginx')
+        shutil.copytree('/etc/nginx', etc)
+        listen = '127.0.0.1:%d' % self.port
+
+        def edit(path, pairs, src=None):
+            text = open(src or path).read()
+            for old, new in pairs:
+                if old not in text:
+                    raise RuntimeError('%s: no %r' % (src or path, old))
+                text = text.replace(old, new)
+            with open(path, 'w') as f:
+                f.write(text)
+        temp = ''.join('\t%s_temp_path %s/%s;\n' % (k, self.tmp, k)
+                       for k in ('client_body', 'proxy', 'fastcgi',
+                                 'uwsgi', 'scgi'))
+        edit(os.path.join(etc, 'nginx.conf'), [
+            ('/etc/nginx/', etc + '/'),
+            ('user www-data;', 'user root;' if os.geteuid() == 0 else ''),
+            ('pid /run/nginx.pid;', 'pid %s/nginx.pid;' % self.tmp),
+            ('/var/log/nginx/', self.tmp + '/'),
+            ('http {\n', 'http {\n' + temp)])
+        edit(os.path.join(etc, 'sites-enabled', 'default'), [
+            ('listen 80 default_server;', 'listen %s default_server;'
+             % listen),
+            ('listen [::]:80 default_server;', '')])
+        shutil.copy(os.path.join(TOP_SRCDIR, 'deploy', 'nginx',
+                                 'tiktok-fcgi-locations.conf'),
+                    os.path.join(etc, 'snippets'))
+        site = os.path.join(etc, 'sites-available', 'tiktok-fcgi')
+        edit(site, [('listen 80;', 'listen %s;' % listen),
+                    ('listen [::]:80;', ''),
+                    ('/run/tiktok-fcgi/tiktok-fcgi.sock', self.sock),
+                    ('/etc/nginx/', etc + '/')],
+             src=os.path.join(TOP_SRCDIR, 'deploy', 'nginx',
+                              'tiktok-fcgi-site.conf'))
+        os.symlink('../sites-available/tiktok-fcgi',
+                   os.path.join(etc, 'sites-enabled', 'tiktok-fcgi'))
+        # Debian's prefix stays (modules-enabled names modules relative
+        # to it); every path the service writes is moved above.
+        self.start_server([self.web_bin, '-c',
+                           os.path.join(etc, 'nginx.conf'), '-e',
+                           os.path.join(self.tmp, 'nginx-error.log'),
+                           '-g', 'daemon off;'])
+
     def wait_healthy(self, timeout=30):
         def ok():
             if self.app.poll() is not None:
@@ -457,8 +513,11 @@ class Stack:
             path = self.prefix + path
         conn = http.client.HTTPConnection('127.0.0.1', port or self.port,
                                           timeout=timeout)
+        headers = dict(headers or {})
+        if self.host and port is None:
+            headers.setdefault('Host', self.host)
         try:
-            conn.request(method, path, body=body, headers=headers or {})
+            conn.request(method, path, body=body, headers=headers)
             r = conn.getresponse()
             data = r.read()
             hdrs = {}
@@ -550,7 +609,7 @@ class Stack:
 
     def stop_all(self):
         if self.nginx is not None and self.nginx.poll() is None:
-            self.nginx.send_signal(signal.SIGQUIT if self.web == 'nginx'
+            self.nginx.send_signal(signal.SIGQUIT if self.web.startswith('nginx')
                                    else signal.SIGTERM)
             try:
                 self.nginx.wait(10)

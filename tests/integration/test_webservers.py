@@ -56,6 +56,9 @@ def suite(web, mount, docroot):
         r = s.get('/health')
         check(r.status == 200 and r.json()['status'] == 'ok',
               '%s: /health' % tag)
+        check(r.header('content-length') == str(len(r.body)),
+              '%s: /health has Content-Length %s (body %d)'
+              % (tag, r.header('content-length'), len(r.body)))
         r = s.request('OPTIONS', '/tiktok',
                       headers={'Origin': 'https://a.example',
                                'Access-Control-Request-Method': 'POST'})
@@ -68,6 +71,8 @@ def suite(web, mount, docroot):
         r = s.tiktok(TT % ('cdn_gen_100000', '1'))
         check(r.status == 200 and r.json()['status'] == 'tunnel',
               '%s: POST /tiktok' % tag)
+        check(r.header('content-length') == str(len(r.body)),
+              '%s: POST /tiktok has Content-Length' % tag)
         links = r.json()['download_link']
         want = 'http://127.0.0.1:%d%s/stream?data=' % (s.port, s.prefix)
         audio = 'http://127.0.0.1:%d%s/download-audio?url=' % (s.port,
@@ -81,10 +86,22 @@ def suite(web, mount, docroot):
         check(r.status == 206 and r.body == expected(100, 200) and
               r.header('content-range') == 'bytes 100-199/100000',
               '%s: /stream Range' % tag)
+        check(r.header('content-length') == '100',
+              '%s: the 206 has Content-Length 100 (%s)'
+              % (tag, r.header('content-length')))
+        r = s.request('HEAD', path)
+        check(r.status == 200 and r.header('content-length') == '100000'
+              and r.body == b'',
+              '%s: HEAD /stream: Content-Length 100000 (%s), no body'
+              % (tag, r.header('content-length')))
         r = s.get(path)
         check(r.status == 200 and r.body == expected(0, 100000) and
               'attachment' in (r.header('content-disposition') or ''),
               '%s: /stream whole file with its headers' % tag)
+        check(r.header('content-length') == '100000' and
+              'chunked' not in (r.header('transfer-encoding') or ''),
+              '%s: GET /stream has Content-Length 100000 (%s), not chunked'
+              % (tag, r.header('content-length')))
 
         slow = s.local(s.tiktok(TT % ('cdn_slow_600000', '2'))
                        .json()['download_link']['no_watermark'])

@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""The README's nginx site inside Debian's own nginx layout: the stock
+nginx.conf and default site (which holds "listen 80 default_server") as
+the package installs them, deploy/nginx/tiktok-fcgi-site.conf in
+sites-enabled and the locations in snippets.  Requests for the site's
+server_name reach the API, links carry that name, media streams; other
+names still go to Debian's default site (what the README warns about).
+"""
+
+import os
+import sys
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Stack, check, done  # noqa
+
+HOST = 'dl.example.com'
+
+with Stack(web='nginx-debian', host=HOST) as s:
+    r = s.get('/health')
+    check(r.status == 200 and r.json()['status'] == 'ok',
+          'Host %s: /health answered by tiktok-fcgi' % HOST)
+    r = s.tiktok('https://www.tiktok.com/@cdn_gen_5000/video/1')
+    check(r.status == 200, 'POST /tiktok through the site: %d' % r.status)
+    link = r.json()['download_link']['no_watermark']
+    check(link.startswith('http://%s/stream?data=' % HOST),
+          'links carry the Host the client asked for: %s' % link[:60])
+    u = urllib.parse.urlsplit(link)
+    r = s.get(u.path + '?' + u.query)
+    check(r.status == 200 and len(r.body) == 5000 and
+          r.header('content-length') == '5000',
+          '/stream through the site: %d, %d bytes'
+          % (r.status, len(r.body)))
+    # The default site keeps every other name, as the README says.
+    r = s.get('/health', headers={'Host': '127.0.0.1'})
+    check(r.status == 404 and b'"status"' not in r.body,
+          'another Host goes to Debian\'s default site (%d)' % r.status)
+done()

@@ -150,7 +150,7 @@ main(int argc, char *argv[])
 {
 	const char		*file = NULL, *sock = NULL, *bind_to = NULL;
 	int			 ch, fg = 0, check = 0, tflag = 0, sig, fd;
-	char			 msg[512];
+	char			 msg[1024], version[128];
 	sigset_t		 all, waitset;
 	const struct timespec	 trim_every = { 30, 0 };
 	struct sigaction	 sa;
@@ -207,10 +207,15 @@ main(int argc, char *argv[])
 		errx(1, "configuration: %s", msg);
 	if (tflag)
 		app.conf.fcgi_threads = tflag;
+	if (app_check(&app.conf, version, sizeof(version), msg,
+	    sizeof(msg)) == -1)
+		errx(1, "configuration: %s", msg);
 	if (check) {
 		if (app.conf.weak_key)
 			printf("warning: ENCRYPTION_KEY is shorter than 16 "
 			    "characters: use a long random string\n");
+		printf("yt-dlp %s (YTDLP_PYTHON %s)\n", version,
+		    app.conf.ytdlp_python);
 		printf("configuration OK\n");
 		conf_clear(&app.conf);
 		return 0;

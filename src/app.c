@@ -17,10 +17,12 @@
 #include "app.h"
 #include "cache.h"
 #include "fetch.h"
+#include "helper.h"
 #include "janitor.h"
 #include "render.h"
 #include "log.h"
 #include "pool.h"
+#include "proc.h"
 #include "token.h"
 
 /* The cache extracts through the pool. */
@@ -67,6 +69,70 @@ own_temp_dir(const char *dir, char *err, size_t errsz)
 		    strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+/* What helpers are told, from the configuration. */
+static void
+helper_settings(const struct conf *c, struct helper_settings *hs)
+{
+	memset(hs, 0, sizeof(*hs));
+	hs->pythonpath = c->ytdlp_pythonpath;
+	hs->socket_timeout = c->ytdlp_timeout;
+	hs->proxy = c->outbound_proxy;
+	hs->cookies = c->cookies_path;
+	hs->ca_file = c->ca_file;
+	hs->allow_generic = c->test_post_hosts != NULL;
+}
+
+/*
+ * The programs the settings name must run: FFMPEG an executable, and
+ * YTDLP_PYTHON able to run HELPER_SCRIPT (it imports yt_dlp and says
+ * its version, in the helpers' own environment, within YTDLP_TIMEOUT).
+ * For -n and the start: a setting that cannot work stops both.  Returns
+ * 0 with yt-dlp's version in version, or -1 with a message naming the
+ * key in err.
+ */
+int
+app_check(const struct conf *c, char *version, size_t vsz, char *err,
+    size_t errsz)
+{
+	struct helper_settings	 hs;
+	char			**env, why[512];
+	int			 rc;
+
+	if (proc_runnable(c->ffmpeg) == -1) {
+		snprintf(err, errsz, "FFMPEG: %s: %s", c->ffmpeg,
+		    errno == ENOENT && strchr(c->ffmpeg, '/') == NULL ?
+		    "not found in PATH" : strerror(errno));
+		return -1;
+	}
+	if (proc_runnable(c->ytdlp_python) == -1) {
+		snprintf(err, errsz, "YTDLP_PYTHON: %s: %s", c->ytdlp_python,
+		    errno == ENOENT && strchr(c->ytdlp_python, '/') == NULL ?
+		    "not found in PATH" : strerror(errno));
+		return -1;
+	}
+	if (access(c->helper_script, R_OK) == -1) {
+		snprintf(err, errsz, "HELPER_SCRIPT: %s: %s", c->helper_script,
+		    strerror(errno));
+		return -1;
+	}
+	helper_settings(c, &hs);
+	hs.workers = 1;
+	if ((env = helper_env(&hs)) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	rc = helper_probe(c->ytdlp_python, c->helper_script, env,
+	    c->ytdlp_timeout, why, sizeof(why));
+	helper_env_free(env);
+	if (rc == -1) {
+		snprintf(err, errsz, "YTDLP_PYTHON %s cannot run HELPER_SCRIPT "
+		    "%s: %s", c->ytdlp_python, c->helper_script, why);
+		return -1;
+	}
+	snprintf(version, vsz, "%s", why);
 	return 0;
 }
 
@@ -128,12 +194,7 @@ app_init(struct app *app, char *err, size_t errsz)
 	po.timeout = c->ytdlp_timeout;
 	po.max_requests = c->helper_max_requests;
 	po.max_rss_mb = c->helper_max_rss_mb;
-	po.helper.pythonpath = c->ytdlp_pythonpath;
-	po.helper.socket_timeout = c->ytdlp_timeout;
-	po.helper.proxy = c->outbound_proxy;
-	po.helper.cookies = c->cookies_path;
-	po.helper.ca_file = c->ca_file;
-	po.helper.allow_generic = c->test_post_hosts != NULL;
+	helper_settings(c, &po.helper);
 	if ((app->pool = pool_new(&po)) == NULL || pool_start(app->pool) ==
 	    -1) {
 		snprintf(err, errsz, "could not start the helper pool");

@@ -30,6 +30,8 @@ struct app {
 	int		 threads_busy;	/* __atomic */
 };
 
+int	 app_check(const struct conf *, char *version, size_t vsz,
+	    char *err, size_t errsz);
 int	 app_init(struct app *, char *err, size_t errsz);
 void	 app_reload(struct app *);
 void	 app_stop(struct app *);

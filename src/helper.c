@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -170,6 +171,100 @@ fail:
 	if (perr[0] != -1) { close(perr[0]); close(perr[1]); }
 	free(h);
 	return NULL;
+}
+
+/*
+ * Run "python script --check" once, in the environment a helper gets,
+ * for up to timeout_s: a helper imports yt_dlp and prints its version.
+ * Returns 0 with the version in out, or -1 with why in out: the last
+ * line the child wrote (a Python traceback ends with the exception), or
+ * how it could not run.  For the start and -n, before any thread.
+ */
+int
+helper_probe(const char *python, const char *script, char **envp,
+    int timeout_s, char *out, size_t outsz)
+{
+	struct pollfd	 pfd;
+	char		 buf[8192], *argv[4], *line, *nl;
+	size_t		 len = 0;
+	ssize_t		 n;
+	long long	 deadline;
+	int		 p[2], devnull, fds[3], st, timedout = 0;
+	pid_t		 pid;
+
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		snprintf(out, outsz, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(out, outsz, "/dev/null: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	argv[0] = (char *)(uintptr_t)python;
+	argv[1] = (char *)(uintptr_t)script;
+	argv[2] = (char *)(uintptr_t)"--check";
+	argv[3] = NULL;
+	fds[0] = devnull;
+	fds[1] = p[1];
+	fds[2] = p[1];
+	pid = proc_spawn(argv, envp, fds);
+	close(devnull);
+	close(p[1]);
+	if (pid == -1) {
+		snprintf(out, outsz, "%s: %s", python, strerror(errno));
+		close(p[0]);
+		return -1;
+	}
+	deadline = proc_now_ms() + 1000LL * timeout_s;
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	for (;;) {
+		long long left = deadline - proc_now_ms();
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+			timedout = 1;
+			break;
+		}
+		n = read(p[0], buf + len, sizeof(buf) - 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len == sizeof(buf) - 1) {	/* keep the end */
+			memmove(buf, buf + len / 2, len - len / 2);
+			len -= len / 2;
+		}
+	}
+	close(p[0]);
+	if (timedout)
+		kill(-pid, SIGKILL);
+	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+		;
+	buf[len] = '\0';
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+		buf[--len] = '\0';
+	line = (nl = strrchr(buf, '\n')) != NULL ? nl + 1 : buf;
+	if (timedout) {
+		snprintf(out, outsz, "%s %s --check did not finish in %d s",
+		    python, script, timeout_s);
+		return -1;
+	}
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && *line != '\0') {
+		snprintf(out, outsz, "%s", line);
+		return 0;
+	}
+	if (*line != '\0')
+		snprintf(out, outsz, "%s", line);
+	else if (WIFEXITED(st))
+		snprintf(out, outsz, "%s %s --check exited with %d", python,
+		    script, WEXITSTATUS(st));
+	else
+		snprintf(out, outsz, "%s %s --check was killed by signal %d",
+		    python, script, WTERMSIG(st));
+	return -1;
 }
 
 pid_t

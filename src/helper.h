@@ -31,6 +31,8 @@ char		**helper_env(const struct helper_settings *);
 void		  helper_env_free(char **);
 struct helper	 *helper_spawn(const char *python, const char *script,
 		    char **envp);
+int		  helper_probe(const char *python, const char *script,
+		    char **envp, int timeout_s, char *out, size_t outsz);
 pid_t		  helper_pid(const struct helper *);
 int		  helper_fd(const struct helper *, enum helper_fd);
 int		  helper_send(struct helper *, const char *line, size_t len);

@@ -8,12 +8,16 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "proc.h"
 
@@ -107,4 +111,56 @@ proc_env(void)
 			env[k++] = environ[i];
 	env[k] = NULL;
 	return env;
+}
+
+/* Is path a regular file we may execute?  0, or -1 with errno set. */
+static int
+runnable(const char *path)
+{
+	struct stat	 st;
+
+	if (stat(path, &st) == -1)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EACCES;
+		return -1;
+	}
+	return access(path, X_OK);
+}
+
+/*
+ * Could proc_spawn start name: a path, or a name found in PATH as
+ * posix_spawnp looks for it?  0, or -1 with errno set (ENOENT when no
+ * directory of PATH has it).
+ */
+int
+proc_runnable(const char *name)
+{
+	const char	*path, *p, *end;
+	char		 buf[4096];
+	int		 n, saved = ENOENT;
+
+	if (*name == '\0') {
+		errno = ENOENT;
+		return -1;
+	}
+	if (strchr(name, '/') != NULL)
+		return runnable(name);
+	if ((path = getenv("PATH")) == NULL)
+		path = "/bin:/usr/bin";
+	for (p = path; ; p = end + 1) {
+		end = strchrnul(p, ':');
+		n = snprintf(buf, sizeof(buf), "%.*s/%s", (int)(end - p), p,
+		    name);
+		if (n > 0 && (size_t)n < sizeof(buf)) {
+			if (runnable(end == p ? name : buf) == 0)
+				return 0;
+			if (errno != ENOENT)
+				saved = errno;
+		}
+		if (*end == '\0')
+			break;
+	}
+	errno = saved;
+	return -1;
 }

@@ -13,5 +13,6 @@ pid_t		 proc_spawn(char *const argv[], char *const envp[],
 long long	 proc_now_ms(void);
 int		 proc_secret(const char *kv);
 char		**proc_env(void);
+int		 proc_runnable(const char *name);
 
 #endif /* PROC_H */

@@ -197,6 +197,9 @@ def main():
     except Exception as e:      # tiktok-fcgi logs it and retries later
         sys.stderr.write('cannot import yt_dlp: %s\n' % e)
         return 3
+    if sys.argv[1:] == ['--check']:     # tiktok-fcgi -n and its start
+        print(__version__)
+        return 0
 
     opts = settings()
     local = threading.local()

@@ -23,7 +23,8 @@ Photo posts (ID starting with 74) point their images at the fake CDN's
 /files/imgN.jpg and their sound at /files/audio.mp3.
 
 FAKE_START=die exits at once; FAKE_START=nullversion says it is ready
-with a null yt-dlp version.
+with a null yt-dlp version.  With --check (the start's check) it prints
+its version, or fails as a python without yt_dlp when FAKE_CHECK=fail.
 
 Environment: FAKE_CDN (base URL of the fake CDN), FAKE_STATE (a directory
 where each extraction appends its URL to extract.log), FAKE_FIXTURES (the
@@ -56,7 +57,9 @@ def raw(data):
 
 
 def load(name):
-    with open(os.path.join(os.environ['FAKE_FIXTURES'], name)) as f:
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(os.environ.get('FAKE_FIXTURES') or os.path.join(
+            here, '..', 'fixtures'), name)) as f:
         return json.load(f)
 
 
@@ -141,6 +144,16 @@ def extract(rid, url):
 
 
 def main():
+    if sys.argv[1:] == ['--check']:
+        # The start's check.  FAKE_CHECK=fail: as a python without yt_dlp.
+        # FAKE_START faults come later: the check passes, the helpers
+        # then fail (a yt-dlp broken while the service runs).
+        if os.environ.get('FAKE_CHECK') == 'fail':
+            sys.stderr.write("cannot import yt_dlp: No module named "
+                             "'yt_dlp'\n")
+            return 3
+        print('fake-1.0')
+        return 0
     if os.environ.get('FAKE_START') == 'die':
         sys.stderr.write('fake helper: dying at start\n')
         return 3

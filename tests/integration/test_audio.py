@@ -166,9 +166,15 @@ fail = os.path.join(base, 'fail-ffmpeg.sh')
 with open(fail, 'w') as f:
     f.write('#!/bin/sh\necho "broken on purpose" >&2\nexit 1\n')
 os.chmod(fail, 0o755)
-for what, ff in (('missing', os.path.join(base, 'no-such-ffmpeg')),
-                 ('failing', fail)):
+# "missing": an ffmpeg that was there at the start (the start refuses
+# a missing one) and is removed while the service runs.
+gone = os.path.join(base, 'gone-ffmpeg')
+for what, ff in (('missing', gone), ('failing', fail)):
+    if ff == gone:
+        shutil.copy(fail, gone)
     with Stack(docroot=docroot, env={'FFMPEG': ff}) as s:
+        if ff == gone:
+            os.unlink(gone)
         link, _ = audio_link(s, '7300000000000000710')
         r = s.get(link, timeout=30)
         check(r.status == 500 and 'error' in r.json(),

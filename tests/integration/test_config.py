@@ -18,6 +18,8 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import BINARY, Stack, check, done, wait_for  # noqa
 
+FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                    'fake_helper.py')
 base = tempfile.mkdtemp(prefix='tiktok-fcgi-config-')
 os.chmod(base, 0o755)
 work = os.path.join(base, 'work')
@@ -32,7 +34,8 @@ def env_with(extra):
            if k not in ('LOG_FILE', 'HELPER_SCRIPT', 'CA_FILE',
                         'COOKIES_PATH', 'TEMP_DIR', 'OUTBOUND_PROXY')}
     env.update({'ENCRYPTION_KEY': 'a-long-enough-test-key',
-                'TEMP_DIR': work, 'HELPERS': '1', 'SHUTDOWN_TIMEOUT': '2'})
+                'TEMP_DIR': work, 'HELPERS': '1', 'SHUTDOWN_TIMEOUT': '2',
+                'YTDLP_PYTHON': sys.executable, 'HELPER_SCRIPT': FAKE})
     env.update(extra)
     return env
 
@@ -67,6 +70,36 @@ for key in ('HELPER_SCRIPT', 'CA_FILE', 'COOKIES_PATH'):
             [key, 'not a file'])
     refused('%s missing' % key, [], {key: os.path.join(base, 'none')},
             [key, 'No such file'])
+# The programs: FFMPEG must be an executable, YTDLP_PYTHON must run the
+# helper (which imports yt_dlp and says its version).
+noexec = os.path.join(base, 'noexec')
+open(noexec, 'w').write('#!/bin/sh\n')
+for key in ('FFMPEG', 'YTDLP_PYTHON'):
+    refused('%s missing' % key, [], {key: os.path.join(base, 'none')},
+            [key, 'No such file'])
+    refused('%s a directory' % key, [], {key: conf_dir},
+            [key, 'Is a directory'])
+    refused('%s not executable' % key, [], {key: noexec},
+            [key, 'Permission denied'])
+    refused('%s not in PATH' % key, [], {key: 'no-such-program-here'},
+            [key, 'not found in PATH'])
+# A python that cannot import yt_dlp, as the real helper finds it: no
+# site directories (-S), so no yt_dlp whatever is installed.
+bare = os.path.join(base, 'bare-python')
+with open(bare, 'w') as f:
+    f.write('#!/bin/sh\nexec %s -S -I "$@"\n' % sys.executable)
+os.chmod(bare, 0o755)
+real = os.path.join(os.environ.get('TOP_SRCDIR', '.'), 'src',
+                    'ytdlp_helper.py')
+refused('a python without yt_dlp (the real helper)', [],
+        {'YTDLP_PYTHON': bare, 'HELPER_SCRIPT': real},
+        ['YTDLP_PYTHON', bare, 'cannot import yt_dlp'])
+refused('a helper that cannot start (FAKE_CHECK=fail)', [],
+        {'FAKE_CHECK': 'fail'}, ['YTDLP_PYTHON', 'cannot import yt_dlp'])
+rc, out = run(['-n'], {})
+check(rc == 0 and 'yt-dlp fake-1.0' in out,
+      '-n says which yt-dlp the helpers will use (%s)' % out.strip())
+
 refused('TEMP_DIR a file', [], {'TEMP_DIR': afile},
         ['TEMP_DIR', 'not a directory'])
 refused('TEMP_DIR relative', [], {'TEMP_DIR': 'tmp/x'}, ['TEMP_DIR'])

@@ -209,9 +209,15 @@ with Stack(docroot=docroot, env={'FFMPEG': WRAP,
           'ffmpeg killed')
     check(render_dirs(s) == [], 'timeout: no work folder left')
 
-for ff, what in (('/nonexistent/ffmpeg', 'ffmpeg missing'),
-                 ('/bin/false', 'ffmpeg failing')):
+# "missing": there at the start (the start refuses a missing one),
+# removed while the service runs.
+gone = os.path.join(base, 'gone-ffmpeg')
+for ff, what in ((gone, 'ffmpeg missing'), ('/bin/false', 'ffmpeg failing')):
+    if ff == gone:
+        shutil.copy('/bin/false', gone)
     with Stack(docroot=docroot, env={'FFMPEG': ff}) as s:
+        if ff == gone:
+            os.unlink(gone)
         r = s.get(slideshow_link(s, 'ok', 40))
         check(r.status == 500 and 'error' in r.json(),
               '%s: 500 JSON' % what)

@@ -183,7 +183,8 @@ with Stack(env={'YTDLP_TIMEOUT': '3', 'MAX_WORKERS': '8',
     check(all(not os.path.exists('/proc/%d' % p) for p in helpers),
           'SIGTERM leaves no helper')
 
-# A helper that dies at start, always: /health degraded (503), and
+# Helpers that die as they start, always (the start's check passed: a
+# yt-dlp that broke while the service runs): /health degraded (503), and
 # POST /tiktok answers 503 at once instead of looping.
 with Stack(env={'FAKE_START': 'die'}, expect_healthy=False) as s2:
     wait_for(lambda: s2.get('/health').status == 503, 10,

@@ -1,6 +1,6 @@
 /*
  * The handlers, one per route or small family (tiktok.c, stream.c,
- * slideshow.c, audio.c, health.c, metrics.c), and the router that picks them
+ * slideshow.c, audio.c, health.c, metrics.c, openapi.c), and the router that picks them
  * (router.c).  Used by the front (fcgi/) and the tests; handlers use
  * the services, never each other.
  */
@@ -17,6 +17,7 @@ void	 handle_download(struct app *, struct http *);
 void	 handle_slideshow(struct app *, struct http *);
 void	 handle_audio(struct app *, struct http *);
 void	 handle_metrics(struct app *, struct http *);
+void	 handle_openapi(struct app *, struct http *);
 
 void	 router_dispatch(struct app *, struct http *);
 void	 router_finish(struct app *, struct http *);

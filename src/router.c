@@ -28,6 +28,7 @@ static const struct route routes[] = {
 	{ "/download-audio", "GET", handle_audio, 1 },
 	{ "/health",	"GET",	handle_health, 0 },
 	{ "/metrics",	"GET",	handle_metrics, 0 },
+	{ "/openapi.json", "GET", handle_openapi, 0 },
 };
 
 /* A route's handler, run on a thread for slow work. */

@@ -311,9 +311,14 @@ headers_copy(struct json_object *fmt)
 }
 
 /*
- * The payload of a /stream (or /download) token for one format: its CDN
- * URL and the headers it needs, plus page_url and format_id so that an
- * expired CDN URL can be extracted afresh.  Caller frees.
+ * The payload of a /stream (or /download) token for one format, in
+ * serverjs's shape so that serverjs serves it too: a /stream token's
+ * "url" is the post's page URL (serverjs runs yt-dlp -f format_id on
+ * it), a /download token's (type "image") the file's own URL (serverjs
+ * fetches it).  What we need beside it goes under keys serverjs ignores:
+ * cdn_url and http_headers (the fetch) and, in a /download token,
+ * page_url (the page, to extract afresh when the CDN URL has expired).
+ * Caller frees.
  */
 char *
 shape_stream_payload(struct json_object *info, struct json_object *fmt,
@@ -322,9 +327,13 @@ shape_stream_payload(struct json_object *info, struct json_object *fmt,
 	struct json_object	*o = json_object_new_object();
 	double			 size;
 	char			*out;
+	int			 image = strcmp(type, "image") == 0;
 
-	json_object_object_add(o, "url",
-	    json_object_new_string(jstr(fmt, "url")));
+	json_object_object_add(o, "url", json_object_new_string(
+	    image || page_url == NULL ? jstr(fmt, "url") : page_url));
+	if (!image && page_url != NULL)
+		json_object_object_add(o, "cdn_url",
+		    json_object_new_string(jstr(fmt, "url")));
 	json_object_object_add(o, "author",
 	    json_object_new_string(shape_author(info)));
 	json_object_object_add(o, "type", json_object_new_string(type));
@@ -332,7 +341,7 @@ shape_stream_payload(struct json_object *info, struct json_object *fmt,
 		json_object_object_add(o, "filesize",
 		    json_object_new_int64(to_int64(size)));
 	json_object_object_add(o, "http_headers", headers_copy(fmt));
-	if (page_url != NULL)
+	if (page_url != NULL && image)
 		json_object_object_add(o, "page_url",
 		    json_object_new_string(page_url));
 	if (jstr(fmt, "format_id") != NULL)

@@ -80,9 +80,10 @@ dupstr(struct json_object *o, const char *key)
 }
 
 /*
- * Read a token payload: ours ({url, author, type, http_headers,
- * page_url, format_id}) or serverjs's ({url: page URL, format_id,
- * author}).  Returns 0, or -1 when it is not a payload we know.
+ * Read a token payload: ours ({url, cdn_url, author, type, http_headers,
+ * page_url, format_id}: shape_stream_payload) or serverjs's ({url: page
+ * URL, format_id, author}).  Returns 0, or -1 when it is not a payload
+ * we know.
  */
 static int
 target_parse(const char *payload, const char *deftype, struct target *t)
@@ -98,10 +99,14 @@ target_parse(const char *payload, const char *deftype, struct target *t)
 	json_tokener_free(jt);
 	if (o == NULL || !json_object_is_type(o, json_type_object))
 		goto out;
-	t->url = dupstr(o, "url");
+	t->page_url = dupstr(o, "page_url");
+	if ((t->url = dupstr(o, "cdn_url")) != NULL) {
+		if (t->page_url == NULL)	/* url is the page */
+			t->page_url = dupstr(o, "url");
+	} else
+		t->url = dupstr(o, "url");
 	t->author = dupstr(o, "author");
 	t->type = dupstr(o, "type");
-	t->page_url = dupstr(o, "page_url");
 	t->format_id = dupstr(o, "format_id");
 	if (json_object_object_get_ex(o, "http_headers", &hh) &&
 	    json_object_is_type(hh, json_type_object))

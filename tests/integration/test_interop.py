@@ -71,11 +71,33 @@ with Stack(env={'ENCRYPTION_KEY': KEY}) as s:
         if ok and name == 'mp3':
             ok = out.strip().startswith('https://www.tiktok.com/')
         elif ok:
+            # serverjs's /stream runs yt-dlp -f format_id on "url": it
+            # must be the post's page, the CDN URL under another key.
             p = json.loads(out)
-            ok = p['url'].startswith(s.cdn_url) and 'author' in p
-        check(ok, 'our %s token opens in serverjs' % name)
+            ok = (p['url'] == 'https://www.tiktok.com/@ok/video/22' and
+                  p.get('format_id') and p.get('author') and
+                  p.get('cdn_url', '').startswith(s.cdn_url))
+        check(ok, 'our %s token opens in serverjs, in its shape (%s)'
+              % (name, out.strip()[:120]))
+        if name != 'mp3':
+            r = s.get(s.local(link), headers={'Range': 'bytes=0-9'})
+            check(r.status == 206 and len(r.body) == 10,
+                  'and we still serve it (%d)' % r.status)
     r = s.tiktok('https://www.tiktok.com/@ok/video/7400000000000000001')
-    slide = r.json()['download_slideshow_link'].split('url=')[1]
+    photo = r.json()
+    # /download (a photo): serverjs fetches "url" as it is: the file.
+    rc, out = node('decrypt', KEY,
+                   photo['download_link']['no_watermark'][0].split('data=')[1])
+    check(rc == 0 and json.loads(out)['url'].startswith(s.cdn_url),
+          'our /download token holds the file\'s URL, as serverjs\'s does')
+    # The photo post's music is a /stream link: page URL + format_id.
+    rc, out = node('decrypt', KEY,
+                   photo['download_link']['mp3'].split('data=')[1])
+    p = json.loads(out) if rc == 0 else {}
+    check(p.get('url', '').endswith('/video/7400000000000000001') and
+          p.get('format_id') == 'audio',
+          'the music\'s /stream token: the page URL and its format')
+    slide = photo['download_slideshow_link'].split('url=')[1]
     rc, out = node('decrypt', KEY, slide)
     check(rc == 0 and out.endswith('/video/7400000000000000001'),
           'our slideshow token opens in serverjs as the page URL')

@@ -149,9 +149,12 @@ test_video_2023(void **state)
 	/* The token carries what the CDN needs. */
 	assert_true(strlen(link_field(dl, "no_watermark", "stream",
 	    "http_headers")) > 10);
-	/* The page as we named it (the cache key's post), not yt-dlp's. */
+	/* serverjs's shape: "url" the page as we named it (the cache key's
+	 * post, not yt-dlp's), the CDN URL beside it. */
 	assert_string_equal(link_field(dl, "no_watermark", "stream",
-	    "page_url"), "https://www.tiktok.com/@x/video/1");
+	    "url"), "https://www.tiktok.com/@x/video/1");
+	assert_true(strncmp(link_field(dl, "no_watermark", "stream",
+	    "cdn_url"), "https://", 8) == 0);
 	assert_string_equal(link_field(dl, "no_watermark", "stream",
 	    "filesize"), "324891");
 	json_object_put(a);

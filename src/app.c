@@ -16,6 +16,7 @@
 
 #include "app.h"
 #include "cache.h"
+#include "egress.h"
 #include "fetch.h"
 #include "helper.h"
 #include "janitor.h"
@@ -79,7 +80,6 @@ helper_settings(const struct conf *c, struct helper_settings *hs)
 	memset(hs, 0, sizeof(*hs));
 	hs->pythonpath = c->ytdlp_pythonpath;
 	hs->socket_timeout = c->ytdlp_timeout;
-	hs->proxy = c->outbound_proxy;
 	hs->cookies = c->cookies_path;
 	hs->ca_file = c->ca_file;
 	hs->allow_generic = c->test_post_hosts != NULL;
@@ -180,6 +180,10 @@ app_init(struct app *app, char *err, size_t errsz)
 		return -1;
 	}
 
+	if (egress_init(c->outbound_proxy, c->egress_rest) == -1) {
+		snprintf(err, errsz, "OUTBOUND_PROXY: out of memory");
+		return -1;
+	}
 	if (fetch_init(c) == -1) {
 		snprintf(err, errsz, "could not initialise libcurl");
 		return -1;
@@ -254,5 +258,6 @@ app_free(struct app *app)
 	token_free(app->token);
 	app->token = NULL;
 	fetch_cleanup();
+	egress_free();
 	conf_clear(&app->conf);
 }

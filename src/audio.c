@@ -22,6 +22,7 @@
 
 #include "app.h"
 #include "cache.h"
+#include "egress.h"
 #include "fetch.h"
 #include "ffmpeg.h"
 #include "handlers.h"
@@ -37,7 +38,8 @@
 static int
 make_audio(struct render_ctl *o, void *arg)
 {
-	struct json_object	*fmt = arg, *u, *hh = NULL;
+	struct json_object	*info = arg, *fmt = shape_audio(info), *u;
+	struct json_object	*hh = NULL;
 	struct fetch_file	 src;
 	char			 path[1100], msg[256];
 	char			*av[24] = { NULL };
@@ -57,7 +59,8 @@ make_audio(struct render_ctl *o, void *arg)
 		render_fail(o, 500, "Could not write to the work folder");
 		goto out;
 	}
-	frc = fetch_many(&src, 1, render_deadline(o), render_nobody_waits, o);
+	frc = fetch_many(egress_find(shape_egress(info)), &src, 1,
+	    render_deadline(o), render_nobody_waits, o);
 	if (frc == -3) {
 		rc = 1;
 		goto out;
@@ -107,17 +110,17 @@ handle_audio(struct app *app, struct http *h)
 {
 	char			 key[128];
 	struct posturl		 pu = { NULL, NULL, 0 };
-	struct json_object	*info = NULL, *fmt;
+	struct json_object	*info = NULL;
 	struct render		*r;
 
 	if (renderlink_open(app, h, &pu, &info) == -1)
 		goto out;
-	if (shape_is_photo(info) || (fmt = shape_audio(info)) == NULL) {
+	if (shape_is_photo(info) || shape_audio(info) == NULL) {
 		http_error(h, 400, "Only video posts with sound are supported");
 		goto out;
 	}
 	snprintf(key, sizeof(key), "audio %s", pu.key);
-	if ((r = render_acquire(app->renders, h, key, make_audio, fmt)) ==
+	if ((r = render_acquire(app->renders, h, key, make_audio, info)) ==
 	    NULL)
 		goto out;
 	media_send_file(h, render_file(r), "audio/mpeg", shape_author(info),

@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 
 #include "conf.h"
+#include "egress.h"
 #include "log.h"
 
 #ifndef HELPER_SCRIPT_PATH
@@ -28,7 +29,8 @@
 #define YTDLP_DIR_PATH "/var/lib/tiktok-fcgi/yt-dlp"
 #endif
 
-enum kind { K_STR, K_INT, K_BOOL, K_URL, K_FILE, K_LEVEL };
+enum kind { K_STR, K_INT, K_BOOL, K_URL, K_FILE, K_LEVEL, K_PROXIES,
+    K_REDIS };
 
 struct key {
 	const char	*name;
@@ -61,7 +63,10 @@ static const struct key keys[] = {
 	{ "TOKEN_TTL",		K_INT,	S(token_ttl), 1, 604800 },
 	{ "CACHE_TTL",		K_INT,	S(cache_ttl), 0, 86400 },
 	{ "CACHE_MAX",		K_INT,	S(cache_max), 0, 1000000 },
-	{ "OUTBOUND_PROXY",	K_URL,	S(outbound_proxy), 0, 0 },
+	{ "OUTBOUND_PROXY",	K_PROXIES, S(outbound_proxy), 0, 0 },
+	{ "EGRESS_REST",	K_INT,	S(egress_rest), 1, 86400 },
+	{ "REDIS_URL",		K_REDIS, S(redis_url), 0, 0 },
+	{ "REDIS_TIMEOUT",	K_INT,	S(redis_timeout_ms), 10, 60000 },
 	{ "CA_FILE",		K_FILE,	S(ca_file), 0, 0 },
 	{ "YTDLP_PYTHON",	K_STR,	S(ytdlp_python), 0, 0 },
 	{ "YTDLP_PYTHONPATH",	K_STR,	S(ytdlp_pythonpath), 0, 0 },
@@ -116,6 +121,8 @@ defaults(struct conf *c)
 	c->log_level = LOG_LEVEL_INFO;
 	c->body_max = 65536;
 	c->shutdown_timeout = 20;
+	c->egress_rest = 60;
+	c->redis_timeout_ms = 500;
 }
 
 static const struct key *
@@ -168,6 +175,82 @@ masked(const char *v, char *buf, size_t sz)
 }
 
 /*
+ * REDIS_URL: redis://[[user]:password@]host[:port][/db] or
+ * unix://[:password@]/path[?db=N], into the conf's redis_* fields.
+ * Returns 0, or -1 with why in err (never the password).
+ */
+static int
+redis_parse(struct conf *c, const char *v, char *err, size_t errsz)
+{
+	CURLU	*u;
+	char	*scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+	char	*pass = NULL, *query = NULL, *end;
+	long	 db = 0;
+	int	 rc = -1;
+
+	c->redis_port = 6379;
+	if ((u = curl_url()) == NULL ||
+	    curl_url_set(u, CURLUPART_URL, v, CURLU_NON_SUPPORT_SCHEME) !=
+	    CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
+		snprintf(err, errsz, "not a redis:// or unix:// URL");
+		goto out;
+	}
+	curl_url_get(u, CURLUPART_HOST, &host, 0);
+	curl_url_get(u, CURLUPART_PORT, &port, 0);
+	curl_url_get(u, CURLUPART_PATH, &path, 0);
+	curl_url_get(u, CURLUPART_PASSWORD, &pass, CURLU_URLDECODE);
+	curl_url_get(u, CURLUPART_QUERY, &query, 0);
+	if (strcmp(scheme, "redis") == 0) {
+		if (host == NULL || *host == '\0') {
+			snprintf(err, errsz, "redis:// needs a host");
+			goto out;
+		}
+		if (port != NULL)
+			c->redis_port = atoi(port);
+		if (path != NULL && path[0] == '/' && path[1] != '\0') {
+			db = strtol(path + 1, &end, 10);
+			if (*end != '\0' || db < 0 || db > 1000) {
+				snprintf(err, errsz, "the database must be a "
+				    "number (redis://host:port/0)");
+				goto out;
+			}
+		}
+		c->redis_host = strdup(host);
+	} else if (strcmp(scheme, "unix") == 0) {
+		if (path == NULL || strlen(path) < 2) {
+			snprintf(err, errsz, "unix:// needs a socket path "
+			    "(unix:///run/redis/redis.sock)");
+			goto out;
+		}
+		if (query != NULL && strncmp(query, "db=", 3) == 0) {
+			db = strtol(query + 3, &end, 10);
+			if (*end != '\0' || db < 0 || db > 1000) {
+				snprintf(err, errsz, "?db= must be a number");
+				goto out;
+			}
+		}
+		c->redis_socket = strdup(path);
+	} else {
+		snprintf(err, errsz, "scheme %s: not redis or unix", scheme);
+		goto out;
+	}
+	c->redis_db = (int)db;
+	if (pass != NULL && *pass != '\0')
+		c->redis_password = strdup(pass);
+	rc = 0;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_free(path);
+	curl_free(pass);
+	curl_free(query);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/*
  * Set one key from its text.  Returns 0, or -1 with a message naming the
  * key in err.
  */
@@ -181,7 +264,7 @@ setkey(struct conf *c, const struct key *k, const char *v, char *err,
 	long		  n;
 	enum log_level	  lvl;
 	CURLU		 *u;
-	char		 *scheme = NULL, shown[256];
+	char		 *scheme = NULL, shown[256], why[256];
 	int		  bad;
 	struct stat	  st;
 
@@ -218,6 +301,22 @@ setkey(struct conf *c, const struct key *k, const char *v, char *err,
 		}
 		*ip = (int)lvl;
 		return 0;
+	case K_PROXIES:
+		if (*v != '\0' && egress_check(v, why, sizeof(why)) == -1) {
+			snprintf(err, errsz, "%s: %s", k->name, why);
+			return -1;
+		}
+		break;
+	case K_REDIS:
+		free(c->redis_host);
+		free(c->redis_socket);
+		free(c->redis_password);
+		c->redis_host = c->redis_socket = c->redis_password = NULL;
+		if (*v != '\0' && redis_parse(c, v, why, sizeof(why)) == -1) {
+			snprintf(err, errsz, "%s: %s", k->name, why);
+			return -1;
+		}
+		break;
 	case K_URL:
 		if (*v == '\0')
 			break;
@@ -226,9 +325,7 @@ setkey(struct conf *c, const struct key *k, const char *v, char *err,
 		    curl_url_set(u, CURLUPART_URL, v, 0) == CURLUE_OK &&
 		    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK)
 			bad = strcmp(scheme, "http") != 0 &&
-			    strcmp(scheme, "https") != 0 &&
-			    (k->off != S(outbound_proxy) ||
-			    strncmp(scheme, "socks", 5) != 0);
+			    strcmp(scheme, "https") != 0;
 		curl_free(scheme);
 		curl_url_cleanup(u);
 		if (bad) {
@@ -446,4 +543,8 @@ conf_clear(struct conf *c)
 		free(*sp);
 		*sp = NULL;
 	}
+	free(c->redis_host);
+	free(c->redis_socket);
+	free(c->redis_password);
+	c->redis_host = c->redis_socket = c->redis_password = NULL;
 }

@@ -32,7 +32,15 @@ struct conf {
 	int	 token_ttl;		/* TOKEN_TTL, s */
 	int	 cache_ttl;		/* CACHE_TTL, s */
 	int	 cache_max;		/* CACHE_MAX */
-	char	*outbound_proxy;	/* OUTBOUND_PROXY */
+	char	*outbound_proxy;	/* OUTBOUND_PROXY: a list (egress.h) */
+	int	 egress_rest;		/* EGRESS_REST, s */
+	char	*redis_url;		/* REDIS_URL, or NULL */
+	char	*redis_host;		/*   its parts: a host and port, */
+	int	 redis_port;
+	char	*redis_socket;		/*   or a unix socket; */
+	char	*redis_password;	/*   NULL: none */
+	int	 redis_db;
+	int	 redis_timeout_ms;	/* REDIS_TIMEOUT, ms */
 	char	*ca_file;		/* CA_FILE */
 	char	*ytdlp_python;		/* YTDLP_PYTHON */
 	char	*ytdlp_pythonpath;	/* YTDLP_PYTHONPATH */

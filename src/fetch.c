@@ -20,6 +20,7 @@
 #include <curl/curl.h>
 
 #include "conf.h"
+#include "egress.h"
 #include "fetch.h"
 #include "log.h"
 #include "proc.h"
@@ -317,8 +318,8 @@ to_fd(char *data, size_t size, size_t n, void *arg)
  * stopped by the deadline, -3 when stopped because the client left.
  */
 int
-fetch_many(struct fetch_file *files, int n, long long deadline_ms,
-    int (*gone)(void *), void *arg)
+fetch_many(const struct egress *e, struct fetch_file *files, int n,
+    long long deadline_ms, int (*gone)(void *), void *arg)
 {
 	CURLM		*m;
 	CURL		**h;
@@ -333,7 +334,7 @@ fetch_many(struct fetch_file *files, int n, long long deadline_ms,
 	for (i = 0; i < n; i++) {
 		files[i].status = 0;
 		files[i].result = CURLE_OK;
-		if ((h[i] = curl_easy_init()) == NULL || fetch_setup(h[i]) ==
+		if ((h[i] = curl_easy_init()) == NULL || fetch_setup(h[i], e) ==
 		    -1) {
 			rc = -1;
 			goto out;
@@ -430,10 +431,12 @@ fetch_cleanup(void)
 
 /*
  * Apply the safety rules to a handle: protocols, redirects, address
- * guard, timeouts, proxy, CA, no signals.  Returns 0 or -1.
+ * guard, timeouts, CA, no signals; and the way out: egress e (the one
+ * that extracted what is fetched), or NULL for whichever is next.
+ * Returns 0 or -1.
  */
 int
-fetch_setup(CURL *h)
+fetch_setup(CURL *h, const struct egress *e)
 {
 	CURLcode	 rc = CURLE_OK;
 
@@ -459,10 +462,11 @@ fetch_setup(CURL *h)
 	rc |= curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	rc |= curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)conf->download_timeout);
 	rc |= curl_easy_setopt(h, CURLOPT_SHARE, share);
-	if (conf->outbound_proxy != NULL)
-		rc |= curl_easy_setopt(h, CURLOPT_PROXY, conf->outbound_proxy);
-	else
-		rc |= curl_easy_setopt(h, CURLOPT_PROXY, "");	/* not env */
+	if (e == NULL)
+		e = egress_pick(NULL);
+	/* No egress: straight out, whatever the environment says. */
+	rc |= curl_easy_setopt(h, CURLOPT_PROXY, e != NULL ? egress_url(e) :
+	    "");
 	if (conf->ca_file != NULL) {
 		rc |= curl_easy_setopt(h, CURLOPT_CAINFO, conf->ca_file);
 		rc |= curl_easy_setopt(h, CURLOPT_PROXY_CAINFO, conf->ca_file);
@@ -478,13 +482,13 @@ fetch_setup(CURL *h)
  * NULL on failure.
  */
 CURL *
-fetch_handle(void)
+fetch_handle(const struct egress *e)
 {
 	CURL	*h;
 
 	if ((h = curl_easy_init()) == NULL)
 		return NULL;
-	if (fetch_setup(h) == -1) {
+	if (fetch_setup(h, e) == -1) {
 		curl_easy_cleanup(h);
 		return NULL;
 	}
@@ -512,7 +516,7 @@ fetch_final_url(const char *url, int timeout_s)
 	CURL	*h;
 	char	*final = NULL, *out = NULL;
 
-	if ((h = fetch_handle()) == NULL)
+	if ((h = fetch_handle(NULL)) == NULL)
 		return NULL;
 	if (curl_easy_setopt(h, CURLOPT_URL, url) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_NOBODY, 1L) == CURLE_OK &&

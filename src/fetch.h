@@ -2,7 +2,7 @@
  * Outbound HTTP with libcurl, safe by default: http/https only, bounded
  * redirects (each hop re-checked), no loopback/private/link-local
  * addresses after DNS resolution (unless allowed for tests), connect and
- * stall timeouts, the configured proxy and CA file.  One easy handle per
+ * stall timeouts, a proxy of OUTBOUND_PROXY (egress.h) and the CA file.  One easy handle per
  * request, DNS and TLS sessions shared.
  *
  * Used by /stream and /download, the renders and the post lookup.
@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 
 struct conf;
+struct egress;
 struct sockaddr;
 
 /* A stall watchdog for one transfer (see fetch_watch). */
@@ -36,13 +37,13 @@ struct fetch_file {
 };
 
 int	 fetch_init(const struct conf *);
-int	 fetch_many(struct fetch_file *, int n, long long deadline_ms,
-	    int (*gone)(void *), void *arg);
+int	 fetch_many(const struct egress *, struct fetch_file *, int n,
+	    long long deadline_ms, int (*gone)(void *), void *arg);
 void	 fetch_watch(CURL *, struct fetch_watch *, int (*gone)(void *),
 	    void *);
 void	 fetch_cleanup(void);
-CURL	*fetch_handle(void);
-int	 fetch_setup(CURL *);
+CURL	*fetch_handle(const struct egress *);
+int	 fetch_setup(CURL *, const struct egress *);
 int	 fetch_addr_public(const struct sockaddr *);
 int	 fetch_blocked(CURL *);
 char	*fetch_final_url(const char *url, int timeout_s);

@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "app.h"
+#include "egress.h"
 #include "handlers.h"
 #include "cache.h"
 #include "http.h"
@@ -28,6 +29,37 @@ static void
 num(struct json_object *o, const char *key, long long v)
 {
 	json_object_object_add(o, key, json_object_new_int64(v));
+}
+
+/*
+ * Each way out (egress.h), credentials never shown; a warning in w when
+ * TikTok refuses every one of them.
+ */
+static struct json_object *
+egress_json(struct json_object *w)
+{
+	struct json_object	*a = json_object_new_array(), *e;
+	struct egress_stats	 es;
+	int			 i, resting = 0;
+
+	for (i = 0; egress_stats(i, &es) == 0; i++) {
+		e = json_object_new_object();
+		json_object_object_add(e, "id", json_object_new_string(es.id));
+		json_object_object_add(e, "proxy",
+		    json_object_new_string(es.shown));
+		json_object_object_add(e, "state",
+		    json_object_new_string(es.resting ? "resting" : "ok"));
+		num(e, "successes", (long long)es.successes);
+		num(e, "blocks", (long long)es.blocks);
+		num(e, "back_in_s", (es.back_in_ms + 999) / 1000);
+		json_object_array_add(a, e);
+		resting += es.resting;
+	}
+	if (i > 0 && resting == i)
+		json_object_array_add(w, json_object_new_string("TikTok "
+		    "refuses every egress (OUTBOUND_PROXY): each rests; see "
+		    "\"egress\""));
+	return a;
 }
 
 /*
@@ -86,6 +118,7 @@ handle_health(struct app *app, struct http *h)
 		    "refusing this address: several posts were refused in "
 		    "the last minutes"));
 	json_object_object_add(o, "warnings", w);
+	json_object_object_add(o, "egress", egress_json(w));
 
 	t = json_object_new_object();
 	num(t, "max", app->threads_max);

@@ -57,8 +57,8 @@ withheld(const char *kv)
 
 /*
  * The environment helpers run with: ours, less what is withheld, plus
- * the settings (passed by environment, not argv, so that a proxy
- * password does not show in ps).  Caller frees with helper_env_free().
+ * the settings (by environment, not argv: ps shows argv).  The proxy
+ * is not among them: each request names its own (egress.h).  Caller frees with helper_env_free().
  */
 char **
 helper_env(const struct helper_settings *hs)
@@ -88,9 +88,6 @@ helper_env(const struct helper_settings *hs)
 		env[k - 1] = NULL;
 	if (asprintf(&env[k++], "TIKTOK_FCGI_SOCKET_TIMEOUT=%d",
 	    hs->socket_timeout) == -1)
-		env[k - 1] = NULL;
-	if (hs->proxy != NULL &&
-	    asprintf(&env[k++], "TIKTOK_FCGI_PROXY=%s", hs->proxy) == -1)
 		env[k - 1] = NULL;
 	if (hs->cookies != NULL &&
 	    asprintf(&env[k++], "TIKTOK_FCGI_COOKIES=%s", hs->cookies) == -1)

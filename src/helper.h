@@ -19,7 +19,6 @@ struct helper_settings {
 	const char	*pythonpath;	/* put before PYTHONPATH, or NULL */
 	int		 workers;	/* extractions at once */
 	int		 socket_timeout;	/* s */
-	const char	*proxy;		/* or NULL */
 	const char	*cookies;	/* or NULL */
 	const char	*ca_file;	/* or NULL */
 	int		 allow_generic;	/* tests only */

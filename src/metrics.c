@@ -12,10 +12,45 @@
 #include "app.h"
 #include "cache.h"
 #include "counters.h"
+#include "egress.h"
 #include "handlers.h"
 #include "http.h"
 #include "pool.h"
 #include "render.h"
+
+/* Each egress (egress.h), labelled by id and proxy (no credentials). */
+static void
+egress_metrics(FILE *f)
+{
+	static const char *const fam[][3] = {
+		{ "egress_up", "gauge", "1 when the egress extracts, 0 while "
+		    "it rests (TikTok refused it)." },
+		{ "egress_successes_total", "counter", "Extractions through "
+		    "the egress." },
+		{ "egress_blocks_total", "counter", "Times TikTok refused the "
+		    "egress (HTTP 403/429)." },
+		{ "egress_back_in_seconds", "gauge", "Seconds until a resting "
+		    "egress is tried again." },
+	};
+	struct egress_stats	 es;
+	unsigned long		 v;
+	size_t			 k;
+	int			 i;
+
+	if (egress_count() == 0)
+		return;
+	for (k = 0; k < sizeof(fam) / sizeof(fam[0]); k++) {
+		fprintf(f, "# HELP tiktok_fcgi_%s %s\n# TYPE tiktok_fcgi_%s "
+		    "%s\n", fam[k][0], fam[k][2], fam[k][0], fam[k][1]);
+		for (i = 0; egress_stats(i, &es) == 0; i++) {
+			v = k == 0 ? !es.resting : k == 1 ? es.successes :
+			    k == 2 ? es.blocks :
+			    (unsigned long)((es.back_in_ms + 999) / 1000);
+			fprintf(f, "tiktok_fcgi_%s{egress=\"%s\",proxy=\"%s\"} "
+			    "%lu\n", fam[k][0], es.id, es.shown, v);
+		}
+	}
+}
 
 /* The whole exposition; the caller frees it.  NULL on failure. */
 static char *
@@ -78,6 +113,8 @@ metrics_text(struct app *app)
 	    "SLIDESHOW_MAX.", ss.rejected);
 	counters_one(f, "slideshow_failed_total", "counter", "Renders that failed.",
 	    ss.failed);
+
+	egress_metrics(f);
 
 	if (fclose(f) != 0) {
 		free(buf);

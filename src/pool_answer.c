@@ -23,6 +23,7 @@
 
 #include <json-c/json.h>
 
+#include "egress.h"
 #include "helper.h"
 #include "log.h"
 #include "pool_impl.h"
@@ -100,6 +101,29 @@ pool_refused(struct pool *p)
 		if (now - p->refused[i].at < BLOCK_WINDOW_MS)
 			n++;
 	return n;
+}
+
+/*
+ * TikTok refused r on its egress: that egress rests, and r is tried once
+ * more on another, first in the queue.  Returns 1 when r was requeued.
+ */
+static int
+moved_on(struct pool *p, struct req *r)
+{
+	const struct egress	*alt;
+
+	egress_note(r->egress, EGRESS_BLOCKED);
+	if (r->moved || (alt = egress_pick(r->egress)) == NULL ||
+	    alt == r->egress)
+		return 0;
+	log_info("%s: refused through egress %s: trying %s", __func__,
+	    egress_id(r->egress), egress_id(alt));
+	r->moved = 1;
+	r->egress = alt;
+	r->queued = 1;
+	TAILQ_INSERT_HEAD(&p->queue, r, entry);
+	p->nqueued++;
+	return 1;
 }
 
 /*
@@ -194,6 +218,11 @@ member_line(struct pool *p, struct member *h, const char *line, size_t len)
 	    json_object_object_get_ex(o, "info", &info) &&
 	    json_object_is_type(info, json_type_object)) {
 		pool_note(p, POOL_OK, r->url);
+		egress_note(r->egress, EGRESS_OK);
+		/* Its CDN URLs are fetched the way it came (fetch, tokens). */
+		if (r->egress != NULL)
+			json_object_object_add(info, "_egress",
+			    json_object_new_string(egress_id(r->egress)));
 		req_done(p, r, POOL_OK, NULL, json_object_get(info));
 	} else {
 		msg = json_object_object_get_ex(o, "error", &v) ?
@@ -205,7 +234,10 @@ member_line(struct pool *p, struct member *h, const char *line, size_t len)
 		    pool_strerror(err), log_filter(logbuf, sizeof(logbuf),
 		    msg));
 		pool_note(p, err, r->url);
-		req_done(p, r, err, NULL, NULL);
+		if (err == POOL_BLOCKED && moved_on(p, r))
+			r = NULL;
+		else
+			req_done(p, r, err, NULL, NULL);
 	}
 	json_object_put(o);
 	if (h->limit > 0 && h->served >= h->limit && !h->recycle) {

@@ -48,6 +48,8 @@ struct req {
 	char			*msg;
 	enum pool_err		 err;
 	int			 retried;
+	const struct egress	*egress;	/* the way out it takes */
+	int			 moved;		/* to another egress, once */
 	int			 queued;	/* on pool->queue, else helper */
 	struct member		*helper;
 	long long		 deadline;	/* monotonic ms */

@@ -25,6 +25,7 @@
 
 #include <json-c/json.h>
 
+#include "egress.h"
 #include "helper.h"
 #include "log.h"
 #include "pool_impl.h"
@@ -193,6 +194,14 @@ dispatch(struct pool *p)
 		    json_object_new_string("extract"));
 		json_object_object_add(o, "url",
 		    json_object_new_string(r->url));
+		/* The way out: its turn, unless it was moved off a refused
+		 * one.  The proxy's credentials go down the pipe, never into
+		 * an environment or argv. */
+		if (!r->moved)
+			r->egress = egress_pick(NULL);
+		if (r->egress != NULL)
+			json_object_object_add(o, "proxy",
+			    json_object_new_string(egress_url(r->egress)));
 		s = json_object_to_json_string_length(o,
 		    JSON_C_TO_STRING_PLAIN, &len);
 		line = malloc(len + 1);

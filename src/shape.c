@@ -310,13 +310,20 @@ headers_copy(struct json_object *fmt)
 	return out;
 }
 
+/* The egress (egress.h) that extracted info, or NULL. */
+const char *
+shape_egress(struct json_object *info)
+{
+	return jstr(info, "_egress");
+}
+
 /*
  * The payload of a /stream (or /download) token for one format, in
  * serverjs's shape so that serverjs serves it too: a /stream token's
  * "url" is the post's page URL (serverjs runs yt-dlp -f format_id on
  * it), a /download token's (type "image") the file's own URL (serverjs
  * fetches it).  What we need beside it goes under keys serverjs ignores:
- * cdn_url and http_headers (the fetch) and, in a /download token,
+ * cdn_url, http_headers and egress (the fetch) and, in a /download token,
  * page_url (the page, to extract afresh when the CDN URL has expired).
  * Caller frees.
  */
@@ -347,6 +354,9 @@ shape_stream_payload(struct json_object *info, struct json_object *fmt,
 	if (jstr(fmt, "format_id") != NULL)
 		json_object_object_add(o, "format_id",
 		    json_object_new_string(jstr(fmt, "format_id")));
+	if (shape_egress(info) != NULL)
+		json_object_object_add(o, "egress",
+		    json_object_new_string(shape_egress(info)));
 	out = strdup(json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);

@@ -22,6 +22,7 @@ char		*shape_stream_payload(struct json_object *info,
 		    struct json_object *fmt, const char *type,
 		    const char *page_url);
 const char	*shape_author(struct json_object *info);
+const char	*shape_egress(struct json_object *info);
 struct json_object *shape_audio(struct json_object *info);
 size_t		 shape_images(struct json_object *info,
 		    struct json_object **out, size_t max);

@@ -28,6 +28,7 @@
 #include "app.h"
 #include "handlers.h"
 #include "cache.h"
+#include "egress.h"
 #include "fetch.h"
 #include "ffmpeg.h"
 #include "http.h"
@@ -191,8 +192,8 @@ make_slideshow(struct render_ctl *o, void *arg)
 	out = render_output(o, "slideshow.mp4");
 	if ((pid = start(o, dir, n, audio != NULL, out, &in)) == -1)
 		goto out;
-	frc = fetch_many(files, (int)nf, render_deadline(o),
-	    render_nobody_waits, o);
+	frc = fetch_many(egress_find(shape_egress(info)), files, (int)nf,
+	    render_deadline(o), render_nobody_waits, o);
 	if (frc == -3) {
 		rc = 1;
 		goto out;

@@ -19,6 +19,7 @@
 #include "app.h"
 #include "handlers.h"
 #include "cache.h"
+#include "egress.h"
 #include "fetch.h"
 #include "http.h"
 #include "log.h"
@@ -38,6 +39,7 @@ struct target {
 	char			*type;		/* video, mp3, image */
 	char			*page_url;	/* for re-extraction */
 	char			*format_id;
+	char			*egress;	/* the way it came, or NULL */
 };
 
 struct xfer {
@@ -65,6 +67,7 @@ target_clear(struct target *t)
 	free(t->type);
 	free(t->page_url);
 	free(t->format_id);
+	free(t->egress);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -107,6 +110,7 @@ target_parse(const char *payload, const char *deftype, struct target *t)
 		t->url = dupstr(o, "url");
 	t->author = dupstr(o, "author");
 	t->type = dupstr(o, "type");
+	t->egress = dupstr(o, "egress");
 	t->format_id = dupstr(o, "format_id");
 	if (json_object_object_get_ex(o, "http_headers", &hh) &&
 	    json_object_is_type(hh, json_type_object))
@@ -174,6 +178,9 @@ target_resolve(struct app *app, struct target *t, char **msg)
 	}
 	if (t->author == NULL)
 		t->author = strdup(shape_author(info));
+	free(t->egress);
+	t->egress = shape_egress(info) != NULL ?
+	    strdup(shape_egress(info)) : NULL;
 	cache_release(app->cache, info);
 	return t->url != NULL ? POOL_OK : POOL_OTHER;
 }
@@ -391,7 +398,7 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr, int ranged)
 	x.t = t;
 	x.clen = -1;
 	*cerr = CURLE_OK;
-	if ((c = fetch_handle()) == NULL) {
+	if ((c = fetch_handle(egress_find(t->egress))) == NULL) {
 		*cerr = CURLE_OUT_OF_MEMORY;
 		return -1;
 	}

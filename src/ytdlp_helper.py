@@ -4,7 +4,8 @@
 Started by tiktok-fcgi, never by hand.  Imports yt_dlp once and serves
 many extractions over stdin/stdout, one JSON object per line:
 
-  -> {"id": 7, "op": "extract", "url": "https://www.tiktok.com/..."}
+  -> {"id": 7, "op": "extract", "url": "https://www.tiktok.com/...",
+      "proxy": "socks5h://..."}      (proxy: absent or "" = none)
   <- {"id": 7, "ok": true, "info": {...}}
   <- {"id": 7, "ok": false, "error": "...", "kind": "not_found"}
   -> {"id": 8, "op": "ping"}        (answered at once, busy or not)
@@ -73,8 +74,9 @@ def settings():
         'socket_timeout': float(env.get('TIKTOK_FCGI_SOCKET_TIMEOUT', '30')),
         'allowed_extractors': allowed,
     }
-    if env.get('TIKTOK_FCGI_PROXY'):
-        opts['proxy'] = env['TIKTOK_FCGI_PROXY']
+    # The proxy comes with each request (tiktok-fcgi's egress); none
+    # means straight out, never the environment's.
+    opts['proxy'] = ''
     if env.get('TIKTOK_FCGI_COOKIES'):
         opts['cookiefile'] = env['TIKTOK_FCGI_COOKIES']
     if env.get('TIKTOK_FCGI_CA_FILE'):
@@ -204,17 +206,20 @@ def main():
     opts = settings()
     local = threading.local()
 
-    def ydl():
-        if getattr(local, 'ydl', None) is None:
-            local.ydl = yt_dlp.YoutubeDL(dict(opts))
-        return local.ydl
+    def ydl(proxy):
+        # One YoutubeDL per thread and way out (its cookies, sessions).
+        if getattr(local, 'ydls', None) is None:
+            local.ydls = {}
+        if proxy not in local.ydls:
+            local.ydls[proxy] = yt_dlp.YoutubeDL(dict(opts, proxy=proxy))
+        return local.ydls[proxy]
 
     remember_status(local)
 
-    def extract(rid, url):
+    def extract(rid, url, proxy):
         local.status = None
         try:
-            y = ydl()
+            y = ydl(proxy)
             info = y.extract_info(url, download=False)
             if info is None:
                 raise yt_dlp.utils.DownloadError('no information')
@@ -244,7 +249,9 @@ def main():
         if req.get('op') == 'ping':
             send({'id': rid, 'ok': True, 'pong': True})
         elif req.get('op') == 'extract' and isinstance(req.get('url'), str):
-            pool.submit(extract, rid, req['url'])
+            proxy = req.get('proxy')
+            pool.submit(extract, rid, req['url'],
+                        proxy if isinstance(proxy, str) else '')
         else:
             send({'id': rid, 'ok': False, 'kind': 'other',
                   'error': 'unknown operation'})

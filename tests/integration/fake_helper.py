@@ -22,6 +22,11 @@ fault injection.  What it does is chosen by the post URL's user name:
 Photo posts (ID starting with 74) point their images at the fake CDN's
 /files/imgN.jpg and their sound at /files/audio.mp3.
 
+Each request's proxy (tiktok-fcgi's egress) is appended with its URL to
+$FAKE_STATE/proxies.log; a proxy listed in FAKE_BLOCKED_PROXIES (comma-
+separated) is refused as TikTok refuses a blocked address (kind
+"blocked").
+
 FAKE_START=die exits at once; FAKE_START=nullversion says it is ready
 with a null yt-dlp version.  With --check (the start's check) it prints
 its version, or fails as a python without yt_dlp when FAKE_CHECK=fail.
@@ -170,6 +175,18 @@ def main():
         req = json.loads(line)
         if req.get('op') == 'ping':
             send({'id': req['id'], 'ok': True, 'pong': True})
+            continue
+        proxy = req.get('proxy') or ''
+        if state:
+            with LOCK, open(os.path.join(state, 'proxies.log'), 'a') as f:
+                f.write('%s %s\n' % (req['url'], proxy or '-'))
+        # FAKE_BLOCKED_PROXIES: proxies (comma-separated) TikTok refuses.
+        blocked = [b for b in os.environ.get('FAKE_BLOCKED_PROXIES',
+                                             '').split(',') if b]
+        if proxy in blocked:
+            send({'id': req['id'], 'ok': False, 'kind': 'blocked',
+                  'error': 'HTTP Error 429: Too Many Requests (fake, '
+                  'through this proxy)'})
             continue
         threading.Thread(target=extract, args=(req['id'], req['url']),
                          daemon=True).start()

@@ -1,0 +1,317 @@
+/*
+ * The egress table (egress.h): built once at start, then only each
+ * entry's counters and rest change, under one lock.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <openssl/sha.h>
+
+#include "egress.h"
+#include "log.h"
+#include "proc.h"
+
+#define EGRESS_MAX	64
+#define REST_DOUBLINGS	6	/* at most 64 x EGRESS_REST */
+
+struct egress {
+	char		*url;		/* with credentials: for curl, yt-dlp */
+	char		 id[17];	/* 16 hex digits of SHA-256(url) */
+	char		 shown[256];	/* without credentials: for people */
+	long long	 rest_until;	/* monotonic ms; 0: usable */
+	int		 refusals;	/* in a row, no success since */
+	unsigned long	 successes;
+	unsigned long	 blocks;
+};
+
+static struct egress	 table[EGRESS_MAX];
+static int		 ntable;
+static int		 turn;		/* round robin */
+static long long	 rest_ms = 60000;
+static pthread_mutex_t	 mtx = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const schemes[] = { "http", "https", "socks4",
+    "socks4a", "socks5", "socks5h", NULL };
+
+/*
+ * Parse one proxy URL; its scheme must be one libcurl and yt-dlp both
+ * speak, and it must name a host.  shown gets it without credentials.
+ * Returns 0, or -1 with why in err.
+ */
+static int
+parse_one(const char *url, char *shown, size_t shownsz, char *err,
+    size_t errsz)
+{
+	CURLU	*u;
+	char	*scheme = NULL, *host = NULL, *out = NULL;
+	int	 i, rc = -1;
+
+	if ((u = curl_url()) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) !=
+	    CURLUE_OK || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) !=
+	    CURLUE_OK || curl_url_get(u, CURLUPART_HOST, &host, 0) !=
+	    CURLUE_OK || *host == '\0') {
+		snprintf(err, errsz, "not a proxy URL (scheme://host:port)");
+		goto out;
+	}
+	for (i = 0; schemes[i] != NULL; i++)
+		if (strcmp(scheme, schemes[i]) == 0)
+			break;
+	if (schemes[i] == NULL) {
+		snprintf(err, errsz, "scheme %s: not http, https, socks4, "
+		    "socks4a, socks5 or socks5h", scheme);
+		goto out;
+	}
+	curl_url_set(u, CURLUPART_USER, NULL, 0);
+	curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+	if (curl_url_get(u, CURLUPART_URL, &out, CURLU_NON_SUPPORT_SCHEME) !=
+	    CURLUE_OK) {
+		snprintf(err, errsz, "not a proxy URL");
+		goto out;
+	}
+	/* libcurl adds a "/" path; a proxy has none. */
+	if (strlen(out) > 0 && out[strlen(out) - 1] == '/')
+		out[strlen(out) - 1] = '\0';
+	snprintf(shown, shownsz, "%s", out);
+	rc = 0;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(out);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/*
+ * Split list on commas (spaces around entries ignored) and call fn on
+ * each entry.  Returns -1 as soon as fn does.
+ */
+static int
+each(const char *list, int (*fn)(const char *, int, void *), void *arg)
+{
+	const char	*p = list, *end;
+	char		 one[2048];
+	int		 n = 0;
+	size_t		 len;
+
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		end = strchrnul(p, ',');
+		len = (size_t)(end - p);
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len >= sizeof(one))
+			len = sizeof(one) - 1;
+		memcpy(one, p, len);
+		one[len] = '\0';
+		if (fn(one, n++, arg) == -1)
+			return -1;
+		p = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
+struct check_arg {
+	char	*err;
+	size_t	 errsz;
+};
+
+static int
+check_one(const char *url, int n, void *arg)
+{
+	struct check_arg	*ca = arg;
+	char			 shown[256], why[128];
+
+	if (n >= EGRESS_MAX) {
+		snprintf(ca->err, ca->errsz, "more than %d proxies", EGRESS_MAX);
+		return -1;
+	}
+	if (*url == '\0') {
+		snprintf(ca->err, ca->errsz, "entry %d is empty", n + 1);
+		return -1;
+	}
+	if (parse_one(url, shown, sizeof(shown), why, sizeof(why)) == -1) {
+		/* Never the entry itself: it may hold a password. */
+		snprintf(ca->err, ca->errsz, "entry %d: %s", n + 1, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Is list a usable OUTBOUND_PROXY?  0, or -1 with why in err. */
+int
+egress_check(const char *list, char *err, size_t errsz)
+{
+	struct check_arg	 ca = { err, errsz };
+
+	return each(list, check_one, &ca);
+}
+
+static int
+add_one(const char *url, int n, void *arg)
+{
+	struct egress	*e = &table[n];
+	unsigned char	 md[SHA256_DIGEST_LENGTH];
+	char		 why[128];
+	int		 i;
+
+	(void)arg;
+	if (n >= EGRESS_MAX || parse_one(url, e->shown, sizeof(e->shown),
+	    why, sizeof(why)) == -1 || (e->url = strdup(url)) == NULL)
+		return -1;
+	SHA256((const unsigned char *)url, strlen(url), md);
+	for (i = 0; i < 8; i++)
+		snprintf(e->id + 2 * i, 3, "%02x", md[i]);
+	ntable = n + 1;
+	return 0;
+}
+
+/* Build the table from OUTBOUND_PROXY (checked); NULL or "": none. */
+int
+egress_init(const char *list, int rest_s)
+{
+	egress_free();
+	rest_ms = 1000LL * rest_s;
+	if (list == NULL)
+		return 0;
+	if (each(list, add_one, NULL) == -1) {
+		egress_free();
+		return -1;
+	}
+	return 0;
+}
+
+void
+egress_free(void)
+{
+	int	 i;
+
+	for (i = 0; i < ntable; i++)
+		free(table[i].url);
+	memset(table, 0, sizeof(table));
+	ntable = 0;
+}
+
+/* Proxies configured (0: straight out). */
+int
+egress_count(void)
+{
+	return ntable;
+}
+
+/*
+ * The next egress in turn that is not resting and is not avoid; when
+ * every other one rests, the one whose rest ends first (avoid only when
+ * it is the only one).  NULL when there are no proxies.
+ */
+const struct egress *
+egress_pick(const struct egress *avoid)
+{
+	const struct egress	*best = NULL;
+	long long		 now = proc_now_ms();
+	int			 i, k;
+
+	if (ntable == 0)
+		return NULL;
+	pthread_mutex_lock(&mtx);
+	for (i = 0; i < ntable; i++) {
+		k = (turn + i) % ntable;
+		if (&table[k] == avoid)
+			continue;
+		if (table[k].rest_until <= now) {
+			best = &table[k];
+			turn = k + 1;
+			break;
+		}
+		if (best == NULL || table[k].rest_until < best->rest_until)
+			best = &table[k];
+	}
+	pthread_mutex_unlock(&mtx);
+	return best != NULL ? best : avoid;
+}
+
+/* The egress with that id, or NULL (not in this instance's list). */
+const struct egress *
+egress_find(const char *id)
+{
+	int	 i;
+
+	if (id == NULL)
+		return NULL;
+	for (i = 0; i < ntable; i++)
+		if (strcmp(table[i].id, id) == 0)
+			return &table[i];
+	return NULL;
+}
+
+const char *
+egress_url(const struct egress *e)
+{
+	return e != NULL ? e->url : NULL;
+}
+
+const char *
+egress_id(const struct egress *e)
+{
+	return e != NULL ? e->id : NULL;
+}
+
+/*
+ * What an extraction through e came to.  Refused (TikTok's 403 or 429):
+ * e rests, twice as long as last time.  A success ends the back-off.
+ */
+void
+egress_note(const struct egress *ce, enum egress_outcome what)
+{
+	struct egress	*e = (struct egress *)(uintptr_t)ce;
+	long long	 rest;
+
+	if (e == NULL)
+		return;
+	pthread_mutex_lock(&mtx);
+	if (what == EGRESS_OK) {
+		e->successes++;
+		if (e->refusals > 0)
+			log_info("egress %s: extracting again", e->shown);
+		e->refusals = 0;
+		e->rest_until = 0;
+	} else {
+		e->blocks++;
+		rest = rest_ms << (e->refusals < REST_DOUBLINGS ?
+		    e->refusals : REST_DOUBLINGS);
+		e->refusals++;
+		e->rest_until = proc_now_ms() + rest;
+		log_warnx("egress %s: TikTok refuses it; resting %lld s",
+		    e->shown, rest / 1000);
+	}
+	pthread_mutex_unlock(&mtx);
+}
+
+/* The i-th egress's state, for /health and /metrics.  -1: no such. */
+int
+egress_stats(int i, struct egress_stats *st)
+{
+	long long	 now = proc_now_ms();
+
+	if (i < 0 || i >= ntable)
+		return -1;
+	pthread_mutex_lock(&mtx);
+	memcpy(st->id, table[i].id, sizeof(st->id));
+	snprintf(st->shown, sizeof(st->shown), "%s", table[i].shown);
+	st->resting = table[i].rest_until > now;
+	st->back_in_ms = st->resting ? table[i].rest_until - now : 0;
+	st->successes = table[i].successes;
+	st->blocks = table[i].blocks;
+	pthread_mutex_unlock(&mtx);
+	return 0;
+}

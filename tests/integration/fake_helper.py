@@ -23,9 +23,9 @@ Photo posts (ID starting with 74) point their images at the fake CDN's
 /files/imgN.jpg and their sound at /files/audio.mp3.
 
 Each request's proxy (tiktok-fcgi's egress) is appended with its URL to
-$FAKE_STATE/proxies.log; a proxy listed in FAKE_BLOCKED_PROXIES (comma-
-separated) is refused as TikTok refuses a blocked address (kind
-"blocked").
+$FAKE_STATE/proxies.log; a proxy listed in $FAKE_STATE/blocked-proxies
+(one a line, read for every request) is refused as TikTok refuses a
+blocked address (kind "blocked").
 
 FAKE_START=die exits at once; FAKE_START=nullversion says it is ready
 with a null yt-dlp version.  With --check (the start's check) it prints
@@ -180,9 +180,13 @@ def main():
         if state:
             with LOCK, open(os.path.join(state, 'proxies.log'), 'a') as f:
                 f.write('%s %s\n' % (req['url'], proxy or '-'))
-        # FAKE_BLOCKED_PROXIES: proxies (comma-separated) TikTok refuses.
-        blocked = [b for b in os.environ.get('FAKE_BLOCKED_PROXIES',
-                                             '').split(',') if b]
+        # $FAKE_STATE/blocked-proxies: proxies TikTok refuses, one a line
+        # (read for every request: a test blocks and unblocks).
+        try:
+            with open(os.path.join(state, 'blocked-proxies')) as f:
+                blocked = f.read().split()
+        except (OSError, TypeError):
+            blocked = []
         if proxy in blocked:
             send({'id': req['id'], 'ok': False, 'kind': 'blocked',
                   'error': 'HTTP Error 429: Too Many Requests (fake, '

@@ -35,6 +35,9 @@ Short links: vm.tiktok.com/ZSV<id>/, vt.tiktok.com/ZSV<id>/,
 www.tiktok.com/t/ZSV<id>/ and v.douyin.com/ZSV<id>/ redirect to the
 post's page (with tracking parameters).
 
+While DIR/blocked exists, every page and API answer is 429 (an address
+TikTok blocks); the CDN still answers.
+
 CDN: v16-webapp-prime.tiktok.com (web formats) answers only with the
 tt_chain_token cookie the page set and a tiktok.com Referer, else 403;
 v16m.tiktokcdn.com (app formats) and p16-sign.tiktokcdn.com (images,
@@ -301,6 +304,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         note('%s %s %s' % (self.command, host, path))
         if not ours(host):
             return self.reply(403, 'not a TikTok host')
+        # DIR/blocked: TikTok refuses this address (every page and API
+        # answer 429; the CDN still serves what was extracted before).
+        if os.path.exists(os.path.join(DIR, 'blocked')) and \
+                'cdn' not in host and not host.startswith('v16-webapp'):
+            return self.reply(429, 'Too Many Requests')
         u = urllib.parse.urlsplit(path)
         q = urllib.parse.parse_qs(u.query)
         cookies = {}

@@ -548,6 +548,20 @@ class Stack:
         except FileNotFoundError:
             return []
 
+    def side(self, script, name, *args):
+        """Start a helper server of the tests (fake_proxy.py,
+        fake_socks.py: PORTFILE LOGFILE ARGS...) beside this stack,
+        stopped with it.  Returns (port, its log file)."""
+        portfile = os.path.join(self.tmp, name + '.port')
+        logfile = os.path.join(self.tmp, name + '.log')
+        p = subprocess.Popen([sys.executable, os.path.join(HERE, script),
+                              portfile, logfile] + list(args),
+                             stdin=subprocess.PIPE)
+        self.procs.append(p)
+        port = wait_for(lambda: os.path.exists(portfile) and
+                        open(portfile).read(), 10, name)
+        return int(port), logfile
+
     def health(self):
         return self.get('/health').json()
 

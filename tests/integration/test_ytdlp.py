@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HERE, Stack, check, done, skip, wait_for  # noqa
+from harness import Stack, check, done, skip  # noqa
 
 PY = os.environ.get('YTDLP_PYTHON') or '/usr/bin/python3'
 if subprocess.run([PY, '-c', 'import yt_dlp'],
@@ -81,14 +81,7 @@ with Stack(helper='real', docroot=docroot(os.path.join(base, 'd1')),
           'an unreachable post: a JSON error')
 
     # Through a proxy: yt-dlp and libcurl both go through it.
-    plog = os.path.join(s.tmp, 'proxy.log')
-    pport = os.path.join(s.tmp, 'proxy.port')
-    proxy = subprocess.Popen([sys.executable,
-                              os.path.join(HERE, 'fake_proxy.py'),
-                              pport, plog], stdin=subprocess.PIPE)
-    s.procs.append(proxy)
-    port = wait_for(lambda: os.path.exists(pport) and open(pport).read(),
-                    10, 'the proxy')
+    port, plog = s.side('fake_proxy.py', 'proxy')
     s.stop_app()
     s.extra_env['OUTBOUND_PROXY'] = 'http://127.0.0.1:%s' % port
     os.unlink(s.sock)
@@ -114,8 +107,6 @@ with Stack(helper='real', docroot=docroot(os.path.join(base, 'd1')),
     check(r.status >= 400 and '/files/clip.mp4' not in seen,
           'guard on, through a proxy: a loopback CDN URL is refused and '
           'never asked of the proxy (%d)' % r.status)
-    proxy.stdin.close()
-    proxy.wait()
 
 # COOKIES_PATH: the manifest sets no cookie; the cookie the media needs
 # is only in the Netscape cookie file given to yt-dlp.

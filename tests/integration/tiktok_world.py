@@ -1,0 +1,107 @@
+"""The world the real-extractor tests run in: yt-dlp's generations (the
+system's, and the current one installed by tiktok-fcgi-ytdlp from the
+wheel folder in YTDLP_WHEELS) and fake TikToks (fake_tiktok.py) to send
+them to.  Used by test_tiktok_real.py and test_egress.py.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import fake_tiktok
+from harness import HERE, TOP_BUILDDIR, TOP_SRCDIR, check, wait_for
+
+BASE = tempfile.mkdtemp(prefix='tiktok-fcgi-real-')
+CI = os.environ.get('CI') == 'true'
+
+
+def ytdlp_version(py):
+    r = subprocess.run([py, '-c', 'from yt_dlp.version import __version__ '
+                        'as v; print(v)'], capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def generations():
+    out = []
+    if ytdlp_version('/usr/bin/python3'):
+        out.append(('debian', '/usr/bin/python3'))
+    elif CI:
+        check(False, "Debian's yt-dlp is installed (apt-get install yt-dlp)")
+    wheels = os.environ.get('YTDLP_WHEELS') or os.path.join(
+        TOP_SRCDIR, '..', 'shared', 'ytdlp')
+    if not os.path.isdir(wheels):
+        if CI:
+            check(False, 'a wheel folder for the current yt-dlp (%s)'
+                  % wheels)
+        else:
+            print('# no current yt-dlp: %s is not there (set YTDLP_WHEELS)'
+                  % wheels)
+        return out
+    d = os.path.join(BASE, 'yt-dlp')
+    env = dict(os.environ, HELPER_SCRIPT=os.path.join(
+        TOP_SRCDIR, 'src', 'ytdlp_helper.py'))
+    r = subprocess.run(['sh', os.path.join(TOP_BUILDDIR, 'fcgi',
+                                           'tiktok-fcgi-ytdlp'),
+                        '-d', d, '-f', wheels, 'update'],
+                       env=env, capture_output=True, text=True)
+    ok = check(r.returncode == 0 and
+               os.path.exists(os.path.join(d, 'current', 'bin', 'python3')),
+               'tiktok-fcgi-ytdlp update installs the current yt-dlp '
+               '(%s)' % r.stderr.strip())
+    if ok:
+        out.append(('current', os.path.join(d, 'current', 'bin', 'python3')))
+    return out
+
+
+class FakeTikTok:
+    def __init__(self, name):
+        self.dir = os.path.join(BASE, 'tiktok-' + name)
+        os.makedirs(self.dir)
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, 'fake_tiktok.py'),
+             self.dir], stdin=subprocess.PIPE,
+            stderr=open(os.path.join(self.dir, 'err.log'), 'w'))
+        self.port = wait_for(lambda: os.path.exists(
+            os.path.join(self.dir, 'port')) and open(
+            os.path.join(self.dir, 'port')).read(), 30, 'the fake TikTok')
+        self.proxy = 'http://127.0.0.1:%s' % self.port
+        self.ca = os.path.join(self.dir, 'ca.pem')
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, 'requests.log')) as f:
+                return f.read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def block(self, on=True):
+        """TikTok refuses (429) this fake's address, or stops refusing."""
+        path = os.path.join(self.dir, 'blocked')
+        if on:
+            open(path, 'w').close()
+        elif os.path.exists(path):
+            os.unlink(path)
+
+    def stop(self):
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+def expected(fake, since):
+    """What the CDN sent for the last media request after line since."""
+    for line in reversed(fake.log()[since:]):
+        method, host, path = line.split(' ', 2)
+        if method == 'GET' and ('tiktokcdn' in host or
+                                host == 'v16-webapp-prime.tiktok.com'):
+            size = {'.jpg': 20000, '.mp3': 40000}.get(
+                os.path.splitext(path)[1], fake_tiktok.SIZE)
+            return path, fake_tiktok.gen(sum(path.encode()) % 251, 0, size)
+    return None, None
+
+
+def fetch(s, fake, link):
+    n = len(fake.log())
+    r = s.get(s.local(link), timeout=60)
+    path, want = expected(fake, n)
+    return r, path, want

@@ -34,7 +34,8 @@ as_root() {
 
 install_deps() {
 	pkgs="build-essential autoconf automake pkg-config libfcgi-dev
-	    libcurl4-openssl-dev libjson-c-dev libssl-dev libcmocka-dev
+	    libcurl4-openssl-dev libjson-c-dev libssl-dev libhiredis-dev
+	    libcmocka-dev
 	    nginx-light spawn-fcgi yt-dlp ffmpeg mandoc python3 python3-venv
 	    openssl curl
 	    $*"
@@ -154,7 +155,7 @@ run)
 test)
 	# The tests run the API behind each web server in deploy/; clang
 	# builds the fuzzers (make fuzz, run by CI).
-	install_deps apache2 caddy lighttpd clang libclang-rt-dev
+	install_deps apache2 caddy lighttpd redis-server clang libclang-rt-dev
 	build
 	make -j"$(nproc)" check
 	make -j"$(nproc)" distcheck

@@ -21,16 +21,27 @@
 #include "helper.h"
 #include "janitor.h"
 #include "render.h"
+#include "shared.h"
 #include "log.h"
 #include "pool.h"
 #include "proc.h"
 #include "token.h"
 
-/* The cache extracts through the pool. */
+/* An extraction by this instance's pool (shared_extract_fn). */
 static void
-fill(void *arg, const char *url, cache_done_fn done, void *done_arg)
+extract_here(void *arg, const char *url, pool_done_fn done, void *done_arg)
 {
 	pool_extract(arg, url, done, done_arg);
+}
+
+/* Without REDIS_URL, the cache extracts through the pool. */
+static void
+fill(void *arg, const char *key, const char *url, int fresh,
+    cache_done_fn done, void *done_arg)
+{
+	(void)key;
+	(void)fresh;
+	extract_here(arg, url, done, done_arg);
 }
 
 /*
@@ -204,8 +215,14 @@ app_init(struct app *app, char *err, size_t errsz)
 		snprintf(err, errsz, "could not start the helper pool");
 		return -1;
 	}
-	if ((app->cache = cache_new(c->cache_max, c->cache_ttl, fill,
-	    app->pool)) == NULL) {
+	if (c->redis_url != NULL && (app->shared = shared_new(c,
+	    extract_here, app->pool)) == NULL) {
+		snprintf(err, errsz, "REDIS_URL: could not start its thread");
+		return -1;
+	}
+	if ((app->cache = app->shared != NULL ? cache_new(c->cache_max,
+	    c->cache_ttl, shared_fill, app->shared) : cache_new(c->cache_max,
+	    c->cache_ttl, fill, app->pool)) == NULL) {
 		snprintf(err, errsz, "could not make the cache");
 		return -1;
 	}
@@ -251,6 +268,9 @@ app_free(struct app *app)
 	app->janitor = NULL;
 	renders_free(app->renders);
 	app->renders = NULL;
+	/* Before the cache: posts still waiting in it are answered. */
+	shared_free(app->shared);
+	app->shared = NULL;
 	cache_free(app->cache);
 	app->cache = NULL;
 	pool_free(app->pool);

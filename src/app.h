@@ -17,12 +17,14 @@ struct pool;
 struct cache;
 struct renders;
 struct janitor;
+struct shared;
 
 struct app {
 	struct conf	 conf;
 	struct token	*token;
 	struct pool	*pool;
 	struct cache	*cache;
+	struct shared	*shared;	/* REDIS_URL set, else NULL */
 	struct renders	*renders;
 	struct janitor	*janitor;
 	time_t		 started;

@@ -230,7 +230,7 @@ cache_lookup(struct cache *c, const char *key, const char *url,
 	struct waiter	*w;
 	unsigned int	 hv;
 	long long	 now = proc_now_ms();
-	int		 start = 0;
+	int		 start = 0, fresh;
 
 	*info = NULL;
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
@@ -283,9 +283,10 @@ cache_lookup(struct cache *c, const char *key, const char *url,
 	}
 	w->next = e->waiters;
 	e->waiters = w;
+	fresh = start && forgotten(c, hv);
 	pthread_mutex_unlock(&c->mtx);
 	if (start)
-		c->fill(c->arg, url, filled, e);
+		c->fill(c->arg, e->key, url, fresh, filled, e);
 	return 0;
 }
 

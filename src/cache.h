@@ -23,9 +23,13 @@ struct cache_stats {
 
 /* Told when a lookup that missed ends (pool_done_fn's shape). */
 typedef pool_done_fn cache_done_fn;
-/* Start extracting url; done(done_arg, ...) once when it ends. */
-typedef void (*cache_fill_fn)(void *arg, const char *url,
-    cache_done_fn done, void *done_arg);
+/*
+ * Start extracting the post key names, at url; done(done_arg, ...) once
+ * when it ends.  fresh: the key was forgotten (its CDN URLs refused), so
+ * a copy kept elsewhere (shared.h) will not do.
+ */
+typedef void (*cache_fill_fn)(void *arg, const char *key, const char *url,
+    int fresh, cache_done_fn done, void *done_arg);
 
 struct cache	*cache_new(int max, int ttl, cache_fill_fn, void *arg);
 void		 cache_free(struct cache *);

@@ -21,6 +21,7 @@
 #include "pool.h"
 #include "procstat.h"
 #include "render.h"
+#include "shared.h"
 
 #define YTDLP_OLD_DAYS	90
 
@@ -60,6 +61,34 @@ egress_json(struct json_object *w)
 		    "refuses every egress (OUTBOUND_PROXY): each rests; see "
 		    "\"egress\""));
 	return a;
+}
+
+/* The fleet's shared cache (shared.h): "off" without REDIS_URL. */
+static struct json_object *
+redis_json(struct app *app, struct json_object *w)
+{
+	struct json_object	*r = json_object_new_object();
+	struct shared_stats	 st;
+
+	if (app->shared == NULL) {
+		json_object_object_add(r, "state",
+		    json_object_new_string("off"));
+		return r;
+	}
+	shared_stats(app->shared, &st);
+	json_object_object_add(r, "state",
+	    json_object_new_string(st.up ? "up" : "down"));
+	num(r, "hits", (long long)st.hits);
+	num(r, "stored", (long long)st.stored);
+	num(r, "waits", (long long)st.waits);
+	num(r, "alone", (long long)st.alone);
+	num(r, "errors", (long long)st.errors);
+	num(r, "down_s", st.down_ms / 1000);
+	if (st.down_ms != 0)
+		json_object_array_add(w, json_object_new_string("Redis "
+		    "(REDIS_URL) cannot be reached: this instance extracts "
+		    "without the fleet until it is back"));
+	return r;
 }
 
 /*
@@ -119,6 +148,7 @@ handle_health(struct app *app, struct http *h)
 		    "the last minutes"));
 	json_object_object_add(o, "warnings", w);
 	json_object_object_add(o, "egress", egress_json(w));
+	json_object_object_add(o, "redis", redis_json(app, w));
 
 	t = json_object_new_object();
 	num(t, "max", app->threads_max);

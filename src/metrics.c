@@ -17,6 +17,7 @@
 #include "http.h"
 #include "pool.h"
 #include "render.h"
+#include "shared.h"
 
 /* Each egress (egress.h), labelled by id and proxy (no credentials). */
 static void
@@ -62,6 +63,7 @@ metrics_text(struct app *app)
 	struct pool_stats	 ps;
 	struct cache_stats	 cs;
 	struct renders_stats	 ss;
+	struct shared_stats	 rs;
 	char			*ver;
 	int			 age;
 
@@ -115,6 +117,22 @@ metrics_text(struct app *app)
 	    ss.failed);
 
 	egress_metrics(f);
+	if (app->shared != NULL) {
+		shared_stats(app->shared, &rs);
+		counters_one(f, "redis_up", "gauge", "1 while Redis (REDIS_URL) "
+		    "answers.", (unsigned long)rs.up);
+		counters_one(f, "redis_hits_total", "counter", "Posts read from "
+		    "Redis (another instance extracted them).", rs.hits);
+		counters_one(f, "redis_stored_total", "counter", "Posts this "
+		    "instance extracted and shared.", rs.stored);
+		counters_one(f, "redis_waits_total", "counter", "Waits for "
+		    "another instance's extraction.", rs.waits);
+		counters_one(f, "redis_alone_total", "counter", "Extractions "
+		    "made without the fleet (Redis down, or a wait too long).",
+		    rs.alone);
+		counters_one(f, "redis_errors_total", "counter", "Redis calls "
+		    "that failed.", rs.errors);
+	}
 
 	if (fclose(f) != 0) {
 		free(buf);

@@ -208,6 +208,59 @@ def fcgi_get(path, s):
     return out.decode(errors='replace')
 
 
+class Redis:
+    """A redis-server of the test's own on a free loopback port, no
+    persistence; stopped (or killed, and started again on the same port)
+    by its pid."""
+
+    def __init__(self, tmp):
+        self.bin = which('redis-server', 'REDIS_SERVER')
+        self.cli = which('redis-cli')
+        self.tmp = tmp
+        self.port = free_port()
+        self.proc = None
+        self.url = 'redis://127.0.0.1:%d/0' % self.port
+        self.start_args = []
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [self.bin, '--port', str(self.port), '--bind', '127.0.0.1',
+             '--save', '', '--appendonly', 'no', '--dir', self.tmp,
+             '--daemonize', 'no'] + self.start_args,
+            stdin=subprocess.DEVNULL,
+            stdout=open(os.path.join(self.tmp, 'redis.log'), 'a'),
+            stderr=subprocess.STDOUT)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise RuntimeError('redis-server exited (port %d taken?)'
+                                   % self.port)
+            return self.call('PING') in ('PONG', 'NOAUTH Authentication '
+                                         'required.')
+        wait_for(ready, 10, 'redis-server')
+        return self
+
+    def call(self, *args):
+        """One command, by redis-cli; its answer as text."""
+        r = subprocess.run([self.cli, '-h', '127.0.0.1', '-p',
+                            str(self.port)] + [str(a) for a in args],
+                           capture_output=True, text=True, timeout=10)
+        return r.stdout.strip()
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -230,8 +283,10 @@ class Stack:
 
     def __init__(self, helper='fake', env=None, nginx=True, cdn=True,
                  docroot=None, expect_healthy=True, tls=None, web='nginx',
-                 mount='/', bind=None, cdn_url=None, host=None):
+                 mount='/', bind=None, cdn_url=None, host=None,
+                 conf=None):
         self.host = host        # a Host header for every request
+        self.conf = conf        # a configuration file (-c)
         self.bind = bind        # (host, port): TCP FastCGI, no unix socket
         if cdn_url is not None:
             self.cdn_url = cdn_url
@@ -351,6 +406,8 @@ class Stack:
         else:
             cmd = [self.spawn_bin, '-n', '-s', self.sock, '-M', '0666',
                    '-b', '1024', '--', BINARY, '-f']
+        if self.conf:
+            cmd += ['-c', self.conf]
         self.app = subprocess.Popen(cmd, env=self.app_env(),
                                     stdin=subprocess.DEVNULL,
                                     stdout=self.applog, stderr=self.applog)

@@ -1,33 +1,65 @@
 #!/usr/bin/env python3
 """deploy/nginx/nginx-fleet.conf: one nginx in front of two tiktok-fcgi
 instances on two loopback addresses (127.0.0.2 and 127.0.0.3, TCP
-FastCGI), sharing ENCRYPTION_KEY.  Clients post and download without
-pause; one instance is stopped (SIGTERM) mid-run; every request must
-still succeed, and links made by one instance open on the other.
+FastCGI), each started with deploy/tiktok-fcgi-fleet.conf (its addresses
+replaced by the test's): one ENCRYPTION_KEY, a Redis of the test's own
+(REDIS_URL) and two egress proxies (OUTBOUND_PROXY).
+
+1. Clients post and download without pause; one instance is stopped
+   (SIGTERM) mid-run; every request must still succeed, and links made
+   by one instance open on the other.
+2. Redis: one post asked of both instances is extracted once; 40
+   concurrent requests for one post over both, once; Redis killed
+   mid-run, every request still answered (each instance alone, /health
+   says so); Redis back, the instances share again.
 """
 
+import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (TOP_SRCDIR, Stack, check, done, free_port,  # noqa
-                     skip, wait_for, which)
+from harness import (TOP_SRCDIR, Redis, Stack, check, done,  # noqa
+                     free_port, skip, wait_for, which)
 
 NGINX = which('nginx', 'NGINX_BIN')
 if NGINX is None:
     skip('nginx is not installed')
 TT = 'https://www.tiktok.com/@cdn_gen_20000/video/%d'
 
+REDIS = which('redis-server', 'REDIS_SERVER')
+if REDIS is None and os.environ.get('CI'):
+    check(False, 'redis-server is installed in CI')
 port_a, port_b = free_port('127.0.0.2'), free_port('127.0.0.3')
-env = {'ENCRYPTION_KEY': 'one key for the whole fleet', 'HELPERS': '1'}
+lport = free_port()
+env = {'ENCRYPTION_KEY': 'one key for the whole fleet', 'HELPERS': '1',
+       'FAKE_DELAY_MS': '300'}
 a = Stack(nginx=False, bind=('127.0.0.2', port_a), env=env)
+redis = Redis(a.tmp).start() if REDIS else None
+p1, _ = a.side('fake_proxy.py', 'egress1')
+p2, _ = a.side('fake_proxy.py', 'egress2')
+# The fleet's instance configuration, with the test's addresses.
+fleet = open(os.path.join(TOP_SRCDIR, 'deploy',
+                          'tiktok-fcgi-fleet.conf')).read()
+fleet = re.sub(r'(?m)^BASE_URL=.*$', 'BASE_URL=http://127.0.0.1:%d' % lport,
+               fleet)
+fleet = re.sub(r'(?m)^OUTBOUND_PROXY=.*$',
+               'OUTBOUND_PROXY=http://127.0.0.1:%d, http://127.0.0.1:%d'
+               % (p1, p2), fleet)
+fleet = re.sub(r'(?m)^REDIS_URL=.*$', 'REDIS_URL=%s' % redis.url
+               if redis else '', fleet)
+conf_path = os.path.join(a.tmp, 'tiktok-fcgi.conf')
+with open(conf_path, 'w') as f:
+    f.write(fleet)
+a.conf = conf_path
 a.__enter__()
 b = Stack(nginx=False, cdn=False, cdn_url=a.cdn_url,
-          bind=('127.0.0.3', port_b), env=env)
+          bind=('127.0.0.3', port_b), env=env, conf=conf_path)
 b.__enter__()
 
 # The fleet config, with its upstream servers and listen address
@@ -38,7 +70,6 @@ conf = re.sub(r'(upstream tiktok_fcgi_fleet \{)[^}]*\}',
               r'\1\n\tserver 127.0.0.2:%d max_fails=2 fail_timeout=10s;\n'
               r'\tserver 127.0.0.3:%d max_fails=2 fail_timeout=10s;\n}'
               % (port_a, port_b), conf)
-lport = free_port()
 conf = conf.replace('listen 80;', 'listen 127.0.0.1:%d;' % lport)
 tmp = a.tmp
 with open(os.path.join(tmp, 'fleet.conf'), 'w') as f:
@@ -111,6 +142,139 @@ check(fails == [], 'one instance stopped mid-run: all %d requests '
 check(len(a.extractions()) > 0 and len(b.extractions()) > 0,
       'both instances served (%d, %d extractions)'
       % (len(a.extractions()), len(b.extractions())))
+
+
+# -- 2. Redis -------------------------------------------------------------
+
+def extractions(vid):
+    return sum(1 for s in (a, b) for l in s.extractions()
+               if l.endswith('/%d' % vid))
+
+
+def served(s):
+    return s.log().count('access: POST /tiktok 200')
+
+
+def fan(vid, n):
+    """n concurrent POSTs for one post through the fleet: statuses."""
+    out = []
+    lk = threading.Lock()
+
+    def one():
+        try:
+            st = a.tiktok(TT % vid, timeout=60).status
+        except OSError as e:
+            st = str(e)
+        with lk:
+            out.append(st)
+    ts = [threading.Thread(target=one) for _ in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return out
+
+
+if redis is not None:
+    b.start_app()       # back in the fleet (stopped in part 1)
+    wait_for(lambda: 'acceptor_start: listening' in b.log(), 20,
+             'the second instance again')
+    # nginx takes it back after fail_timeout (10 s): until requests
+    # reach it again.
+    k = [0]
+    base_b = served(b)
+
+    def b_serves():
+        k[0] += 1
+        a.tiktok(TT % (1000400 + k[0]), timeout=30)
+        return served(b) > base_b
+    wait_for(b_serves, 40, 'nginx to send requests to the second '
+             'instance again', 0.5)
+    sa, sb = served(a), served(b)
+    for i in range(6):
+        r = a.tiktok(TT % 1000001, timeout=30)
+        check(r.status == 200, 'the same post, request %d: 200' % i)
+    check(served(a) > sa and served(b) > sb and extractions(1000001) == 1,
+          'one post asked of both instances: 1 extraction (%d; %d and %d '
+          'requests)' % (extractions(1000001), served(a) - sa,
+                         served(b) - sb))
+    check(redis.call('EXISTS', 'tiktok-fcgi:post:tiktok:1000001') == '1',
+          'the post is in Redis')
+    ttl = int(redis.call('TTL', 'tiktok-fcgi:post:tiktok:1000001'))
+    check(0 < ttl <= 300, 'with a TTL no longer than CACHE_TTL (%d)' % ttl)
+
+    sa, sb = served(a), served(b)
+    sts = fan(1000002, 40)
+    check(sts == [200] * 40 and extractions(1000002) == 1 and
+          served(a) > sa and served(b) > sb,
+          '40 concurrent requests over both instances: 1 extraction (%d; '
+          '%s; %d and %d requests)' % (extractions(1000002),
+                                       sorted(set(map(str, sts))),
+                                       served(a) - sa, served(b) - sb))
+
+    # Redis stopped dead (SIGSTOP: connections open, no answer): calls
+    # time out after REDIS_TIMEOUT, requests are answered all the same.
+    redis.proc.send_signal(signal.SIGSTOP)
+    t0 = time.time()
+    sts = fan(1000050, 5) + fan(1000051, 5)
+    check(sts == [200] * 10, 'Redis silent: all 10 requests answered in '
+          '%.1f s (%s)' % (time.time() - t0, sorted(set(map(str, sts)))))
+    redis.proc.send_signal(signal.SIGCONT)
+
+    # Redis killed mid-run: every request still answered.
+    redis.kill()
+    sts = []
+    for k in range(4):
+        sts += fan(1000100 + k, 5)
+    check(sts == [200] * 20, 'Redis killed: all 20 requests answered (%s)'
+          % sorted(set(map(str, sts))))
+    hs = [a.get('/health').json() for _ in range(4)]
+    check(any(h['redis']['state'] == 'down' and
+              any('Redis' in w for w in h['warnings']) for h in hs),
+          '/health: redis down, with a warning')
+    m = a.get('/metrics').body.decode() + a.get('/metrics').body.decode()
+    check('tiktok_fcgi_redis_up 0' in m, '/metrics: redis_up 0')
+    check(1 <= a.log().count('extracting without the fleet') <= 2 and
+          1 <= b.log().count('extracting without the fleet') <= 2,
+          'each instance logged each outage once')
+
+    # Redis back: the instances reconnect (with back-off) and share.
+    redis.start()
+    t0 = time.time()
+    k = 0
+    while time.time() - t0 < 60 and not all(
+            'sharing extractions again' in s.log() for s in (a, b)):
+        a.tiktok(TT % (1000200 + k), timeout=30)
+        k += 1
+        time.sleep(0.3)
+    check(all('sharing extractions again' in s.log() for s in (a, b)),
+          'Redis back: both instances reconnected (%.1f s)'
+          % (time.time() - t0))
+    sts = fan(1000300, 20)
+    check(sts == [200] * 20 and extractions(1000300) == 1,
+          'and share again: 20 requests, 1 extraction (%d)'
+          % extractions(1000300))
+    redis.stop()
+
+    # A Redis that refuses us (a password we do not have): answered all
+    # the same, /health says why; with the password, shared.
+    locked = Redis(a.tmp)
+    locked.start_args = ['--requirepass', 'right-one']
+    locked.start()
+    for pw, state in (('wrong-one', 'down'), ('right-one', 'up')):
+        with Stack(env={'REDIS_URL': 'redis://:%s@127.0.0.1:%d/0'
+                        % (pw, locked.port)}) as s:
+            r = s.tiktok(TT % 1000500)
+            h = s.health()
+            check(r.status == 200 and h['redis']['state'] == state and
+                  'right-one' not in json.dumps(h) and
+                  'right-one' not in s.log(),
+                  'REDIS_URL with the %s password: 200, redis %s (%s), the '
+                  'password shown nowhere' % (pw, state, h['redis']))
+    locked.stop()
+else:
+    print('# SKIP the Redis part: redis-server is not installed '
+          '(apt-get install redis-server)')
 
 ngx.terminate()
 ngx.wait()

@@ -49,12 +49,15 @@ extract(void *p)
 }
 
 static void
-fill(void *arg, const char *url, cache_done_fn done, void *done_arg)
+fill(void *arg, const char *key, const char *url, int fresh,
+    cache_done_fn done, void *done_arg)
 {
 	struct job	*j = calloc(1, sizeof(*j));
 	pthread_t	 t;
 
 	(void)arg;
+	(void)key;
+	(void)fresh;
 	pthread_mutex_lock(&mtx);
 	calls++;
 	pthread_mutex_unlock(&mtx);

@@ -1,0 +1,606 @@
+/*
+ * The fleet's shared metadata in Redis (shared.h).  One thread owns the
+ * connection and runs every Redis call, each bounded by REDIS_TIMEOUT;
+ * the cache's fill (any thread) and the pool's answers (its supervisor)
+ * hand it jobs.  Nothing here blocks a request's thread.
+ *
+ * Keys: tiktok-fcgi:post:<post key> holds the info as JSON, with a TTL;
+ * tiktok-fcgi:lock:<post key> is "SET NX PX" by the instance extracting
+ * the post, released (only by its holder: a compare-and-delete script)
+ * when the entry is stored or the extraction failed, and expires by
+ * itself if that instance dies.
+ */
+#include "config.h"
+
+#include <sys/queue.h>
+#include <sys/time.h>
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+#include <json-c/json.h>
+#include <openssl/rand.h>
+
+#include "conf.h"
+#include "log.h"
+#include "proc.h"
+#include "shared.h"
+
+#define POLL_MS		100	/* a waiter looks for the entry this often */
+#define BACKOFF_MIN_MS	1000	/* reconnecting: first pause, */
+#define BACKOFF_MAX_MS	30000	/* doubling up to this */
+#define URL_MARGIN_S	60	/* an entry dies this long before its URLs */
+
+static const char unlock_script[] = "if redis.call('get', KEYS[1]) == "
+    "ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+enum jkind { J_FILL, J_STORE, J_UNLOCK };
+
+struct job {
+	enum jkind	 kind;
+	struct shared	*sh;
+	char		*key;
+	char		*url;
+	int		 fresh;
+	cache_done_fn	 done;
+	void		*done_arg;
+	char		 token[33];	/* our lock's value, or "" */
+	char		*value;		/* J_STORE: the info as JSON */
+	int		 ttl;		/* J_STORE: seconds */
+	long long	 next_ms;	/* waiting: when to look again */
+	long long	 deadline_ms;	/* waiting: then extract anyway */
+	TAILQ_ENTRY(job) entry;
+};
+TAILQ_HEAD(jobq, job);
+
+struct shared {
+	char			 where[300];	/* for the log: no password */
+	const struct conf	*conf;
+	int			 ttl;		/* CACHE_TTL */
+	long long		 lock_ms;
+	shared_extract_fn	 extract;
+	void			*extract_arg;
+
+	/* The thread's alone. */
+	redisContext		*ctx;
+	long long		 retry_at;
+	long long		 backoff;
+	struct jobq		 waiting;
+
+	pthread_mutex_t		 mtx;
+	pthread_cond_t		 cv;
+	struct jobq		 queue;		/* for the thread */
+	int			 stopping;
+	pthread_t		 thread;
+	struct shared_stats	 st;
+};
+
+static void	 job_free(struct job *);
+static void	 extracted(void *, enum pool_err, struct json_object *,
+		    const char *);
+
+static void
+bump(struct shared *sh, unsigned long *counter)
+{
+	pthread_mutex_lock(&sh->mtx);
+	(*counter)++;
+	pthread_mutex_unlock(&sh->mtx);
+}
+
+/* Give the thread a job. */
+static void
+enqueue(struct shared *sh, struct job *j)
+{
+	pthread_mutex_lock(&sh->mtx);
+	TAILQ_INSERT_TAIL(&sh->queue, j, entry);
+	pthread_cond_signal(&sh->cv);
+	pthread_mutex_unlock(&sh->mtx);
+}
+
+/*
+ * Redis failed: drop the connection, say so once (not again until it is
+ * back), and try again after a pause that doubles.
+ */
+static void
+down(struct shared *sh, const char *why)
+{
+	long long	 now = proc_now_ms();
+
+	if (sh->ctx != NULL)
+		redisFree(sh->ctx);
+	sh->ctx = NULL;
+	pthread_mutex_lock(&sh->mtx);
+	sh->st.errors++;
+	if (sh->st.up || sh->st.down_ms == 0)
+		log_warnx("redis %s: %s: extracting without the fleet until "
+		    "it is back", sh->where, why);
+	sh->st.up = 0;
+	if (sh->st.down_ms == 0)
+		sh->st.down_ms = now;
+	pthread_mutex_unlock(&sh->mtx);
+	sh->retry_at = now + sh->backoff;
+	sh->backoff = sh->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+	    sh->backoff * 2;
+}
+
+/*
+ * One command; NULL when it failed (then the connection is dropped: a
+ * reply may be half read).  The caller frees the reply.
+ */
+static redisReply *
+cmd(struct shared *sh, const char *fmt, ...)
+{
+	va_list		 ap;
+	redisReply	*r;
+	char		 why[160];
+
+	if (sh->ctx == NULL)
+		return NULL;
+	va_start(ap, fmt);
+	r = redisvCommand(sh->ctx, fmt, ap);
+	va_end(ap);
+	if (r != NULL && r->type != REDIS_REPLY_ERROR)
+		return r;
+	snprintf(why, sizeof(why), "%s", r != NULL ? r->str :
+	    sh->ctx->errstr[0] != '\0' ? sh->ctx->errstr : "no answer");
+	if (r != NULL)
+		freeReplyObject(r);
+	down(sh, why);
+	return NULL;
+}
+
+/* Connected, or connected again when its pause is over?  1 or 0. */
+static int
+connected(struct shared *sh)
+{
+	const struct conf	*c = sh->conf;
+	struct timeval		 tv;
+	redisReply		*r;
+
+	if (sh->ctx != NULL)
+		return 1;
+	if (proc_now_ms() < sh->retry_at)
+		return 0;
+	tv.tv_sec = c->redis_timeout_ms / 1000;
+	tv.tv_usec = (c->redis_timeout_ms % 1000) * 1000;
+	sh->ctx = c->redis_socket != NULL ?
+	    redisConnectUnixWithTimeout(c->redis_socket, tv) :
+	    redisConnectWithTimeout(c->redis_host, c->redis_port, tv);
+	if (sh->ctx == NULL || sh->ctx->err) {
+		down(sh, sh->ctx != NULL ? sh->ctx->errstr : "out of memory");
+		return 0;
+	}
+	if (redisSetTimeout(sh->ctx, tv) != REDIS_OK) {
+		down(sh, "cannot set a timeout");
+		return 0;
+	}
+	if (c->redis_password != NULL) {
+		if ((r = cmd(sh, "AUTH %s", c->redis_password)) == NULL)
+			return 0;
+		freeReplyObject(r);
+	}
+	if (c->redis_db != 0) {
+		if ((r = cmd(sh, "SELECT %d", c->redis_db)) == NULL)
+			return 0;
+		freeReplyObject(r);
+	}
+	if ((r = cmd(sh, "PING")) == NULL)
+		return 0;
+	freeReplyObject(r);
+	pthread_mutex_lock(&sh->mtx);
+	if (sh->st.down_ms != 0)
+		log_info("redis %s: connected: sharing extractions again",
+		    sh->where);
+	sh->st.up = 1;
+	sh->st.down_ms = 0;
+	pthread_mutex_unlock(&sh->mtx);
+	sh->backoff = BACKOFF_MIN_MS;
+	return 1;
+}
+
+/* Extract here, without Redis (it is down, or we waited long enough). */
+static void
+alone(struct shared *sh, struct job *j)
+{
+	bump(sh, &sh->st.alone);
+	sh->extract(sh->extract_arg, j->url, extracted, j);
+}
+
+/* The entry of j's post, parsed; NULL when there is none.  *failed: the
+ * call failed. */
+static struct json_object *
+get_entry(struct shared *sh, struct job *j, int *failed)
+{
+	struct json_tokener	*jt;
+	struct json_object	*o = NULL;
+	redisReply		*r;
+
+	*failed = 0;
+	if ((r = cmd(sh, "GET tiktok-fcgi:post:%s", j->key)) == NULL) {
+		*failed = 1;
+		return NULL;
+	}
+	if (r->type == REDIS_REPLY_STRING && r->len < (size_t)INT32_MAX &&
+	    (jt = json_tokener_new_ex(64)) != NULL) {
+		o = json_tokener_parse_ex(jt, r->str, (int)r->len);
+		if (json_tokener_get_error(jt) != json_tokener_success ||
+		    !json_object_is_type(o, json_type_object)) {
+			json_object_put(o);
+			o = NULL;
+		}
+		json_tokener_free(jt);
+	}
+	freeReplyObject(r);
+	return o;
+}
+
+/*
+ * Take the post's lock.  1: ours (extract); 0: another instance holds
+ * it; -1: the call failed.
+ */
+static int
+take_lock(struct shared *sh, struct job *j)
+{
+	unsigned char	 rnd[16];
+	redisReply	*r;
+	int		 i, got;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return -1;
+	for (i = 0; i < 16; i++)
+		snprintf(j->token + 2 * i, 3, "%02x", rnd[i]);
+	if ((r = cmd(sh, "SET tiktok-fcgi:lock:%s %s NX PX %lld", j->key,
+	    j->token, sh->lock_ms)) == NULL) {
+		j->token[0] = '\0';
+		return -1;
+	}
+	got = r->type == REDIS_REPLY_STATUS;
+	freeReplyObject(r);
+	if (!got)
+		j->token[0] = '\0';
+	return got;
+}
+
+/* The entry is there: j's caller gets it. */
+static void
+hit(struct shared *sh, struct job *j, struct json_object *info)
+{
+	bump(sh, &sh->st.hits);
+	j->done(j->done_arg, POOL_OK, info, NULL);
+	job_free(j);
+}
+
+/*
+ * Look again for the entry of a waiting job, or take the lock that its
+ * holder let go.  Returns 1 when j is settled (answered, extracting).
+ */
+static int
+look_again(struct shared *sh, struct job *j)
+{
+	struct json_object	*info;
+	int			 failed, rc;
+
+	if (!connected(sh)) {
+		alone(sh, j);
+		return 1;
+	}
+	if ((info = get_entry(sh, j, &failed)) != NULL) {
+		hit(sh, j, info);
+		return 1;
+	}
+	if (failed || (rc = take_lock(sh, j)) == -1 ||
+	    (rc == 0 && proc_now_ms() >= j->deadline_ms)) {
+		/* The holder took too long (or died): extract anyway. */
+		alone(sh, j);
+		return 1;
+	}
+	if (rc == 1) {
+		sh->extract(sh->extract_arg, j->url, extracted, j);
+		return 1;
+	}
+	j->next_ms = proc_now_ms() + POLL_MS;
+	return 0;
+}
+
+/* A post the cache misses: Redis's entry, or an extraction, or a wait. */
+static void
+run_fill(struct shared *sh, struct job *j)
+{
+	struct json_object	*info;
+	int			 failed, rc;
+
+	if (!connected(sh)) {
+		alone(sh, j);
+		return;
+	}
+	if (!j->fresh) {
+		if ((info = get_entry(sh, j, &failed)) != NULL) {
+			hit(sh, j, info);
+			return;
+		}
+		if (failed) {
+			alone(sh, j);
+			return;
+		}
+	}
+	if ((rc = take_lock(sh, j)) == 1) {
+		sh->extract(sh->extract_arg, j->url, extracted, j);
+		return;
+	}
+	if (rc == -1 || j->fresh) {
+		/* A refreshed post does not wait for another's copy. */
+		alone(sh, j);
+		return;
+	}
+	bump(sh, &sh->st.waits);
+	j->next_ms = proc_now_ms() + POLL_MS;
+	j->deadline_ms = proc_now_ms() + sh->lock_ms;
+	TAILQ_INSERT_TAIL(&sh->waiting, j, entry);
+}
+
+/* Store what we extracted, then let go of the lock. */
+static void
+run_store(struct shared *sh, struct job *j)
+{
+	redisReply	*r;
+
+	if (j->kind == J_STORE && connected(sh) && (r = cmd(sh,
+	    "SET tiktok-fcgi:post:%s %s EX %d", j->key, j->value, j->ttl)) !=
+	    NULL) {
+		freeReplyObject(r);
+		bump(sh, &sh->st.stored);
+	}
+	if (j->token[0] != '\0' && connected(sh) && (r = cmd(sh,
+	    "EVAL %s 1 tiktok-fcgi:lock:%s %s", unlock_script, j->key,
+	    j->token)) != NULL)
+		freeReplyObject(r);
+	job_free(j);
+}
+
+/*
+ * How long info may be shared: CACHE_TTL, and no longer than its CDN
+ * URLs stay valid (TikTok's expire= / x-expires= parameters) less a
+ * minute.  0: not at all.
+ */
+static int
+entry_ttl(struct shared *sh, struct json_object *info)
+{
+	static const char *const params[] = { "expire=", "x-expires=",
+	    "expires=", NULL };
+	struct json_object	*fs, *f, *u;
+	const char		*url, *p;
+	long long		 t, first = 0, left;
+	size_t			 i, n;
+	int			 k;
+
+	if (!json_object_object_get_ex(info, "formats", &fs) ||
+	    !json_object_is_type(fs, json_type_array))
+		return sh->ttl;
+	n = json_object_array_length(fs);
+	for (i = 0; i < n; i++) {
+		f = json_object_array_get_idx(fs, i);
+		if (!json_object_object_get_ex(f, "url", &u) ||
+		    (url = json_object_get_string(u)) == NULL)
+			continue;
+		for (k = 0; params[k] != NULL; k++)
+			for (p = strstr(url, params[k]); p != NULL;
+			    p = strstr(p + 1, params[k])) {
+				if (p[-1] != '?' && p[-1] != '&')
+					continue;
+				t = strtoll(p + strlen(params[k]), NULL, 10);
+				if (t > 1000000000 && (first == 0 || t < first))
+					first = t;
+			}
+	}
+	if (first == 0)
+		return sh->ttl;
+	left = first - (long long)time(NULL) - URL_MARGIN_S;
+	return left <= 0 ? 0 : left < sh->ttl ? (int)left : sh->ttl;
+}
+
+/*
+ * An extraction ended (the pool's thread): the caller is told at once;
+ * the thread stores the entry (or lets go of the lock) behind it.
+ */
+static void
+extracted(void *arg, enum pool_err err, struct json_object *info,
+    const char *msg)
+{
+	struct job	*j = arg;
+	struct shared	*sh = j->sh;
+	cache_done_fn	 done = j->done;
+	void		*done_arg = j->done_arg;
+	const char	*s;
+
+	j->kind = J_UNLOCK;
+	if (err == POOL_OK && (j->ttl = entry_ttl(sh, info)) > 0 &&
+	    (s = json_object_to_json_string_ext(info,
+	    JSON_C_TO_STRING_PLAIN)) != NULL && (j->value = strdup(s)) !=
+	    NULL)
+		j->kind = J_STORE;
+	if (j->kind == J_STORE || j->token[0] != '\0')
+		enqueue(sh, j);
+	else
+		job_free(j);
+	done(done_arg, err, info, msg);
+}
+
+static void *
+run(void *arg)
+{
+	struct shared	*sh = arg;
+	struct jobq	 todo;
+	struct job	*j, *next;
+	struct timespec	 ts;
+	long long	 due;
+
+	TAILQ_INIT(&todo);
+	pthread_mutex_lock(&sh->mtx);
+	while (!sh->stopping) {
+		if (TAILQ_EMPTY(&sh->queue)) {
+			if ((j = TAILQ_FIRST(&sh->waiting)) == NULL)
+				pthread_cond_wait(&sh->cv, &sh->mtx);
+			else {
+				due = j->next_ms - proc_now_ms();
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_sec += due > 0 ? due / 1000 : 0;
+				ts.tv_nsec += due > 0 ? (due % 1000) * 1000000 : 0;
+				if (ts.tv_nsec >= 1000000000) {
+					ts.tv_sec++;
+					ts.tv_nsec -= 1000000000;
+				}
+				if (due > 0)
+					pthread_cond_timedwait(&sh->cv,
+					    &sh->mtx, &ts);
+			}
+		}
+		TAILQ_CONCAT(&todo, &sh->queue, entry);
+		pthread_mutex_unlock(&sh->mtx);
+		while ((j = TAILQ_FIRST(&todo)) != NULL) {
+			TAILQ_REMOVE(&todo, j, entry);
+			if (j->kind == J_FILL)
+				run_fill(sh, j);
+			else
+				run_store(sh, j);
+		}
+		/* Waiting jobs are in the order of their next look. */
+		for (j = TAILQ_FIRST(&sh->waiting); j != NULL; j = next) {
+			next = TAILQ_NEXT(j, entry);
+			if (j->next_ms > proc_now_ms())
+				break;
+			TAILQ_REMOVE(&sh->waiting, j, entry);
+			if (!look_again(sh, j))
+				TAILQ_INSERT_TAIL(&sh->waiting, j, entry);
+		}
+		pthread_mutex_lock(&sh->mtx);
+	}
+	/* Stopping: entries still to store and locks still held are dealt
+	 * with (each call bounded); posts still wanted are answered by
+	 * shared_free. */
+	TAILQ_CONCAT(&todo, &sh->queue, entry);
+	pthread_mutex_unlock(&sh->mtx);
+	while ((j = TAILQ_FIRST(&todo)) != NULL) {
+		TAILQ_REMOVE(&todo, j, entry);
+		if (j->kind == J_FILL)
+			TAILQ_INSERT_TAIL(&sh->waiting, j, entry);
+		else
+			run_store(sh, j);
+	}
+	return NULL;
+}
+
+static void
+job_free(struct job *j)
+{
+	free(j->key);
+	free(j->url);
+	free(j->value);
+	free(j);
+}
+
+/* The cache's fill function (cache_fill_fn) when REDIS_URL is set. */
+void
+shared_fill(void *arg, const char *key, const char *url, int fresh,
+    cache_done_fn done, void *done_arg)
+{
+	struct shared	*sh = arg;
+	struct job	*j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->key = strdup(key)) == NULL || (j->url = strdup(url)) == NULL) {
+		if (j != NULL)
+			job_free(j);
+		done(done_arg, POOL_OTHER, NULL, "out of memory");
+		return;
+	}
+	j->kind = J_FILL;
+	j->sh = sh;
+	j->fresh = fresh;
+	j->done = done;
+	j->done_arg = done_arg;
+	enqueue(sh, j);
+}
+
+/*
+ * Start the thread that talks to Redis (it connects when first needed).
+ * NULL on failure.
+ */
+struct shared *
+shared_new(const struct conf *c, shared_extract_fn extract,
+    void *extract_arg)
+{
+	struct shared	*sh;
+
+	if ((sh = calloc(1, sizeof(*sh))) == NULL)
+		return NULL;
+	sh->conf = c;
+	if (c->redis_socket != NULL)
+		snprintf(sh->where, sizeof(sh->where), "%s", c->redis_socket);
+	else
+		snprintf(sh->where, sizeof(sh->where), "%s:%d",
+		    c->redis_host, c->redis_port);
+	sh->ttl = c->cache_ttl;
+	/* An extraction may wait in the queue and be tried on two egresses;
+	 * a lock whose holder died expires by itself after this. */
+	sh->lock_ms = (2LL * c->ytdlp_timeout + 10) * 1000;
+	sh->extract = extract;
+	sh->extract_arg = extract_arg;
+	sh->backoff = BACKOFF_MIN_MS;
+	TAILQ_INIT(&sh->queue);
+	TAILQ_INIT(&sh->waiting);
+	pthread_mutex_init(&sh->mtx, NULL);
+	pthread_cond_init(&sh->cv, NULL);
+	if (pthread_create(&sh->thread, NULL, run, sh) != 0) {
+		pthread_mutex_destroy(&sh->mtx);
+		pthread_cond_destroy(&sh->cv);
+		free(sh);
+		return NULL;
+	}
+	return sh;
+}
+
+void
+shared_stats(struct shared *sh, struct shared_stats *st)
+{
+	pthread_mutex_lock(&sh->mtx);
+	*st = sh->st;
+	pthread_mutex_unlock(&sh->mtx);
+	if (st->down_ms != 0)
+		st->down_ms = proc_now_ms() - st->down_ms;
+}
+
+/*
+ * Stop the thread, once it has stored what is to be stored and let go
+ * of its locks.  Posts still waiting are answered "shutting down".
+ * Called after the pool stopped (nothing hands us jobs any more).
+ */
+void
+shared_free(struct shared *sh)
+{
+	struct job	*j;
+
+	if (sh == NULL)
+		return;
+	pthread_mutex_lock(&sh->mtx);
+	sh->stopping = 1;
+	pthread_cond_signal(&sh->cv);
+	pthread_mutex_unlock(&sh->mtx);
+	pthread_join(sh->thread, NULL);
+	while ((j = TAILQ_FIRST(&sh->waiting)) != NULL) {
+		TAILQ_REMOVE(&sh->waiting, j, entry);
+		if (j->kind == J_FILL)
+			j->done(j->done_arg, POOL_BUSY, NULL, "shutting down");
+		job_free(j);
+	}
+	if (sh->ctx != NULL)
+		redisFree(sh->ctx);
+	pthread_mutex_destroy(&sh->mtx);
+	pthread_cond_destroy(&sh->cv);
+	free(sh);
+}

@@ -175,6 +175,49 @@ masked(const char *v, char *buf, size_t sz)
 }
 
 /*
+ * REDIS_URL's unix://[:password@]/path[?db=N] (after "unix://"): a path
+ * is no host, so this is not a URL libcurl parses.  0, or -1 and err.
+ */
+static int
+redis_unix(struct conf *c, const char *v, char *err, size_t errsz)
+{
+	const char	*at, *path, *q;
+	char		*pass, *end;
+	long		 db = 0;
+	int		 n;
+
+	path = v;
+	if (*v == ':' && (at = strchr(v, '@')) != NULL) {
+		if ((pass = curl_easy_unescape(NULL, v + 1, (int)(at - v - 1),
+		    &n)) == NULL) {
+			snprintf(err, errsz, "out of memory");
+			return -1;
+		}
+		if (*pass != '\0')
+			c->redis_password = strdup(pass);
+		curl_free(pass);
+		path = at + 1;
+	}
+	q = strchrnul(path, '?');
+	if (*path != '/' || q - path < 2) {
+		snprintf(err, errsz, "unix:// needs a socket path "
+		    "(unix:///run/redis/redis.sock)");
+		return -1;
+	}
+	if (*q == '?') {
+		if (strncmp(q, "?db=", 4) != 0 || (db = strtol(q + 4, &end,
+		    10), *end != '\0') || q[4] == '\0' || db < 0 ||
+		    db > 1000) {
+			snprintf(err, errsz, "?db= must be a number");
+			return -1;
+		}
+	}
+	c->redis_socket = strndup(path, (size_t)(q - path));
+	c->redis_db = (int)db;
+	return 0;
+}
+
+/*
  * REDIS_URL: redis://[[user]:password@]host[:port][/db] or
  * unix://[:password@]/path[?db=N], into the conf's redis_* fields.
  * Returns 0, or -1 with why in err (never the password).
@@ -183,69 +226,48 @@ static int
 redis_parse(struct conf *c, const char *v, char *err, size_t errsz)
 {
 	CURLU	*u;
-	char	*scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
-	char	*pass = NULL, *query = NULL, *end;
+	char	*host = NULL, *port = NULL, *path = NULL, *pass = NULL;
+	char	*end;
 	long	 db = 0;
 	int	 rc = -1;
 
 	c->redis_port = 6379;
+	if (strncmp(v, "unix://", 7) == 0)
+		return redis_unix(c, v + 7, err, errsz);
+	if (strncmp(v, "redis://", 8) != 0) {
+		snprintf(err, errsz, "not a redis:// or unix:// URL");
+		return -1;
+	}
 	if ((u = curl_url()) == NULL ||
 	    curl_url_set(u, CURLUPART_URL, v, CURLU_NON_SUPPORT_SCHEME) !=
 	    CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
-		snprintf(err, errsz, "not a redis:// or unix:// URL");
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    *host == '\0') {
+		snprintf(err, errsz, "redis:// needs a host");
 		goto out;
 	}
-	curl_url_get(u, CURLUPART_HOST, &host, 0);
-	curl_url_get(u, CURLUPART_PORT, &port, 0);
-	curl_url_get(u, CURLUPART_PATH, &path, 0);
+	if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
+		c->redis_port = atoi(port);
+	if (curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK &&
+	    path[0] == '/' && path[1] != '\0') {
+		db = strtol(path + 1, &end, 10);
+		if (*end != '\0' || db < 0 || db > 1000) {
+			snprintf(err, errsz, "the database must be a number "
+			    "(redis://host:port/0)");
+			goto out;
+		}
+	}
 	curl_url_get(u, CURLUPART_PASSWORD, &pass, CURLU_URLDECODE);
-	curl_url_get(u, CURLUPART_QUERY, &query, 0);
-	if (strcmp(scheme, "redis") == 0) {
-		if (host == NULL || *host == '\0') {
-			snprintf(err, errsz, "redis:// needs a host");
-			goto out;
-		}
-		if (port != NULL)
-			c->redis_port = atoi(port);
-		if (path != NULL && path[0] == '/' && path[1] != '\0') {
-			db = strtol(path + 1, &end, 10);
-			if (*end != '\0' || db < 0 || db > 1000) {
-				snprintf(err, errsz, "the database must be a "
-				    "number (redis://host:port/0)");
-				goto out;
-			}
-		}
-		c->redis_host = strdup(host);
-	} else if (strcmp(scheme, "unix") == 0) {
-		if (path == NULL || strlen(path) < 2) {
-			snprintf(err, errsz, "unix:// needs a socket path "
-			    "(unix:///run/redis/redis.sock)");
-			goto out;
-		}
-		if (query != NULL && strncmp(query, "db=", 3) == 0) {
-			db = strtol(query + 3, &end, 10);
-			if (*end != '\0' || db < 0 || db > 1000) {
-				snprintf(err, errsz, "?db= must be a number");
-				goto out;
-			}
-		}
-		c->redis_socket = strdup(path);
-	} else {
-		snprintf(err, errsz, "scheme %s: not redis or unix", scheme);
-		goto out;
-	}
+	c->redis_host = strdup(host);
 	c->redis_db = (int)db;
 	if (pass != NULL && *pass != '\0')
 		c->redis_password = strdup(pass);
 	rc = 0;
 out:
-	curl_free(scheme);
 	curl_free(host);
 	curl_free(port);
 	curl_free(path);
 	curl_free(pass);
-	curl_free(query);
 	curl_url_cleanup(u);
 	return rc;
 }

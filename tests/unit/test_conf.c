@@ -113,6 +113,14 @@ test_bad_values(void **state)
 		{ "TOKEN_TTL", "99999999999" },
 		{ "BASE_URL", "ftp://x" },
 		{ "OUTBOUND_PROXY", "not a url" },
+		{ "OUTBOUND_PROXY", "http://a:1,,http://b:2" },
+		{ "OUTBOUND_PROXY", "socks5h://ok:1, gopher://x:2" },
+		{ "EGRESS_REST", "0" },
+		{ "REDIS_URL", "http://redis:6379" },
+		{ "REDIS_URL", "redis://" },
+		{ "REDIS_URL", "redis://h:6379/zero" },
+		{ "REDIS_URL", "unix:///run/r.sock?db=x" },
+		{ "REDIS_TIMEOUT", "5" },
 		{ "CA_FILE", "/nonexistent/ca.pem" },
 		{ "LOG_LEVEL", "loud" },
 		{ "FETCH_ALLOW_PRIVATE", "maybe" },
@@ -156,6 +164,48 @@ test_secrets_not_echoed(void **state)
 	unsetenv("OUTBOUND_PROXY");
 }
 
+/* Egress lists and Redis addresses as operators write them. */
+static void
+test_egress_and_redis(void **state)
+{
+	struct conf	 c;
+	char		 err[256];
+
+	(void)state;
+	setenv("OUTBOUND_PROXY", "socks5h://u:p@10.0.1.1:1080, "
+	    "http://10.0.1.2:3128,https://p.example:443,socks4://h:1,"
+	    "socks4a://h:2,socks5://h:3", 1);
+	setenv("REDIS_URL", "redis://:pa%20ss@10.0.0.10:6380/3", 1);
+	assert_int_equal(conf_load(&c, NULL, err, sizeof(err)), 0);
+	assert_string_equal(c.redis_host, "10.0.0.10");
+	assert_int_equal(c.redis_port, 6380);
+	assert_int_equal(c.redis_db, 3);
+	assert_string_equal(c.redis_password, "pa ss");
+	assert_null(c.redis_socket);
+	assert_int_equal(c.egress_rest, 60);
+	assert_int_equal(c.redis_timeout_ms, 500);
+	conf_clear(&c);
+	setenv("REDIS_URL", "unix:///run/redis/redis.sock?db=2", 1);
+	assert_int_equal(conf_load(&c, NULL, err, sizeof(err)), 0);
+	assert_string_equal(c.redis_socket, "/run/redis/redis.sock");
+	assert_int_equal(c.redis_db, 2);
+	assert_null(c.redis_host);
+	assert_null(c.redis_password);
+	conf_clear(&c);
+	setenv("REDIS_URL", "redis://localhost", 1);
+	assert_int_equal(conf_load(&c, NULL, err, sizeof(err)), 0);
+	assert_int_equal(c.redis_port, 6379);
+	assert_int_equal(c.redis_db, 0);
+	conf_clear(&c);
+	/* A bad entry after a password: the message names neither. */
+	setenv("OUTBOUND_PROXY", "socks5h://bob:hunter2@h:1,ftp://x:2", 1);
+	assert_int_equal(conf_load(&c, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "entry 2"));
+	assert_null(strstr(err, "hunter2"));
+	unsetenv("OUTBOUND_PROXY");
+	unsetenv("REDIS_URL");
+}
+
 /* A short ENCRYPTION_KEY is accepted, but said to be weak. */
 static void
 test_weak_key(void **state)
@@ -184,6 +234,7 @@ main(void)
 		cmocka_unit_test(test_dotenv),
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_secrets_not_echoed),
+		cmocka_unit_test(test_egress_and_redis),
 		cmocka_unit_test(test_weak_key),
 	};
 

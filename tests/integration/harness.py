@@ -10,6 +10,7 @@ import atexit
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -699,3 +700,59 @@ class Stack:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def fleet(env, redis_url=None, egresses=0):
+    """Two instances, on 127.0.0.2 and 127.0.0.3 (TCP FastCGI), each
+    started with deploy/tiktok-fcgi-fleet.conf (its addresses replaced:
+    BASE_URL the fleet's nginx, REDIS_URL redis_url or none,
+    OUTBOUND_PROXY that many fake_proxy.py egresses or none), behind one
+    nginx with deploy/nginx/nginx-fleet.conf.  Returns (a, b, nginx):
+    requests made through a go through the fleet's nginx.  The caller
+    ends them: nginx.terminate(), b.__exit__(...), a.__exit__(...).
+    """
+    ngx_bin = which('nginx', 'NGINX_BIN')
+    port_a, port_b = free_port('127.0.0.2'), free_port('127.0.0.3')
+    lport = free_port()
+    a = Stack(nginx=False, bind=('127.0.0.2', port_a), env=env)
+    ports = [a.side('fake_proxy.py', 'egress%d' % i)[0]
+             for i in range(egresses)]
+    conf = open(os.path.join(TOP_SRCDIR, 'deploy',
+                             'tiktok-fcgi-fleet.conf')).read()
+    for key, value in (
+            ('BASE_URL', 'http://127.0.0.1:%d' % lport),
+            ('OUTBOUND_PROXY', ', '.join('http://127.0.0.1:%d' % p
+                                         for p in ports)),
+            ('REDIS_URL', redis_url or '')):
+        conf = re.sub(r'(?m)^%s=.*$' % key, '%s=%s' % (key, value), conf)
+    a.conf = os.path.join(a.tmp, 'tiktok-fcgi.conf')
+    with open(a.conf, 'w') as f:
+        f.write(conf)
+    a.__enter__()
+    b = Stack(nginx=False, cdn=False, cdn_url=a.cdn_url,
+              bind=('127.0.0.3', port_b), env=env, conf=a.conf)
+    b.__enter__()
+    # The balancer, its upstream servers and listen address replaced.
+    ngx = open(os.path.join(TOP_SRCDIR, 'deploy', 'nginx',
+                            'nginx-fleet.conf')).read()
+    ngx = re.sub(r'(upstream tiktok_fcgi_fleet \{)[^}]*\}',
+                 r'\1\n\tserver 127.0.0.2:%d max_fails=2 fail_timeout=10s;'
+                 r'\n\tserver 127.0.0.3:%d max_fails=2 fail_timeout=10s;\n}'
+                 % (port_a, port_b), ngx)
+    ngx = ngx.replace('listen 80;', 'listen 127.0.0.1:%d;' % lport)
+    tmp = a.tmp
+    with open(os.path.join(tmp, 'fleet.conf'), 'w') as f:
+        f.write('%s\nworker_processes 1; daemon off; pid %s/fleet.pid;\n'
+                'error_log %s/fleet-error.log;\nevents { worker_connections '
+                '4096; }\nhttp { access_log off; client_body_temp_path '
+                '%s/cb;\nfastcgi_temp_path %s/fc;\n%s\n}\n'
+                % ('user root;' if os.geteuid() == 0 else '', tmp, tmp, tmp,
+                   tmp, ngx))
+    proc = subprocess.Popen(
+        [ngx_bin, '-p', tmp, '-c', os.path.join(tmp, 'fleet.conf'), '-e',
+         os.path.join(tmp, 'fleet.err')], stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    a.procs.append(proc)    # stopped with the stack, whatever happens
+    a.port = lport          # requests through the fleet's nginx
+    a.base = 'http://127.0.0.1:%d' % lport
+    return a, b, proc

@@ -16,16 +16,16 @@ replaced by the test's): one ENCRYPTION_KEY, a Redis of the test's own
 
 import json
 import os
-import re
+import shutil
 import signal
-import subprocess
 import sys
+import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (TOP_SRCDIR, Redis, Stack, check, done,  # noqa
-                     free_port, skip, wait_for, which)
+from harness import (Redis, Stack, check, done, fleet, skip,  # noqa
+                     wait_for, which)
 
 NGINX = which('nginx', 'NGINX_BIN')
 if NGINX is None:
@@ -35,57 +35,11 @@ TT = 'https://www.tiktok.com/@cdn_gen_20000/video/%d'
 REDIS = which('redis-server', 'REDIS_SERVER')
 if REDIS is None and os.environ.get('CI'):
     check(False, 'redis-server is installed in CI')
-port_a, port_b = free_port('127.0.0.2'), free_port('127.0.0.3')
-lport = free_port()
 env = {'ENCRYPTION_KEY': 'one key for the whole fleet', 'HELPERS': '1',
        'FAKE_DELAY_MS': '300'}
-a = Stack(nginx=False, bind=('127.0.0.2', port_a), env=env)
-redis = Redis(a.tmp).start() if REDIS else None
-p1, _ = a.side('fake_proxy.py', 'egress1')
-p2, _ = a.side('fake_proxy.py', 'egress2')
-# The fleet's instance configuration, with the test's addresses.
-fleet = open(os.path.join(TOP_SRCDIR, 'deploy',
-                          'tiktok-fcgi-fleet.conf')).read()
-fleet = re.sub(r'(?m)^BASE_URL=.*$', 'BASE_URL=http://127.0.0.1:%d' % lport,
-               fleet)
-fleet = re.sub(r'(?m)^OUTBOUND_PROXY=.*$',
-               'OUTBOUND_PROXY=http://127.0.0.1:%d, http://127.0.0.1:%d'
-               % (p1, p2), fleet)
-fleet = re.sub(r'(?m)^REDIS_URL=.*$', 'REDIS_URL=%s' % redis.url
-               if redis else '', fleet)
-conf_path = os.path.join(a.tmp, 'tiktok-fcgi.conf')
-with open(conf_path, 'w') as f:
-    f.write(fleet)
-a.conf = conf_path
-a.__enter__()
-b = Stack(nginx=False, cdn=False, cdn_url=a.cdn_url,
-          bind=('127.0.0.3', port_b), env=env, conf=conf_path)
-b.__enter__()
-
-# The fleet config, with its upstream servers and listen address
-# replaced by this test's.
-conf = open(os.path.join(TOP_SRCDIR, 'deploy', 'nginx',
-                         'nginx-fleet.conf')).read()
-conf = re.sub(r'(upstream tiktok_fcgi_fleet \{)[^}]*\}',
-              r'\1\n\tserver 127.0.0.2:%d max_fails=2 fail_timeout=10s;\n'
-              r'\tserver 127.0.0.3:%d max_fails=2 fail_timeout=10s;\n}'
-              % (port_a, port_b), conf)
-conf = conf.replace('listen 80;', 'listen 127.0.0.1:%d;' % lport)
-tmp = a.tmp
-with open(os.path.join(tmp, 'fleet.conf'), 'w') as f:
-    f.write('%s\nworker_processes 1; daemon off; pid %s/fleet.pid;\n'
-            'error_log %s/fleet-error.log;\nevents { worker_connections 1024; }'
-            '\nhttp { access_log off; client_body_temp_path %s/cb;\n'
-            'fastcgi_temp_path %s/fc;\n%s\n}\n'
-            % ('user root;' if os.geteuid() == 0 else '', tmp, tmp, tmp,
-               tmp, conf))
-ngx = subprocess.Popen([NGINX, '-p', tmp, '-c', os.path.join(tmp,
-                        'fleet.conf'), '-e', os.path.join(tmp, 'fleet.err')],
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-a.procs.append(ngx)     # stopped with the stack, whatever happens
-a.port = lport          # requests through the fleet's nginx
-a.base = 'http://127.0.0.1:%d' % lport
+rtmp = tempfile.mkdtemp(prefix='tiktok-fcgi-redis-')
+redis = Redis(rtmp).start() if REDIS else None
+a, b, ngx = fleet(env, redis.url if redis else None, egresses=2)
 
 
 def up():
@@ -280,4 +234,5 @@ ngx.terminate()
 ngx.wait()
 b.__exit__(None, None, None)
 a.__exit__(None, None, None)
+shutil.rmtree(rtmp, ignore_errors=True)
 done()

@@ -28,33 +28,13 @@ TOP = os.path.dirname(HERE)
 os.environ.setdefault('TOP_SRCDIR', TOP)
 os.environ.setdefault('TOP_BUILDDIR', TOP)
 sys.path.insert(0, os.path.join(TOP, 'tests', 'integration'))
-from harness import Redis, Stack, fleet  # noqa: E402
+from harness import Redis, Stack, fleet, posts_at_once  # noqa: E402
 
 POSTS = int(sys.argv[1]) if len(sys.argv) > 1 else 60
 CLIENTS = int(sys.argv[2]) if len(sys.argv) > 2 else 8
 TT = 'https://www.tiktok.com/@cdn_gen_20000/video/%d'
 ENV = {'ENCRYPTION_KEY': 'one key for the whole bench fleet',
-       'HELPERS': '1', 'FAKE_DELAY_MS': '500', 'LOG_LEVEL': 'warn'}
-
-
-def crowd(s, vids, n):
-    """n clients at once for each of vids: statuses."""
-    out, lk = [], threading.Lock()
-
-    def one(v):
-        try:
-            st = s.tiktok(TT % v, timeout=60).status
-        except OSError as e:
-            st = str(e)
-        with lk:
-            out.append(st)
-    ts = [threading.Thread(target=one, args=(v,)) for v in vids
-          for _ in range(n)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    return out
+       'HELPERS': '1', 'FAKE_DELAY_MS': '500'}
 
 
 def shared_work(redis_url, base):
@@ -63,8 +43,8 @@ def shared_work(redis_url, base):
         t0 = time.time()
         sts = []
         for i in range(0, POSTS, 4):
-            sts += crowd(a, range(base + i, base + min(i + 4, POSTS)),
-                         CLIENTS)
+            sts += posts_at_once(a, [TT % v for v in range(
+                base + i, base + min(i + 4, POSTS)) for _ in range(CLIENTS)])
         wall = time.time() - t0
         n = len(a.extractions()) + len(b.extractions())
         return n, wall, sum(1 for x in sts if x == 200), len(sts)

@@ -13,10 +13,8 @@
 #include "config.h"
 
 #include <sys/queue.h>
-#include <sys/time.h>
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,61 +23,14 @@
 
 #include <hiredis/hiredis.h>
 #include <json-c/json.h>
-#include <openssl/rand.h>
 
 #include "conf.h"
 #include "log.h"
 #include "proc.h"
-#include "shared.h"
+#include "shared_impl.h"
 
 #define POLL_MS		100	/* a waiter looks for the entry this often */
-#define BACKOFF_MIN_MS	1000	/* reconnecting: first pause, */
-#define BACKOFF_MAX_MS	30000	/* doubling up to this */
 #define URL_MARGIN_S	60	/* an entry dies this long before its URLs */
-
-static const char unlock_script[] = "if redis.call('get', KEYS[1]) == "
-    "ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
-
-enum jkind { J_FILL, J_STORE, J_UNLOCK };
-
-struct job {
-	enum jkind	 kind;
-	struct shared	*sh;
-	char		*key;
-	char		*url;
-	int		 fresh;
-	cache_done_fn	 done;
-	void		*done_arg;
-	char		 token[33];	/* our lock's value, or "" */
-	char		*value;		/* J_STORE: the info as JSON */
-	int		 ttl;		/* J_STORE: seconds */
-	long long	 next_ms;	/* waiting: when to look again */
-	long long	 deadline_ms;	/* waiting: then extract anyway */
-	TAILQ_ENTRY(job) entry;
-};
-TAILQ_HEAD(jobq, job);
-
-struct shared {
-	char			 where[300];	/* for the log: no password */
-	const struct conf	*conf;
-	int			 ttl;		/* CACHE_TTL */
-	long long		 lock_ms;
-	shared_extract_fn	 extract;
-	void			*extract_arg;
-
-	/* The thread's alone. */
-	redisContext		*ctx;
-	long long		 retry_at;
-	long long		 backoff;
-	struct jobq		 waiting;
-
-	pthread_mutex_t		 mtx;
-	pthread_cond_t		 cv;
-	struct jobq		 queue;		/* for the thread */
-	int			 stopping;
-	pthread_t		 thread;
-	struct shared_stats	 st;
-};
 
 static void	 job_free(struct job *);
 static void	 extracted(void *, enum pool_err, struct json_object *,
@@ -103,177 +54,43 @@ enqueue(struct shared *sh, struct job *j)
 	pthread_mutex_unlock(&sh->mtx);
 }
 
-/*
- * Redis failed: drop the connection, say so once (not again until it is
- * back), and try again after a pause that doubles.
- */
-static void
-down(struct shared *sh, const char *why)
-{
-	long long	 now = proc_now_ms();
-
-	if (sh->ctx != NULL)
-		redisFree(sh->ctx);
-	sh->ctx = NULL;
-	pthread_mutex_lock(&sh->mtx);
-	sh->st.errors++;
-	if (sh->st.up || sh->st.down_ms == 0)
-		log_warnx("redis %s: %s: extracting without the fleet until "
-		    "it is back", sh->where, why);
-	sh->st.up = 0;
-	if (sh->st.down_ms == 0)
-		sh->st.down_ms = now;
-	pthread_mutex_unlock(&sh->mtx);
-	sh->retry_at = now + sh->backoff;
-	sh->backoff = sh->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
-	    sh->backoff * 2;
-}
-
-/*
- * One command; NULL when it failed (then the connection is dropped: a
- * reply may be half read).  The caller frees the reply.
- */
-static redisReply *
-cmd(struct shared *sh, const char *fmt, ...)
-{
-	va_list		 ap;
-	redisReply	*r;
-	char		 why[160];
-
-	if (sh->ctx == NULL)
-		return NULL;
-	va_start(ap, fmt);
-	r = redisvCommand(sh->ctx, fmt, ap);
-	va_end(ap);
-	if (r != NULL && r->type != REDIS_REPLY_ERROR)
-		return r;
-	snprintf(why, sizeof(why), "%s", r != NULL ? r->str :
-	    sh->ctx->errstr[0] != '\0' ? sh->ctx->errstr : "no answer");
-	if (r != NULL)
-		freeReplyObject(r);
-	down(sh, why);
-	return NULL;
-}
-
-/* Connected, or connected again when its pause is over?  1 or 0. */
-static int
-connected(struct shared *sh)
-{
-	const struct conf	*c = sh->conf;
-	struct timeval		 tv;
-	redisReply		*r;
-
-	if (sh->ctx != NULL)
-		return 1;
-	if (proc_now_ms() < sh->retry_at)
-		return 0;
-	tv.tv_sec = c->redis_timeout_ms / 1000;
-	tv.tv_usec = (c->redis_timeout_ms % 1000) * 1000;
-	sh->ctx = c->redis_socket != NULL ?
-	    redisConnectUnixWithTimeout(c->redis_socket, tv) :
-	    redisConnectWithTimeout(c->redis_host, c->redis_port, tv);
-	if (sh->ctx == NULL || sh->ctx->err) {
-		down(sh, sh->ctx != NULL ? sh->ctx->errstr : "out of memory");
-		return 0;
-	}
-	if (redisSetTimeout(sh->ctx, tv) != REDIS_OK) {
-		down(sh, "cannot set a timeout");
-		return 0;
-	}
-	if (c->redis_password != NULL) {
-		if ((r = cmd(sh, "AUTH %s", c->redis_password)) == NULL)
-			return 0;
-		freeReplyObject(r);
-	}
-	if (c->redis_db != 0) {
-		if ((r = cmd(sh, "SELECT %d", c->redis_db)) == NULL)
-			return 0;
-		freeReplyObject(r);
-	}
-	if ((r = cmd(sh, "PING")) == NULL)
-		return 0;
-	freeReplyObject(r);
-	pthread_mutex_lock(&sh->mtx);
-	if (sh->st.down_ms != 0)
-		log_info("redis %s: connected: sharing extractions again",
-		    sh->where);
-	sh->st.up = 1;
-	sh->st.down_ms = 0;
-	pthread_mutex_unlock(&sh->mtx);
-	sh->backoff = BACKOFF_MIN_MS;
-	return 1;
-}
-
 /* Extract here, without Redis (it is down, or we waited long enough). */
 static void
 alone(struct shared *sh, struct job *j)
 {
+	log_debug("redis: %s: extracting without the fleet", j->key);
 	bump(sh, &sh->st.alone);
 	sh->extract(sh->extract_arg, j->url, extracted, j);
-}
-
-/* The entry of j's post, parsed; NULL when there is none.  *failed: the
- * call failed. */
-static struct json_object *
-get_entry(struct shared *sh, struct job *j, int *failed)
-{
-	struct json_tokener	*jt;
-	struct json_object	*o = NULL;
-	redisReply		*r;
-
-	*failed = 0;
-	if ((r = cmd(sh, "GET tiktok-fcgi:post:%s", j->key)) == NULL) {
-		*failed = 1;
-		return NULL;
-	}
-	if (r->type == REDIS_REPLY_STRING && r->len < (size_t)INT32_MAX &&
-	    (jt = json_tokener_new_ex(64)) != NULL) {
-		o = json_tokener_parse_ex(jt, r->str, (int)r->len);
-		if (json_tokener_get_error(jt) != json_tokener_success ||
-		    !json_object_is_type(o, json_type_object)) {
-			json_object_put(o);
-			o = NULL;
-		}
-		json_tokener_free(jt);
-	}
-	freeReplyObject(r);
-	return o;
-}
-
-/*
- * Take the post's lock.  1: ours (extract); 0: another instance holds
- * it; -1: the call failed.
- */
-static int
-take_lock(struct shared *sh, struct job *j)
-{
-	unsigned char	 rnd[16];
-	redisReply	*r;
-	int		 i, got;
-
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		return -1;
-	for (i = 0; i < 16; i++)
-		snprintf(j->token + 2 * i, 3, "%02x", rnd[i]);
-	if ((r = cmd(sh, "SET tiktok-fcgi:lock:%s %s NX PX %lld", j->key,
-	    j->token, sh->lock_ms)) == NULL) {
-		j->token[0] = '\0';
-		return -1;
-	}
-	got = r->type == REDIS_REPLY_STATUS;
-	freeReplyObject(r);
-	if (!got)
-		j->token[0] = '\0';
-	return got;
 }
 
 /* The entry is there: j's caller gets it. */
 static void
 hit(struct shared *sh, struct job *j, struct json_object *info)
 {
+	log_debug("redis: %s: from the fleet", j->key);
 	bump(sh, &sh->st.hits);
 	j->done(j->done_arg, POOL_OK, info, NULL);
 	job_free(j);
+}
+
+/*
+ * The lock is ours: extract, unless the entry came in between our look
+ * and our lock (its holder stored it and let go): then it is a hit (not
+ * for a fresh extraction, which replaces the entry).
+ */
+static void
+locked(struct shared *sh, struct job *j, const char *why)
+{
+	struct json_object	*info;
+	int			 failed;
+
+	if (!j->fresh && (info = shared_entry(sh, j, &failed)) != NULL) {
+		shared_unlock(sh, j);
+		hit(sh, j, info);
+		return;
+	}
+	log_debug("redis: %s: %s", j->key, why);
+	sh->extract(sh->extract_arg, j->url, extracted, j);
 }
 
 /*
@@ -286,22 +103,22 @@ look_again(struct shared *sh, struct job *j)
 	struct json_object	*info;
 	int			 failed, rc;
 
-	if (!connected(sh)) {
+	if (!shared_connected(sh)) {
 		alone(sh, j);
 		return 1;
 	}
-	if ((info = get_entry(sh, j, &failed)) != NULL) {
+	if ((info = shared_entry(sh, j, &failed)) != NULL) {
 		hit(sh, j, info);
 		return 1;
 	}
-	if (failed || (rc = take_lock(sh, j)) == -1 ||
+	if (failed || (rc = shared_lock(sh, j)) == -1 ||
 	    (rc == 0 && proc_now_ms() >= j->deadline_ms)) {
 		/* The holder took too long (or died): extract anyway. */
 		alone(sh, j);
 		return 1;
 	}
 	if (rc == 1) {
-		sh->extract(sh->extract_arg, j->url, extracted, j);
+		locked(sh, j, "its lock is free: extracting");
 		return 1;
 	}
 	j->next_ms = proc_now_ms() + POLL_MS;
@@ -315,12 +132,12 @@ run_fill(struct shared *sh, struct job *j)
 	struct json_object	*info;
 	int			 failed, rc;
 
-	if (!connected(sh)) {
+	if (!shared_connected(sh)) {
 		alone(sh, j);
 		return;
 	}
 	if (!j->fresh) {
-		if ((info = get_entry(sh, j, &failed)) != NULL) {
+		if ((info = shared_entry(sh, j, &failed)) != NULL) {
 			hit(sh, j, info);
 			return;
 		}
@@ -329,8 +146,8 @@ run_fill(struct shared *sh, struct job *j)
 			return;
 		}
 	}
-	if ((rc = take_lock(sh, j)) == 1) {
-		sh->extract(sh->extract_arg, j->url, extracted, j);
+	if ((rc = shared_lock(sh, j)) == 1) {
+		locked(sh, j, "extracting for the fleet");
 		return;
 	}
 	if (rc == -1 || j->fresh) {
@@ -338,6 +155,7 @@ run_fill(struct shared *sh, struct job *j)
 		alone(sh, j);
 		return;
 	}
+	log_debug("redis: %s: another instance extracts it: waiting", j->key);
 	bump(sh, &sh->st.waits);
 	j->next_ms = proc_now_ms() + POLL_MS;
 	j->deadline_ms = proc_now_ms() + sh->lock_ms;
@@ -350,16 +168,14 @@ run_store(struct shared *sh, struct job *j)
 {
 	redisReply	*r;
 
-	if (j->kind == J_STORE && connected(sh) && (r = cmd(sh,
+	if (j->kind == J_STORE && shared_connected(sh) && (r = shared_cmd(sh,
 	    "SET tiktok-fcgi:post:%s %s EX %d", j->key, j->value, j->ttl)) !=
 	    NULL) {
 		freeReplyObject(r);
 		bump(sh, &sh->st.stored);
 	}
-	if (j->token[0] != '\0' && connected(sh) && (r = cmd(sh,
-	    "EVAL %s 1 tiktok-fcgi:lock:%s %s", unlock_script, j->key,
-	    j->token)) != NULL)
-		freeReplyObject(r);
+	if (shared_connected(sh))
+		shared_unlock(sh, j);
 	job_free(j);
 }
 

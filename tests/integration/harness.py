@@ -18,6 +18,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 TOP_BUILDDIR = os.path.abspath(os.environ.get('TOP_BUILDDIR', '.'))
@@ -755,4 +756,33 @@ def fleet(env, redis_url=None, egresses=0):
     a.procs.append(proc)    # stopped with the stack, whatever happens
     a.port = lport          # requests through the fleet's nginx
     a.base = 'http://127.0.0.1:%d' % lport
+
+    def up():
+        if proc.poll() is not None:
+            raise RuntimeError('the fleet\'s nginx exited')
+        try:
+            return a.get('/health', timeout=2).status == 200
+        except OSError:
+            return False
+    wait_for(up, 20, 'the fleet to answer')
     return a, b, proc
+
+
+def posts_at_once(s, urls, timeout=60):
+    """POST /tiktok for each of urls, all at once: their statuses (or
+    the error, for a request that got no answer)."""
+    out, lk = [], threading.Lock()
+
+    def one(u):
+        try:
+            st = s.tiktok(u, timeout=timeout).status
+        except OSError as e:
+            st = str(e)
+        with lk:
+            out.append(st)
+    ts = [threading.Thread(target=one, args=(u,)) for u in urls]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return out

@@ -703,6 +703,24 @@ class Stack:
                 p.wait()
 
 
+def nginx_http(tmp, name, http):
+    """An nginx of the test's own running the http-context text http
+    (a file of deploy/nginx with its addresses replaced), its files in
+    tmp.  Returns its process (the caller stops it)."""
+    conf = os.path.join(tmp, name + '.conf')
+    with open(conf, 'w') as f:
+        f.write('%s\nworker_processes 1; daemon off; pid %s/%s.pid;\n'
+                'error_log %s/%s-error.log;\nevents { worker_connections '
+                '4096; }\nhttp { access_log off; client_body_temp_path '
+                '%s/cb;\nfastcgi_temp_path %s/fc;\nproxy_temp_path %s/px;\n'
+                '%s\n}\n' % ('user root;' if os.geteuid() == 0 else '', tmp,
+                             name, tmp, name, tmp, tmp, tmp, http))
+    return subprocess.Popen(
+        [which('nginx', 'NGINX_BIN'), '-p', tmp, '-c', conf, '-e',
+         os.path.join(tmp, name + '.err')], stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def fleet(env, redis_url=None, egresses=0):
     """Two instances, on 127.0.0.2 and 127.0.0.3 (TCP FastCGI), each
     started with deploy/tiktok-fcgi-fleet.conf (its addresses replaced:
@@ -712,7 +730,6 @@ def fleet(env, redis_url=None, egresses=0):
     requests made through a go through the fleet's nginx.  The caller
     ends them: nginx.terminate(), b.__exit__(...), a.__exit__(...).
     """
-    ngx_bin = which('nginx', 'NGINX_BIN')
     port_a, port_b = free_port('127.0.0.2'), free_port('127.0.0.3')
     lport = free_port()
     a = Stack(nginx=False, bind=('127.0.0.2', port_a), env=env)
@@ -741,18 +758,7 @@ def fleet(env, redis_url=None, egresses=0):
                  r'\n\tserver 127.0.0.3:%d max_fails=2 fail_timeout=10s;\n}'
                  % (port_a, port_b), ngx)
     ngx = ngx.replace('listen 80;', 'listen 127.0.0.1:%d;' % lport)
-    tmp = a.tmp
-    with open(os.path.join(tmp, 'fleet.conf'), 'w') as f:
-        f.write('%s\nworker_processes 1; daemon off; pid %s/fleet.pid;\n'
-                'error_log %s/fleet-error.log;\nevents { worker_connections '
-                '4096; }\nhttp { access_log off; client_body_temp_path '
-                '%s/cb;\nfastcgi_temp_path %s/fc;\n%s\n}\n'
-                % ('user root;' if os.geteuid() == 0 else '', tmp, tmp, tmp,
-                   tmp, ngx))
-    proc = subprocess.Popen(
-        [ngx_bin, '-p', tmp, '-c', os.path.join(tmp, 'fleet.conf'), '-e',
-         os.path.join(tmp, 'fleet.err')], stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = nginx_http(a.tmp, 'fleet', ngx)
     a.procs.append(proc)    # stopped with the stack, whatever happens
     a.port = lport          # requests through the fleet's nginx
     a.base = 'http://127.0.0.1:%d' % lport

@@ -8,8 +8,8 @@ what is wrong, and the start must leave no socket behind.
 """
 
 import os
+import re
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -63,6 +63,36 @@ def refused(what, args, extra, words, start=True):
 
 rc, out = run(['-n'], {})
 check(rc == 0 and 'configuration OK' in out, 'a good configuration: -n OK')
+
+# Every key of the table in src/conf.c, by kind: each bad value stops -n
+# with a message naming the key (the start reads the same table).
+table = re.findall(r'\{ "([A-Z_]+)",\s*(K_[A-Z]+),\s*S\(\w+\),\s*(-?\d+),'
+                   r'\s*(-?\d+) \}',
+                   open(os.path.join(os.environ.get('TOP_SRCDIR', '.'), 'src',
+                                     'conf.c')).read())
+check(len(table) >= 38, 'the key table read (%d keys)' % len(table))
+bad_of = {
+    'K_BOOL': ['maybe', '2', 'on'],
+    'K_LEVEL': ['loud', '5'],
+    'K_URL': ['ftp://x.example', 'not a url'],
+    'K_FILE': [os.path.join(base, 'none'), conf_dir],
+    'K_PROXIES': ['ftp://p:1', 'http://p:1,,http://q:2', 'nothing'],
+    'K_REDIS': ['http://r:6379', 'redis://', 'redis://r/db', 'unix://'],
+}
+free = []
+for key, kind, lo, hi in table:
+    values = bad_of.get(kind, [])
+    if kind == 'K_INT':
+        values = [str(int(lo) - 1), str(int(hi) + 1), 'ten', '', '1.5']
+    if not values:
+        free.append(key)
+        continue
+    for v in values:
+        rc, out = run(['-n'], {key: v})
+        check(rc == 1 and key in out and 'configuration OK' not in out,
+              '%s=%r: -n refuses it (%s)' % (key, v, out.strip()[-90:]))
+print('# keys that take any text (checked where used, or free): %s'
+      % ' '.join(free))
 
 refused('-c naming a directory', ['-c', conf_dir], {}, [conf_dir, 'not a file'])
 for key in ('HELPER_SCRIPT', 'CA_FILE', 'COOKIES_PATH'):

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Every configuration key the program reads (src/conf.c's table) is
-# documented in tiktok-fcgi.conf(5) and in the README's table, and the
-# man pages document no key the program does not read.
+# documented in tiktok-fcgi.conf(5) and in the README's table, the man
+# pages document no key the program does not read, and every number's
+# bounds are in the manual's Limits list.
 conf=$TOP_SRCDIR/src/conf.c
 keys=$(sed -n 's/^	{ "\([A-Z_]*\)",.*/\1/p' "$conf")
 [ -n "$keys" ] || { echo "no keys found in $conf"; exit 99; }
@@ -17,5 +18,14 @@ for k in $(sed -n 's/^\.It Ev \([A-Z_]*\).*/\1/p' \
 	echo "$keys" | grep -qx "$k" ||
 	    { echo "documented but not read: $k"; rc=1; }
 done
+# Every number's bounds, as the program checks them, in the manual's
+# Limits list.
+sed -n 's/^	{ "\([A-Z_]*\)",[	 ]*K_INT,[^,]*,[	 ]*\(-*[0-9]*\),[	 ]*\(-*[0-9]*\) },.*/\1 \2 \3/p' \
+    "$conf" | while read -r k lo hi; do
+	grep -qx "\.It Ev $k Ta $lo Ta $hi" \
+	    "$TOP_SRCDIR/man/tiktok-fcgi.conf.5" ||
+	    { echo "bounds of $k ($lo..$hi) not in tiktok-fcgi.conf.5"; \
+	    exit 1; }
+done || rc=1
 [ $rc -eq 0 ] && echo "ok - $(echo "$keys" | wc -l) keys documented"
 exit $rc

@@ -16,6 +16,7 @@ fault injection.  What it does is chosen by the post URL's user name:
   cdn_A_B_C     as ok, but every format's URL is CDN/A/B/C
   author_HEX    as ok, with uploader = the UTF-8 text HEX encodes
   nohd          as ok, with every format's height unknown (null)
+  expireS       as ok, every format's URL valid S more seconds (expire=)
   nosound       as ok, without the audio format
   imagesN       a photo post with N images (image-k at /files/imgk.jpg)
 
@@ -107,6 +108,10 @@ def info_for(url, mode, vid):
         f.pop('cookies', None)
         if mode == 'nohd':
             f['height'] = None
+        if re.fullmatch(r'expire\d+', mode):
+            # TikTok's CDN URLs say until when they are valid.
+            f['url'] += '%sexpire=%d' % ('&' if '?' in f['url'] else '?',
+                                        time.time() + int(mode[6:]))
     if mode.startswith('author_'):
         info['uploader'] = bytes.fromhex(mode[7:]).decode('utf-8')
     return info

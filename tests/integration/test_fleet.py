@@ -132,6 +132,16 @@ if redis is not None:
           'the post is in Redis')
     ttl = int(redis.call('TTL', 'tiktok-fcgi:post:tiktok:1000001'))
     check(0 < ttl <= 300, 'with a TTL no longer than CACHE_TTL (%d)' % ttl)
+    # CDN URLs valid 200 s more: the entry lives at most 200 - 60 s;
+    # valid 50 s more: not shared at all (they die before it is used).
+    for valid, vid in ((200, 1000011), (50, 1000012)):
+        r = a.tiktok('https://www.tiktok.com/@expire%d/video/%d'
+                     % (valid, vid))
+        ttl = int(redis.call('TTL', 'tiktok-fcgi:post:tiktok:%d' % vid))
+        ok = 0 < ttl <= valid - 60 if valid > 60 else ttl == -2
+        check(r.status == 200 and ok, 'CDN URLs valid %d s: the entry\'s '
+              'TTL is %d (never past the URLs, less a minute)'
+              % (valid, ttl))
 
     sa, sb = served(a), served(b)
     sts = fan(1000002, 40)

@@ -19,6 +19,7 @@
 
 #define EGRESS_MAX	64
 #define REST_DOUBLINGS	6	/* at most 64 x EGRESS_REST */
+#define FAILED_ROW	5	/* failures in a row, others succeeding: refused */
 
 struct egress {
 	char		*url;		/* with credentials: for curl, yt-dlp */
@@ -26,6 +27,9 @@ struct egress {
 	char		 shown[256];	/* without credentials: for people */
 	long long	 rest_until;	/* monotonic ms; 0: usable */
 	int		 refusals;	/* in a row, no success since */
+	int		 failed_row;	/* other failures in a row */
+	long long	 row_since;	/* monotonic ms: the row's first */
+	long long	 ok_at;		/* monotonic ms: the last success */
 	unsigned long	 successes;
 	unsigned long	 blocks;
 };
@@ -267,20 +271,49 @@ egress_id(const struct egress *e)
 }
 
 /*
- * What an extraction through e came to.  Refused (TikTok's 403 or 429):
- * e rests, twice as long as last time.  A success ends the back-off.
+ * Has another egress than e, usable now, succeeded since e's failures
+ * began?  (Then e's failures are e's, not the posts'.)  With the lock.
+ */
+static int
+others_succeed(const struct egress *e, long long now)
+{
+	int	 i;
+
+	for (i = 0; i < ntable; i++)
+		if (&table[i] != e && table[i].rest_until <= now &&
+		    table[i].ok_at >= e->row_since && table[i].ok_at != 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * What an extraction through e came to.  Refused (TikTok's 403 or 429,
+ * or FAILED_ROW failures in a row while another egress succeeds): e
+ * rests, twice as long as last time.  A success ends the back-off.
  */
 void
 egress_note(const struct egress *ce, enum egress_outcome what)
 {
 	struct egress	*e = (struct egress *)(uintptr_t)ce;
-	long long	 rest;
+	long long	 rest, now = proc_now_ms();
 
 	if (e == NULL)
 		return;
 	pthread_mutex_lock(&mtx);
+	if (what == EGRESS_FAILED) {
+		if (e->failed_row++ == 0)
+			e->row_since = now;
+		if (e->failed_row < FAILED_ROW || !others_succeed(e, now)) {
+			pthread_mutex_unlock(&mtx);
+			return;
+		}
+		log_warnx("egress %s: every post fails through it while others "
+		    "succeed: TikTok refuses it", e->shown);
+	}
+	e->failed_row = 0;
 	if (what == EGRESS_OK) {
 		e->successes++;
+		e->ok_at = now;
 		if (e->refusals > 0)
 			log_info("egress %s: extracting again", e->shown);
 		e->refusals = 0;
@@ -290,7 +323,7 @@ egress_note(const struct egress *ce, enum egress_outcome what)
 		rest = rest_ms << (e->refusals < REST_DOUBLINGS ?
 		    e->refusals : REST_DOUBLINGS);
 		e->refusals++;
-		e->rest_until = proc_now_ms() + rest;
+		e->rest_until = now + rest;
 		log_warnx("egress %s: TikTok refuses it; resting %lld s",
 		    e->shown, rest / 1000);
 	}

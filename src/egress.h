@@ -3,9 +3,9 @@
  * comma-separated list of http, https, socks4, socks4a, socks5 and
  * socks5h proxies), or the machine's own address when the list is empty.
  * Extractions take turns over them; one that TikTok refuses (HTTP 403 or
- * 429: a blocked address) rests, EGRESS_REST seconds the first time and
- * twice as long each time it is refused again, while the others carry
- * the load.  A success ends its back-off.  Each egress has an id (a hash
+ * 429: a blocked address; or failing every post while the others
+ * succeed) rests, EGRESS_REST seconds the first time and twice as long
+ * each time it is refused again, while the others carry the load.  A success ends its back-off.  Each egress has an id (a hash
  * of its URL, the same on every instance with the same list) that
  * extracted posts and download tokens carry, so that a post's CDN URLs
  * are fetched through the address that extracted them.
@@ -21,7 +21,11 @@
 
 struct egress;
 
-enum egress_outcome { EGRESS_OK, EGRESS_BLOCKED };
+/* What an extraction through an egress came to: a success; TikTok's
+ * 403/429; or another failure (a missing, private or unreadable post),
+ * which, when it is all an egress gets while others succeed, is TikTok
+ * refusing that address too. */
+enum egress_outcome { EGRESS_OK, EGRESS_BLOCKED, EGRESS_FAILED };
 
 struct egress_stats {
 	char		 id[17];

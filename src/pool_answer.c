@@ -236,8 +236,11 @@ member_line(struct pool *p, struct member *h, const char *line, size_t len)
 		pool_note(p, err, r->url);
 		if (err == POOL_BLOCKED && moved_on(p, r))
 			r = NULL;
-		else
+		else {
+			if (err != POOL_BLOCKED && err != POOL_UNSUPPORTED)
+				egress_note(r->egress, EGRESS_FAILED);
 			req_done(p, r, err, NULL, NULL);
+		}
 	}
 	json_object_put(o);
 	if (h->limit > 0 && h->served >= h->limit && !h->recycle) {

@@ -26,7 +26,8 @@ Photo posts (ID starting with 74) point their images at the fake CDN's
 Each request's proxy (tiktok-fcgi's egress) is appended with its URL to
 $FAKE_STATE/proxies.log; a proxy listed in $FAKE_STATE/blocked-proxies
 (one a line, read for every request) is refused as TikTok refuses a
-blocked address (kind "blocked").
+blocked address (kind "blocked"); one in $FAKE_STATE/failing-proxies
+gets every post "missing" (kind "not_found", status 10204's words).
 
 FAKE_START=die exits at once; FAKE_START=nullversion says it is ready
 with a null yt-dlp version.  With --check (the start's check) it prints
@@ -196,6 +197,18 @@ def main():
             send({'id': req['id'], 'ok': False, 'kind': 'blocked',
                   'error': 'HTTP Error 429: Too Many Requests (fake, '
                   'through this proxy)'})
+            continue
+        # $FAKE_STATE/failing-proxies: every post "missing" through them
+        # (TikTok's status 10204 for a blocked address).
+        try:
+            with open(os.path.join(state, 'failing-proxies')) as f:
+                failing = f.read().split()
+        except (OSError, TypeError):
+            failing = []
+        if proxy in failing:
+            send({'id': req['id'], 'ok': False, 'kind': 'not_found',
+                  'error': 'Your IP address is blocked from accessing this '
+                  'post (fake, through this proxy)'})
             continue
         threading.Thread(target=extract, args=(req['id'], req['url']),
                          daemon=True).start()

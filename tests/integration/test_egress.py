@@ -115,6 +115,32 @@ with s:
           '/health warns that TikTok refuses every egress')
 
 
+# An egress where every post fails while the other succeeds (TikTok
+# answering 10204 to a blocked address): after 5 in a row, it rests.
+s = Stack(env={'EGRESS_REST': '60'})
+f1, f2 = 'http://127.0.0.1:9', 'http://127.0.0.1:10'
+with open(os.path.join(s.state, 'failing-proxies'), 'w') as f:
+    f.write(f1 + '\n')
+s.extra_env['OUTBOUND_PROXY'] = '%s,%s' % (f1, f2)
+with s:
+    sts = [s.tiktok(TT % (7300000000000001000 + i)).status
+           for i in range(14)]
+    h = egress(s)
+    check(sts.count(404) == 5 and sts.count(200) == 9 and
+          h[f1]['state'] == 'resting' and h[f2]['state'] == 'ok',
+          'every post failing through one egress, the other succeeding: '
+          'it rests after 5 (%s; %s)' % (sts, json.dumps(h)))
+    check('every post fails through it' in s.log(), 'and says why')
+# Posts that are really missing fail on every egress: none rests.
+s = Stack(env={'OUTBOUND_PROXY': '%s,%s' % (f1, f2)})
+with s:
+    sts = [s.tiktok('https://www.tiktok.com/@notfound/video/%d'
+                    % (7300000000000002000 + i)).status for i in range(12)]
+    h = egress(s)
+    check(sts == [404] * 12 and all(e['state'] == 'ok' for e in h.values()),
+          '12 missing posts over both egresses: none rests (%s)'
+          % json.dumps(h))
+
 # -- 2. the real extractor, one fake TikTok blocking us -------------------
 
 gens = dict(generations())

@@ -154,6 +154,15 @@ def extract(rid, url):
     send({'id': rid, 'ok': True, 'info': info_for(url, mode, vid)})
 
 
+def listed(state, name):
+    """The words of $FAKE_STATE/name (none when it is not there)."""
+    try:
+        with open(os.path.join(state, name)) as f:
+            return f.read().split()
+    except (OSError, TypeError):
+        return []
+
+
 def main():
     if sys.argv[1:] == ['--check']:
         # The start's check.  FAKE_CHECK=fail: as a python without yt_dlp.
@@ -188,24 +197,14 @@ def main():
                 f.write('%s %s\n' % (req['url'], proxy or '-'))
         # $FAKE_STATE/blocked-proxies: proxies TikTok refuses, one a line
         # (read for every request: a test blocks and unblocks).
-        try:
-            with open(os.path.join(state, 'blocked-proxies')) as f:
-                blocked = f.read().split()
-        except (OSError, TypeError):
-            blocked = []
-        if proxy in blocked:
+        if proxy in listed(state, 'blocked-proxies'):
             send({'id': req['id'], 'ok': False, 'kind': 'blocked',
                   'error': 'HTTP Error 429: Too Many Requests (fake, '
                   'through this proxy)'})
             continue
         # $FAKE_STATE/failing-proxies: every post "missing" through them
         # (TikTok's status 10204 for a blocked address).
-        try:
-            with open(os.path.join(state, 'failing-proxies')) as f:
-                failing = f.read().split()
-        except (OSError, TypeError):
-            failing = []
-        if proxy in failing:
+        if proxy in listed(state, 'failing-proxies'):
             send({'id': req['id'], 'ok': False, 'kind': 'not_found',
                   'error': 'Your IP address is blocked from accessing this '
                   'post (fake, through this proxy)'})

@@ -98,6 +98,18 @@ def within(pred, timeout, interval=0.05):
         return False
 
 
+def ffmpeg_pids(s):
+    """The fake ffmpeg's runs in stack s: their pids, from
+    $FAKE_STATE/ffmpeg.log.  Whole lines only: the file exists a moment
+    before its first line is in it."""
+    try:
+        with open(os.path.join(s.state, 'ffmpeg.log')) as f:
+            data = f.read()
+    except FileNotFoundError:
+        return []
+    return [int(x) for x in data.split('\n')[:-1] if x.strip()]
+
+
 def ffmpeg_slow(s, secs):
     """Make the fake ffmpeg of stack s take secs seconds (0: no delay)."""
     p = os.path.join(s.state, 'ffmpeg-sleep')

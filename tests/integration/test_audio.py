@@ -13,12 +13,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (HERE, Stack, all_dead, check, done,  # noqa
-                     ffmpeg_slow, render_dirs, skip, wait_for)
+                     ffmpeg_pids, ffmpeg_slow, render_dirs, skip, wait_for)
 
 FFMPEG = shutil.which('ffmpeg')
 FFPROBE = shutil.which('ffprobe')
@@ -42,14 +41,6 @@ def audio_link(s, vid):
     assert r.status == 200, r.body
     a = r.json()
     return s.local(a['download_link']['mp3']), a
-
-
-def runs(s):
-    try:
-        with open(os.path.join(s.state, 'ffmpeg.log')) as f:
-            return [int(x) for x in f.read().split()]
-    except FileNotFoundError:
-        return []
 
 
 base = tempfile.mkdtemp(prefix='tiktok-fcgi-audio-')
@@ -91,9 +82,9 @@ with Stack(docroot=docroot, env={'FFMPEG': WRAP, 'SLIDESHOW_MAX': '2',
     names = open(os.path.join(s.state, 'ffmpeg-env')).read().split()
     check('ENCRYPTION_KEY' not in names and 'PATH' in names,
           'ffmpeg does not inherit ENCRYPTION_KEY')
-    n = len(runs(s))
+    n = len(ffmpeg_pids(s))
     r2 = s.get(link)
-    check(r2.status == 200 and r2.body == r.body and len(runs(s)) == n,
+    check(r2.status == 200 and r2.body == r.body and len(ffmpeg_pids(s)) == n,
           'a finished render is reused')
     r3 = s.get(link, headers={'Range': 'bytes=100-199'})
     check(r3.status == 206 and r3.body == r.body[100:200] and
@@ -115,24 +106,24 @@ with Stack(docroot=docroot, env={'FFMPEG': WRAP, 'SLIDESHOW_MAX': '2',
 
     # 20 at once for a new post: one ffmpeg run.
     link, _ = audio_link(s, '7300000000000000702')
-    n = len(runs(s))
+    n = len(ffmpeg_pids(s))
     with ThreadPoolExecutor(20) as ex:
         res = list(ex.map(lambda i: s.get(link, timeout=60), range(20)))
     check(all(x.status == 200 for x in res) and
           len(set(x.body for x in res)) == 1,
           '20 concurrent requests: all 200, the same file')
-    check(len(runs(s)) - n == 1, '20 concurrent requests: one ffmpeg run '
-          '(%d)' % (len(runs(s)) - n))
+    check(len(ffmpeg_pids(s)) - n == 1, '20 concurrent requests: one ffmpeg run '
+          '(%d)' % (len(ffmpeg_pids(s)) - n))
 
     # The client leaves: ffmpeg is killed, its folder removed.
     ffmpeg_slow(s, 30)
     link, _ = audio_link(s, '7300000000000000703')
-    n = len(runs(s))
+    n = len(ffmpeg_pids(s))
     kept = set(render_dirs(s))
     c = socket.create_connection(('127.0.0.1', s.port))
     c.sendall(('GET %s HTTP/1.1\r\nHost: x\r\n\r\n' % link).encode())
-    wait_for(lambda: len(runs(s)) > n, 20, 'ffmpeg to start')
-    pids = runs(s)[n:]
+    wait_for(lambda: len(ffmpeg_pids(s)) > n, 20, 'ffmpeg to start')
+    pids = ffmpeg_pids(s)[n:]
     c.close()
     check(wait_for(lambda: all_dead(pids) and set(render_dirs(s)) == kept, 10,
                    'the render to stop'),
@@ -145,12 +136,12 @@ with Stack(docroot=docroot, env={'FFMPEG': WRAP, 'SLIDESHOW_MAX': '2',
     s.start_app()
     s.wait_healthy()
     link, _ = audio_link(s, '7300000000000000704')
-    n = len(runs(s))
+    n = len(ffmpeg_pids(s))
     kept = set(render_dirs(s))
     r = s.get(link, timeout=30)
     check(r.status == 504 and 'error' in r.json(), 'past the deadline: '
           '504 JSON (%d)' % r.status)
-    check(wait_for(lambda: all_dead(runs(s)[n:]) and set(render_dirs(s)) == kept,
+    check(wait_for(lambda: all_dead(ffmpeg_pids(s)[n:]) and set(render_dirs(s)) == kept,
                    10, 'the render to stop'), 'timeout: ffmpeg killed, '
           'its folder removed')
     ffmpeg_slow(s, 0)

@@ -17,7 +17,6 @@ service does (answers, closes, frees, reaps), never about how fast:
     killed and reaped, no render folder left.
 """
 
-import json
 import os
 import signal
 import socket
@@ -28,7 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (HERE, Stack, all_dead, check, children_of, done,  # noqa
-                     fcgi_get, free_port, nfds, wait_for, within)
+                     fcgi_get, ffmpeg_pids, free_port, nfds, wait_for,
+                     within)
 
 TT = 'https://www.tiktok.com/@%s/video/%s'
 
@@ -177,11 +177,7 @@ if FFMPEG:
         t = threading.Thread(target=lambda: got.update(
             r=s.get(link, timeout=60)))
         t.start()
-        wait_for(lambda: os.path.exists(os.path.join(s.state,
-                                                     'ffmpeg.log')), 20,
-                 'ffmpeg to start')
-        ff = [int(x) for x in open(os.path.join(
-            s.state, 'ffmpeg.log')).read().split()]
+        ff = wait_for(lambda: ffmpeg_pids(s), 20, 'ffmpeg to start')
         kids = ff + [k for p in ff for k in children_of(p)]
         work = os.path.join(s.tmp, 'work')
         check(any(n.startswith('render-') for n in os.listdir(work)),

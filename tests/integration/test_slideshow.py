@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (HERE, Stack, all_dead, check, children_of, done,  # noqa
-                     ffmpeg_slow, render_dirs, skip, wait_for)
+                     ffmpeg_pids, ffmpeg_slow, render_dirs, skip, wait_for)
 
 FFMPEG = shutil.which('ffmpeg')
 FFPROBE = shutil.which('ffprobe')
@@ -62,15 +62,6 @@ def slideshow_link(s, mode, n):
 
 def ffmpeg_runs(s):
     return len(ffmpeg_pids(s))
-
-
-def ffmpeg_pids(s):
-    """The fake ffmpeg runs of this stack (their pids, from its log)."""
-    try:
-        with open(os.path.join(s.state, 'ffmpeg.log')) as f:
-            return [int(x) for x in f.read().split()]
-    except FileNotFoundError:
-        return []
 
 
 def running(s, n):

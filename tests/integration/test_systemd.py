@@ -10,15 +10,13 @@ import os
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BINARY, TOP_SRCDIR, check, done, skip,  # noqa
-                     wait_for, HERE, fcgi_get, unix_connect)
+from harness import (BINARY, HERE, TOP_SRCDIR, check, done,  # noqa
+                     fcgi_get, unix_connect, wait_for)
 
 
 tmp = tempfile.mkdtemp(prefix='tiktok-fcgi-sd-')

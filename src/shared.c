@@ -79,7 +79,7 @@ hit(struct shared *sh, struct job *j, struct json_object *info)
  * for a fresh extraction, which replaces the entry).
  */
 static void
-locked(struct shared *sh, struct job *j, const char *why)
+locked(struct shared *sh, struct job *j)
 {
 	struct json_object	*info;
 	int			 failed;
@@ -89,76 +89,49 @@ locked(struct shared *sh, struct job *j, const char *why)
 		hit(sh, j, info);
 		return;
 	}
-	log_debug("redis: %s: %s", j->key, why);
+	log_debug("redis: %s: extracting for the fleet", j->key);
 	sh->extract(sh->extract_arg, j->url, extracted, j);
 }
 
 /*
- * Look again for the entry of a waiting job, or take the lock that its
- * holder let go.  Returns 1 when j is settled (answered, extracting).
+ * One look for j's post: Redis's entry, or the lock (then we extract),
+ * or, when another instance holds it, 0: j waits and looks again in
+ * POLL_MS.  Redis failing, a refreshed post (it does not wait for
+ * another's copy) and a holder past the lock's life (slow, or dead) all
+ * mean extracting alone.  Returns 1 when j is settled.
  */
 static int
-look_again(struct shared *sh, struct job *j)
+look(struct shared *sh, struct job *j)
 {
 	struct json_object	*info;
-	int			 failed, rc;
+	int			 up, failed = 0, rc = -1;
 
-	if (!shared_connected(sh)) {
-		alone(sh, j);
-		return 1;
-	}
-	if ((info = shared_entry(sh, j, &failed)) != NULL) {
+	up = shared_connected(sh);
+	if (up && !j->fresh && (info = shared_entry(sh, j, &failed)) != NULL) {
 		hit(sh, j, info);
 		return 1;
 	}
-	if (failed || (rc = shared_lock(sh, j)) == -1 ||
-	    (rc == 0 && proc_now_ms() >= j->deadline_ms)) {
-		/* The holder took too long (or died): extract anyway. */
-		alone(sh, j);
+	if (up && !failed && (rc = shared_lock(sh, j)) == 1) {
+		locked(sh, j);
 		return 1;
 	}
-	if (rc == 1) {
-		locked(sh, j, "its lock is free: extracting");
+	if (rc == -1 || j->fresh || proc_now_ms() >= j->deadline_ms) {
+		alone(sh, j);
 		return 1;
 	}
 	j->next_ms = proc_now_ms() + POLL_MS;
 	return 0;
 }
 
-/* A post the cache misses: Redis's entry, or an extraction, or a wait. */
+/* A post the cache misses: a first look, then waits if need be. */
 static void
 run_fill(struct shared *sh, struct job *j)
 {
-	struct json_object	*info;
-	int			 failed, rc;
-
-	if (!shared_connected(sh)) {
-		alone(sh, j);
+	j->deadline_ms = proc_now_ms() + sh->lock_ms;
+	if (look(sh, j))
 		return;
-	}
-	if (!j->fresh) {
-		if ((info = shared_entry(sh, j, &failed)) != NULL) {
-			hit(sh, j, info);
-			return;
-		}
-		if (failed) {
-			alone(sh, j);
-			return;
-		}
-	}
-	if ((rc = shared_lock(sh, j)) == 1) {
-		locked(sh, j, "extracting for the fleet");
-		return;
-	}
-	if (rc == -1 || j->fresh) {
-		/* A refreshed post does not wait for another's copy. */
-		alone(sh, j);
-		return;
-	}
 	log_debug("redis: %s: another instance extracts it: waiting", j->key);
 	bump(sh, &sh->st.waits);
-	j->next_ms = proc_now_ms() + POLL_MS;
-	j->deadline_ms = proc_now_ms() + sh->lock_ms;
 	TAILQ_INSERT_TAIL(&sh->waiting, j, entry);
 }
 
@@ -291,7 +264,7 @@ run(void *arg)
 			if (j->next_ms > proc_now_ms())
 				break;
 			TAILQ_REMOVE(&sh->waiting, j, entry);
-			if (!look_again(sh, j))
+			if (!look(sh, j))
 				TAILQ_INSERT_TAIL(&sh->waiting, j, entry);
 		}
 		pthread_mutex_lock(&sh->mtx);

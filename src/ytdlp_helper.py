@@ -87,6 +87,25 @@ def settings():
     return opts
 
 
+def proxy_for(yt_dlp, proxy):
+    """The proxy as this yt-dlp spells it.  Releases before the
+    networking framework (2023.03.04, Debian 12's) know no socks5h://
+    and would speak HTTP to the SOCKS proxy; their socks5:// already
+    leaves names to the proxy (remote DNS), which is what socks5h
+    means."""
+    if proxy[:10].lower() == 'socks5h://' and not has_networking(yt_dlp):
+        return 'socks5://' + proxy[10:]
+    return proxy
+
+
+def has_networking(yt_dlp):
+    try:
+        import yt_dlp.networking     # noqa: F401 (2023.11 and later)
+        return True
+    except ImportError:
+        return False
+
+
 def cookie_header(ydl, url):
     """The Cookie header the jar holds for url (old and new yt-dlp)."""
     jar = ydl.cookiejar
@@ -211,7 +230,8 @@ def main():
         if getattr(local, 'ydls', None) is None:
             local.ydls = {}
         if proxy not in local.ydls:
-            local.ydls[proxy] = yt_dlp.YoutubeDL(dict(opts, proxy=proxy))
+            local.ydls[proxy] = yt_dlp.YoutubeDL(
+                dict(opts, proxy=proxy_for(yt_dlp, proxy)))
         return local.ydls[proxy]
 
     remember_status(local)

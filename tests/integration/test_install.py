@@ -60,6 +60,11 @@ def run(cmd, cwd=None, extra=None, timeout=600):
     return r.returncode, r.stdout + r.stderr
 
 
+def said(rc, out):
+    """What a command said, for a check's line: only when it failed."""
+    return '' if rc == 0 else ' (exit %d: %s)' % (rc, out.strip()[-300:])
+
+
 def wheel(version):
     """A folder with a yt-dlp wheel of that version (YYYY.M.D) whose
     yt_dlp imports and says it."""
@@ -109,11 +114,11 @@ def health(sock):
 try:
     # -- the installation --------------------------------------------------
     rc, out = run(['make', '-C', TOP_BUILDDIR, 'distdir', 'distdir=' + src])
-    check(rc == 0, 'make distdir (%s)' % out.strip()[-200:])
+    check(rc == 0, 'make distdir' + said(rc, out))
     rc, out = run(['./configure', '-q', '--prefix=' + prefix], cwd=src)
-    check(rc == 0, 'configure --prefix=%s (%s)' % (prefix, out[-200:]))
+    check(rc == 0, 'configure --prefix=%s%s' % (prefix, said(rc, out)))
     rc, out = run(['nice', 'make', '-j2'], cwd=src)
-    check(rc == 0, 'make (%s)' % out.strip()[-300:])
+    check(rc == 0, 'make' + said(rc, out))
     empty = os.path.join(tmp, 'no-wheels')
     os.mkdir(empty)
     rc, out = run(['make', 'install'], cwd=src,

@@ -439,7 +439,9 @@ reconf(struct app *app, struct conf *old, struct conf *new)
  * by app_check; NULL: none usable), apply what can change live
  * (reconf); and replace every helper, gracefully, so that a new yt-dlp
  * in YTDLP_DIR and new helper settings are used.  new stays the
- * caller's to clear.
+ * caller's to clear.  What must be read again at every SIGHUP whether
+ * its key changed or not (a file's contents) belongs here, after
+ * reconf, with app->conf then holding the running values.
  */
 void
 app_reload(struct app *app, struct conf *new)

@@ -61,8 +61,13 @@ def run(cmd, cwd=None, extra=None, timeout=600):
 
 
 def said(rc, out):
-    """What a command said, for a check's line: only when it failed."""
-    return '' if rc == 0 else ' (exit %d: %s)' % (rc, out.strip()[-300:])
+    """What a command said, for a check's line: only when it failed, its
+    error lines first."""
+    if rc == 0:
+        return ''
+    errs = [ln for ln in out.splitlines() if 'error' in ln.lower()]
+    return ' (exit %d: %s ... %s)' % (rc, '\n'.join(errs[:10])[:1500],
+                                      out.strip()[-300:])
 
 
 def wheel(version):

@@ -68,6 +68,7 @@ with s:
 
     write(LOG_LEVEL='debug', HELPER_SCRIPT=fake2, OUTBOUND_PROXY=purl,
           BASE_URL='http://two.example', HELPERS=3, QUEUE_MAX=500)
+    since = len(s.log())
     log = hup('the first reload')
     for key in ('LOG_LEVEL', 'HELPER_SCRIPT', 'OUTBOUND_PROXY', 'QUEUE_MAX'):
         check('reload: %s changed: applied' % key in log,
@@ -90,7 +91,8 @@ with s:
           'BASE_URL keeps its running value')
     check(proxies()[n:] == [purl], 'the next extraction goes out through '
           'the new egress (%s)' % proxies()[n:])
-    check(' debug: ' in log, 'LOG_LEVEL=debug: debug lines from then on')
+    check(within(lambda: ' debug: ' in s.log()[since:], 20),
+          'LOG_LEVEL=debug: debug lines from then on')
 
     # A file that does not check: nothing changes, the log says why.
     write(LOG_LEVEL='info', HELPER_SCRIPT=fake2, MAX_WORKERS='ten')

@@ -6,7 +6,8 @@
 #                                  (foreground; Ctrl-C stops everything)
 #   sh deploy/quickstart.sh test   install, build, run the test suite
 #
-# Installing packages needs root (or sudo).  PORT changes 3021; a file
+# Installing packages needs root (or sudo).  PORT changes 3021 (a port
+# another server holds, serverjs's say, is refused); a file
 # ./tiktok-fcgi.conf (KEY=value lines) is used when present.  The service
 # gets a current yt-dlp of its own in run/yt-dlp (tiktok-fcgi-ytdlp,
 # from the package index; YTDLP_WHEELS names a folder of wheels to use

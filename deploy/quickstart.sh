@@ -6,7 +6,8 @@
 #                                  (foreground; Ctrl-C stops everything)
 #   sh deploy/quickstart.sh test   install, build, run the test suite
 #
-# Installing packages needs root (or sudo).  PORT changes 3021; a file
+# Installing packages needs root (or sudo).  PORT changes 3021 (a port
+# another server holds, serverjs's say, is refused); a file
 # ./tiktok-fcgi.conf (KEY=value lines) is used when present.  The service
 # gets a current yt-dlp of its own in run/yt-dlp (tiktok-fcgi-ytdlp,
 # from the package index; YTDLP_WHEELS names a folder of wheels to use
@@ -86,7 +87,21 @@ ytdlp() {
 	export YTDLP_DIR
 }
 
+# Is something listening on 127.0.0.1:$1 already?  (serverjs's default
+# port is 3021 too.)  curl's 7 is "could not connect".
+port_taken() {
+	rc=0
+	curl -s -o /dev/null --max-time 3 "http://127.0.0.1:$1/" || rc=$?
+	[ "$rc" -ne 7 ]
+}
+
 run() {
+	if port_taken "$port"; then
+		echo "quickstart: 127.0.0.1:$port is taken by another server" \
+		    "(serverjs's default port is 3021 too): stop it, or" \
+		    "choose another port: PORT=8080 sh deploy/quickstart.sh run" >&2
+		exit 1
+	fi
 	rundir=$top/run
 	mkdir -p "$rundir"
 	chmod 755 "$rundir"
@@ -109,6 +124,7 @@ run() {
 	spawn-fcgi -n -s "$sock" -M 0666 -b 1024 -- "$top/tiktok-fcgi" -f \
 	    $conf &
 	app=$!
+	: > "$rundir/nginx-error.log"
 	nginx -p "$rundir" -c "$rundir/nginx.conf" \
 	    -e "$rundir/nginx-error.log" &
 	web=$!
@@ -136,6 +152,13 @@ run() {
 		fi
 		sleep 0.1
 	done
+	# The answer must have been ours: a server that took the port after
+	# the check above answers too, while our nginx fails to bind.
+	if grep -q 'bind() to .* failed' "$rundir/nginx-error.log"; then
+		echo "quickstart: 127.0.0.1:$port is taken by another server:" \
+		    "PORT=8080 sh deploy/quickstart.sh run" >&2
+		stop 1
+	fi
 	echo "quickstart: tiktok-fcgi is answering on" \
 	    "http://127.0.0.1:$port (Ctrl-C stops it)"
 	echo "quickstart: try  curl http://127.0.0.1:$port/health"

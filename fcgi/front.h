@@ -37,4 +37,10 @@ struct acceptor_opts {
 int	 acceptor_start(const struct acceptor_opts *);
 void	 acceptor_stop(void);
 
+/* The sockets we bind ourselves (listener.c). */
+int	 listener_unix(const char *path, int backlog, int check,
+	    char *err, size_t errsz);
+int	 listener_tcp(const char *spec, int backlog, int check, char *err,
+	    size_t errsz);
+
 #endif /* FRONT_H */

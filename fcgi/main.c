@@ -13,6 +13,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -32,12 +33,14 @@
 #include "proc.h"
 
 static struct app	 app;
+static char		*pid_file;	/* written at start, gone at exit */
 
 static void __attribute__((noreturn))
 usage(int status)
 {
 	fprintf(status ? stderr : stdout, "usage: tiktok-fcgi [-fhnV] "
-	    "[-b host:port] [-c file] [-s path] [-t threads]\n");
+	    "[-b host:port] [-c file] [-s path] [-t threads]\n"
+	    "       tiktok-fcgi --help | --version\n");
 	exit(status);
 }
 
@@ -64,27 +67,21 @@ valid_bind(const char *b)
 static int
 open_listener(const char *sock, const char *bind_to, int backlog)
 {
-	struct stat	 st;
 	const char	*lp, *lf;
 	int		 fd, type;
 	socklen_t	 len = sizeof(type);
-	char		 addr[PATH_MAX + 8];
+	char		 msg[PATH_MAX + 128];
 
 	if (sock != NULL) {
-		if (lstat(sock, &st) == 0 && S_ISSOCK(st.st_mode))
-			unlink(sock);
-		if ((fd = FCGX_OpenSocket(sock, backlog)) < 0)
-			err(1, "%s", sock);
-		/* Who may connect is decided by the directory's mode. */
-		if (chmod(sock, 0666) == -1)
-			err(1, "chmod %s", sock);
+		if ((fd = listener_unix(sock, backlog, 0, msg,
+		    sizeof(msg))) == -1)
+			errx(1, "%s", msg);
 		return fd;
 	}
 	if (bind_to != NULL) {
-		snprintf(addr, sizeof(addr), "%s%s",
-		    strchr(bind_to, ':') ? "" : ":", bind_to);
-		if ((fd = FCGX_OpenSocket(addr, backlog)) < 0)
-			err(1, "%s", bind_to);
+		if ((fd = listener_tcp(bind_to, backlog, 0, msg,
+		    sizeof(msg))) == -1)
+			errx(1, "%s", msg);
 		return fd;
 	}
 	lp = getenv("LISTEN_PID");
@@ -133,6 +130,85 @@ stop_front(int deadline_s)
 	return front_inflight() == 0 ? 0 : -1;
 }
 
+/*
+ * PID_FILE: our pid, for tiktok-fcgi-ytdlp -k and logrotate (written
+ * whole, then renamed into place), before any thread starts.  Returns 0,
+ * or -1 with a message in err.
+ */
+static int
+write_pid_file(const char *path, char *err, size_t errsz)
+{
+	char	 tmp[PATH_MAX];
+	FILE	*f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid()) >=
+	    (int)sizeof(tmp)) {
+		snprintf(err, errsz, "PID_FILE: %s: too long", path);
+		return -1;
+	}
+	if ((f = fopen(tmp, "we")) == NULL) {
+		snprintf(err, errsz, "PID_FILE: %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	fprintf(f, "%d\n", (int)getpid());
+	if (fclose(f) == EOF || chmod(tmp, 0644) == -1 ||
+	    rename(tmp, path) == -1 || (pid_file = strdup(path)) == NULL) {
+		snprintf(err, errsz, "PID_FILE: %s: %s", path,
+		    strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Remove PID_FILE at exit, if it still names us. */
+static void
+remove_pid_file(void)
+{
+	FILE	*f;
+	int	 pid = 0;
+
+	if (pid_file == NULL || (f = fopen(pid_file, "re")) == NULL)
+		return;
+	if (fscanf(f, "%d", &pid) == 1 && pid == (int)getpid())
+		unlink(pid_file);
+	fclose(f);
+}
+
+/*
+ * SIGHUP: read the file and the environment again.  What checks as the
+ * start checks goes to app_reload, which applies what can change live
+ * and logs the rest; a configuration that does not check is not used at
+ * all, and the log says why.  The helpers are replaced either way (a new
+ * yt-dlp in YTDLP_DIR), and the log file reopened.
+ */
+static void
+reload(const char *file, int tflag)
+{
+	struct conf	 c;
+	char		 msg[1024], version[128];
+	int		 loaded, ok = 0;
+
+	if ((loaded = conf_load(&c, file, msg, sizeof(msg)) == 0)) {
+		if (tflag)
+			c.fcgi_threads = tflag;
+		ok = app_check(&c, version, sizeof(version), msg,
+		    sizeof(msg)) == 0;
+	}
+	if (ok) {
+		log_info("%s: %s read again; helpers will run yt-dlp %s",
+		    __func__, file != NULL ? file : "the environment", version);
+		app_reload(&app, &c);
+	} else {
+		log_warnx("%s: the configuration is kept: %s", __func__, msg);
+		app_reload(&app, NULL);
+	}
+	if (loaded)
+		conf_clear(&c);
+	log_info("%s: done; the helpers are being replaced", __func__);
+}
+
 /* As many descriptors as we may have: one per connection and more. */
 static void
 raise_nofile(void)
@@ -158,8 +234,14 @@ main(int argc, char *argv[])
 	struct acceptor_opts	 ao;
 	long			 n;
 	char			*end;
+	static const struct option longopts[] = {
+		{ "help",	no_argument,	NULL,	'h' },
+		{ "version",	no_argument,	NULL,	'V' },
+		{ NULL,		0,		NULL,	0 }
+	};
 
-	while ((ch = getopt(argc, argv, "b:c:fhns:t:V")) != -1) {
+	while ((ch = getopt_long(argc, argv, "b:c:fhns:t:V", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'b':
 			if (!valid_bind(optarg))
@@ -210,12 +292,27 @@ main(int argc, char *argv[])
 	if (app_check(&app.conf, version, sizeof(version), msg,
 	    sizeof(msg)) == -1)
 		errx(1, "configuration: %s", msg);
+	/* What the start makes or opens later, judged before anything is
+	 * made (-f: LOG_FILE is not used). */
+	if (app_check_files(&app.conf, check || !fg, msg, sizeof(msg)) == -1)
+		errx(1, "configuration: %s", msg);
 	if (check) {
+		if ((sock != NULL && listener_unix(sock, 0, 1, msg,
+		    sizeof(msg)) == -1) || (bind_to != NULL &&
+		    listener_tcp(bind_to, 0, 1, msg, sizeof(msg)) == -1))
+			errx(1, "configuration: %s", msg);
 		if (app.conf.weak_key)
 			printf("warning: ENCRYPTION_KEY is shorter than 16 "
 			    "characters: use a long random string\n");
 		printf("yt-dlp %s (YTDLP_PYTHON %s)\n", version,
 		    app.conf.ytdlp_python);
+		snprintf(msg, sizeof(msg), "%s/current/bin/python3",
+		    app.conf.ytdlp_dir);
+		printf("YTDLP_DIR %s: %s\n", app.conf.ytdlp_dir,
+		    app.conf.ytdlp_fallback ? "no environment there: the "
+		    "system's yt-dlp is used (tiktok-fcgi-ytdlp update)" :
+		    strcmp(msg, app.conf.ytdlp_python) == 0 ? "in use" :
+		    "not used (YTDLP_PYTHON is set)");
 		printf("configuration OK\n");
 		conf_clear(&app.conf);
 		return 0;
@@ -254,6 +351,7 @@ main(int argc, char *argv[])
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGQUIT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
@@ -269,9 +367,18 @@ main(int argc, char *argv[])
 		err(1, "fcntl");
 	if (FCGX_Init() != 0)
 		errx(1, "FCGX_Init failed");
-
-	if (app_init(&app, msg, sizeof(msg)) == -1)
+	if (app.conf.pid_file != NULL && write_pid_file(app.conf.pid_file,
+	    msg, sizeof(msg)) == -1) {
+		if (sock != NULL)
+			unlink(sock);
 		errx(1, "%s", msg);
+	}
+	if (app_init(&app, msg, sizeof(msg)) == -1) {
+		remove_pid_file();
+		if (sock != NULL)
+			unlink(sock);
+		errx(1, "%s", msg);
+	}
 
 	memset(&fo, 0, sizeof(fo));
 	fo.fast_threads = 4 * conf_ncpu();
@@ -295,6 +402,7 @@ main(int argc, char *argv[])
 	sigaddset(&waitset, SIGTERM);
 	sigaddset(&waitset, SIGINT);
 	sigaddset(&waitset, SIGHUP);
+	sigaddset(&waitset, SIGUSR1);
 	sigaddset(&waitset, SIGQUIT);
 	for (;;) {
 		/* Every 30 s without a signal, give memory freed after a
@@ -306,7 +414,17 @@ main(int argc, char *argv[])
 		}
 		if (sig == SIGHUP) {
 			log_info("%s: SIGHUP: reloading", __func__);
-			app_reload(&app);
+			reload(file, tflag);
+			continue;
+		}
+		if (sig == SIGUSR1) {
+			/* logrotate: the log file only. */
+			if (log_reopen() == -1)
+				log_warn("%s: SIGUSR1: LOG_FILE %s", __func__,
+				    app.conf.log_file);
+			else
+				log_info("%s: SIGUSR1: log file reopened",
+				    __func__);
 			continue;
 		}
 		log_info("%s: signal %d: finishing requests in flight "
@@ -322,6 +440,7 @@ main(int argc, char *argv[])
 		    __func__, front_inflight());
 		if (sock != NULL)
 			unlink(sock);
+		remove_pid_file();
 		log_info("%s: stopped", __func__);
 		_exit(0);
 	}
@@ -329,6 +448,7 @@ main(int argc, char *argv[])
 	app_free(&app);
 	if (sock != NULL)
 		unlink(sock);
+	remove_pid_file();
 	log_info("%s: stopped", __func__);
 	log_close();
 	return 0;

@@ -31,6 +31,8 @@ static const struct {
 	{ POOL_TIMEOUT, 504, UP_POOL_TIMEOUT, NULL, "Extraction timed out." },
 	{ POOL_UNREADABLE, 502, UP_POOL_UNREADABLE, NULL, "TikTok's answer "
 	    "could not be read. The yt-dlp on this server may be outdated." },
+	{ POOL_UNREACHABLE, 503, UP_POOL_UNREACHABLE, "30", "TikTok could "
+	    "not be reached. Please try again later." },
 	{ POOL_BUSY, 503, UP_POOL_BUSY, "5", NULL },
 	{ POOL_OTHER, 500, UP_POOL_OTHER, NULL, NULL },
 };

@@ -6,6 +6,9 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,23 +48,53 @@ fill(void *arg, const char *key, const char *url, int fresh,
 }
 
 /*
+ * Can a file be made at path (for writing), or is one there to write?
+ * For -n: what the start will open.  Returns 0, or -1 with a message
+ * naming key in err.
+ */
+static int
+writable(const char *key, const char *path, char *err, size_t errsz)
+{
+	char	 dir[PATH_MAX];
+	int	 fd;
+
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)) != -1) {
+		close(fd);
+		return 0;
+	}
+	if (errno == ENOENT) {
+		snprintf(dir, sizeof(dir), "%s", path);
+		if (access(dirname(dir), W_OK | X_OK) == 0)
+			return 0;
+		snprintf(err, errsz, "%s: %s: its folder %s: %s", key, path,
+		    dir, strerror(errno));
+		return -1;
+	}
+	snprintf(err, errsz, "%s: %s: %s", key, path, strerror(errno));
+	return -1;
+}
+
+/*
  * TEMP_DIR holds the renders, and the janitor removes old folders in it:
  * it must be ours alone.  Made (0700) if missing; a directory of ours is
  * made private; a symbolic link, something else than a directory, or a
  * directory of another user (anyone can make /tmp/tiktok-fcgi first) is
  * refused: its owner could swap a render folder for a link and have us
- * write where they choose.  Returns 0, or -1 with a message in err.
+ * write where they choose.  make 0 (for -n): nothing is made or changed,
+ * only judged.  Returns 0, or -1 with a message in err.
  */
 static int
-own_temp_dir(const char *dir, char *err, size_t errsz)
+own_temp_dir(const char *dir, int make, char *err, size_t errsz)
 {
 	struct stat	 st;
 
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+	if (make && mkdir(dir, 0700) == -1 && errno != EEXIST) {
 		snprintf(err, errsz, "TEMP_DIR: %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	if (lstat(dir, &st) == -1) {
+		if (!make && errno == ENOENT)
+			return writable("TEMP_DIR", dir, err, errsz);
 		snprintf(err, errsz, "TEMP_DIR: %s: %s", dir, strerror(errno));
 		return -1;
 	}
@@ -76,7 +109,7 @@ own_temp_dir(const char *dir, char *err, size_t errsz)
 		    (unsigned)st.st_uid, (unsigned)geteuid());
 		return -1;
 	}
-	if ((st.st_mode & 077) != 0 && chmod(dir, 0700) == -1) {
+	if (make && (st.st_mode & 077) != 0 && chmod(dir, 0700) == -1) {
 		snprintf(err, errsz, "TEMP_DIR: chmod %s: %s", dir,
 		    strerror(errno));
 		return -1;
@@ -148,6 +181,27 @@ app_check(const struct conf *c, char *version, size_t vsz, char *err,
 }
 
 /*
+ * What the start makes or opens besides the programs, judged without
+ * making anything, for -n and before the start makes anything: TEMP_DIR
+ * ours alone (or makeable), LOG_FILE (when log_file: not with -f) and
+ * PID_FILE writable.  Returns 0, or -1 with a message naming the key in
+ * err.
+ */
+int
+app_check_files(const struct conf *c, int log_file, char *err, size_t errsz)
+{
+	if (own_temp_dir(c->temp_dir, 0, err, errsz) == -1)
+		return -1;
+	if (log_file && c->log_file != NULL && writable("LOG_FILE",
+	    c->log_file, err, errsz) == -1)
+		return -1;
+	if (c->pid_file != NULL && writable("PID_FILE", c->pid_file, err,
+	    errsz) == -1)
+		return -1;
+	return 0;
+}
+
+/*
  * Make the token key (a random one, with a warning, when ENCRYPTION_KEY
  * is unset), start the helper pool and the cache.  Returns 0, or -1 with
  * a message in err.
@@ -162,7 +216,7 @@ app_init(struct app *app, char *err, size_t errsz)
 	const struct conf	*c = &app->conf;
 
 	app->started = time(NULL);
-	if (own_temp_dir(c->temp_dir, err, errsz) == -1)
+	if (own_temp_dir(c->temp_dir, 1, err, errsz) == -1)
 		return -1;
 	if (c->ytdlp_fallback)
 		log_warnx("no yt-dlp environment in %s (YTDLP_DIR): using %s, "
@@ -240,12 +294,162 @@ app_init(struct app *app, char *err, size_t errsz)
 	return 0;
 }
 
-/* SIGHUP: reopen the log, replace the helpers (a new yt-dlp). */
+/* LOG_LEVEL, at once. */
+static int
+live_log(struct app *app, const struct conf *old, const struct conf *new)
+{
+	(void)app;
+	(void)old;
+	log_set_level((enum log_level)new->log_level);
+	return 0;
+}
+
+/* OUTBOUND_PROXY, EGRESS_REST: the next extraction and fetch. */
+static int
+live_egress(struct app *app, const struct conf *old, const struct conf *new)
+{
+	(void)app;
+	(void)old;
+	if (egress_reload(new->outbound_proxy, new->egress_rest) == -1) {
+		log_warnx("reload: OUTBOUND_PROXY: more than 64 proxies in "
+		    "this run: it takes effect at the next start");
+		return -1;
+	}
+	log_info("reload: OUTBOUND_PROXY: %d egress%s, resting %d s",
+	    egress_count(), egress_count() == 1 ? "" : "es",
+	    new->egress_rest);
+	return 0;
+}
+
+/* The helpers' program and settings: the helpers started from now on
+ * (every one, as app_reload replaces them). */
+static int
+live_helpers(struct app *app, const struct conf *old, const struct conf *new)
+{
+	struct helper_settings	 hs;
+
+	(void)old;
+	helper_settings(new, &hs);
+	if (pool_set_program(app->pool, new->ytdlp_python, new->helper_script,
+	    &hs) == -1) {
+		log_warnx("reload: the helpers' settings: out of memory");
+		return -1;
+	}
+	if (new->ytdlp_fallback)
+		log_warnx("reload: no yt-dlp environment in %s (YTDLP_DIR): "
+		    "helpers use %s", new->ytdlp_dir, new->ytdlp_python);
+	else
+		log_info("reload: helpers use %s", new->ytdlp_python);
+	return 0;
+}
+
+/* The pool's limits that bound no running structure. */
+static int
+live_pool(struct app *app, const struct conf *old, const struct conf *new)
+{
+	(void)old;
+	pool_set_limits(app->pool, new->helper_max_requests,
+	    new->helper_max_rss_mb, new->queue_max);
+	return 0;
+}
+
+typedef int (*live_fn)(struct app *, const struct conf *old,
+    const struct conf *new);
+
+/*
+ * The keys that change live at SIGHUP, each with what applies it (once,
+ * however many of its keys changed; it returns -1 when it could not, and
+ * they keep their running value).  Every other key keeps its running
+ * value until the next start, and the log says so: those that threads
+ * read without a lock (BASE_URL, ENCRYPTION_KEY, the timeouts, ...) or
+ * that size what runs (HELPERS, MAX_WORKERS, FCGI_THREADS, ...).
+ */
+static const struct {
+	const char	*key;
+	live_fn		 apply;
+} live[] = {
+	{ "LOG_LEVEL",		live_log },
+	{ "OUTBOUND_PROXY",	live_egress },
+	{ "EGRESS_REST",	live_egress },
+	{ "YTDLP_DIR",		live_helpers },
+	{ "YTDLP_PYTHON",	live_helpers },
+	{ "YTDLP_PYTHONPATH",	live_helpers },
+	{ "HELPER_SCRIPT",	live_helpers },
+	{ "COOKIES_PATH",	live_helpers },
+	{ "HELPER_MAX_REQUESTS", live_pool },
+	{ "HELPER_MAX_RSS_MB",	live_pool },
+	{ "QUEUE_MAX",		live_pool },
+};
+#define NLIVE	(sizeof(live) / sizeof(live[0]))
+
+static live_fn
+live_for(const char *key)
+{
+	size_t	 i;
+
+	for (i = 0; i < NLIVE; i++)
+		if (strcmp(live[i].key, key) == 0)
+			return live[i].apply;
+	return NULL;
+}
+
+/*
+ * The configuration read again (new, checked as the start checks it)
+ * against the running one (old, app->conf): each live function whose
+ * keys changed runs once with both, and on success those keys' values
+ * move into old; the other changed keys are logged and kept.  Called by
+ * the main thread only, which alone writes app->conf; what other
+ * threads read of it never changes.  new keeps what was not taken.
+ */
+static void
+reconf(struct app *app, struct conf *old, struct conf *new)
+{
+	const char	*changed[64];
+	live_fn		 done[NLIVE], fn;
+	int		 n, i, j, ndone = 0, rc;
+
+	if ((n = conf_diff(old, new, changed, 64)) == 0) {
+		log_info("reload: no setting changed");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if ((fn = live_for(changed[i])) == NULL) {
+			log_warnx("reload: %s changed: it cannot change while "
+			    "running, the running value stays until the next "
+			    "start", changed[i]);
+			continue;
+		}
+		for (j = 0; j < ndone && done[j] != fn; j++)
+			continue;
+		if (j < ndone)
+			continue;
+		done[ndone++] = fn;
+		rc = fn(app, old, new);
+		for (j = i; j < n; j++)
+			if (live_for(changed[j]) == fn && rc == 0) {
+				conf_take(old, new, changed[j]);
+				log_info("reload: %s changed: applied",
+				    changed[j]);
+			}
+	}
+}
+
+/*
+ * SIGHUP: reopen the log; with a configuration read again (new, checked
+ * by app_check; NULL: none usable), apply what can change live
+ * (reconf); and replace every helper, gracefully, so that a new yt-dlp
+ * in YTDLP_DIR and new helper settings are used.  new stays the
+ * caller's to clear.  What must be read again at every SIGHUP whether
+ * its key changed or not (a file's contents) belongs here, after
+ * reconf, with app->conf then holding the running values.
+ */
 void
-app_reload(struct app *app)
+app_reload(struct app *app, struct conf *new)
 {
 	if (log_reopen() == -1)
 		log_warn("%s: %s", __func__, app->conf.log_file);
+	if (new != NULL)
+		reconf(app, &app->conf, new);
 	if (app->pool != NULL)
 		pool_reload(app->pool);
 }

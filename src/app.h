@@ -34,8 +34,10 @@ struct app {
 
 int	 app_check(const struct conf *, char *version, size_t vsz,
 	    char *err, size_t errsz);
+int	 app_check_files(const struct conf *, int log_file, char *err,
+	    size_t errsz);
 int	 app_init(struct app *, char *err, size_t errsz);
-void	 app_reload(struct app *);
+void	 app_reload(struct app *, struct conf *);
 void	 app_stop(struct app *);
 void	 app_free(struct app *);
 

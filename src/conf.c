@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 
 #include "conf.h"
+#include "dotenv.h"
 #include "egress.h"
 #include "log.h"
 
@@ -76,6 +77,7 @@ static const struct key keys[] = {
 	{ "FFMPEG",		K_STR,	S(ffmpeg), 0, 0 },
 	{ "LOG_LEVEL",		K_LEVEL, S(log_level), 0, 0 },
 	{ "LOG_FILE",		K_STR,	S(log_file), 0, 0 },
+	{ "PID_FILE",		K_STR,	S(pid_file), 0, 0 },
 	{ "BODY_MAX",		K_INT,	S(body_max), 1024, 16777216 },
 	{ "SHUTDOWN_TIMEOUT",	K_INT,	S(shutdown_timeout), 0, 3600 },
 	{ "FETCH_ALLOW_PRIVATE", K_BOOL, S(fetch_allow_private), 0, 0 },
@@ -83,6 +85,11 @@ static const struct key keys[] = {
 };
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+/* ENCRYPTION_KEY values our own examples show: never a real key. */
+static const char *const placeholders[] = {
+	"change-me-to-a-long-random-string", "change-me", NULL
+};
 
 /* Number of online processors, at least 1. */
 int
@@ -136,6 +143,58 @@ findkey(const char *name)
 	return NULL;
 }
 
+/* Edits (insert, delete, replace) from a to b, ignoring case; at most
+ * 3 counted. */
+static int
+distance(const char *a, const char *b)
+{
+	int	 row[64], prev, tmp, i, j, la = strlen(a), lb = strlen(b);
+
+	if (la >= 64 || lb >= 64 || abs(la - lb) > 3)
+		return 4;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			tmp = row[j];
+			row[j] = prev + (toupper((unsigned char)a[i - 1]) !=
+			    toupper((unsigned char)b[j - 1]));
+			if (row[j - 1] + 1 < row[j])
+				row[j] = row[j - 1] + 1;
+			if (tmp + 1 < row[j])
+				row[j] = tmp + 1;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+/*
+ * The key an unknown name was probably meant to be: one a typo or two
+ * away (LOG_LEVL, log_level), or one the name starts with (serverjs's
+ * FFMPEG_PATH); NULL when none is near.
+ */
+static const char *
+nearkey(const char *name)
+{
+	const char	*best = NULL;
+	size_t		 i, n;
+	int		 d, bestd = 3;
+
+	for (i = 0; i < NKEYS; i++) {
+		n = strlen(keys[i].name);
+		if ((d = distance(name, keys[i].name)) < bestd ||
+		    (best == NULL && strncasecmp(name, keys[i].name, n) == 0 &&
+		    name[n] == '_')) {
+			best = keys[i].name;
+			bestd = d < bestd ? d : bestd;
+		}
+	}
+	return best;
+}
+
 /*
  * YTDLP_PYTHON unset: the interpreter of the yt-dlp environment that
  * tiktok-fcgi-ytdlp keeps in YTDLP_DIR ("current" is the live one), or
@@ -172,104 +231,6 @@ masked(const char *v, char *buf, size_t sz)
 		return v;
 	snprintf(buf, sz, "%.*s***%s", (int)(s + 3 - v), v, at);
 	return buf;
-}
-
-/*
- * REDIS_URL's unix://[:password@]/path[?db=N] (after "unix://"): a path
- * is no host, so this is not a URL libcurl parses.  0, or -1 and err.
- */
-static int
-redis_unix(struct conf *c, const char *v, char *err, size_t errsz)
-{
-	const char	*at, *path, *q;
-	char		*pass, *end;
-	long		 db = 0;
-	int		 n;
-
-	path = v;
-	if (*v == ':' && (at = strchr(v, '@')) != NULL) {
-		if ((pass = curl_easy_unescape(NULL, v + 1, (int)(at - v - 1),
-		    &n)) == NULL) {
-			snprintf(err, errsz, "out of memory");
-			return -1;
-		}
-		if (*pass != '\0')
-			c->redis_password = strdup(pass);
-		curl_free(pass);
-		path = at + 1;
-	}
-	q = strchrnul(path, '?');
-	if (*path != '/' || q - path < 2) {
-		snprintf(err, errsz, "unix:// needs a socket path "
-		    "(unix:///run/redis/redis.sock)");
-		return -1;
-	}
-	if (*q == '?') {
-		if (strncmp(q, "?db=", 4) != 0 || (db = strtol(q + 4, &end,
-		    10), *end != '\0') || q[4] == '\0' || db < 0 ||
-		    db > 1000) {
-			snprintf(err, errsz, "?db= must be a number");
-			return -1;
-		}
-	}
-	c->redis_socket = strndup(path, (size_t)(q - path));
-	c->redis_db = (int)db;
-	return 0;
-}
-
-/*
- * REDIS_URL: redis://[[user]:password@]host[:port][/db] or
- * unix://[:password@]/path[?db=N], into the conf's redis_* fields.
- * Returns 0, or -1 with why in err (never the password).
- */
-static int
-redis_parse(struct conf *c, const char *v, char *err, size_t errsz)
-{
-	CURLU	*u;
-	char	*host = NULL, *port = NULL, *path = NULL, *pass = NULL;
-	char	*end;
-	long	 db = 0;
-	int	 rc = -1;
-
-	c->redis_port = 6379;
-	if (strncmp(v, "unix://", 7) == 0)
-		return redis_unix(c, v + 7, err, errsz);
-	if (strncmp(v, "redis://", 8) != 0) {
-		snprintf(err, errsz, "not a redis:// or unix:// URL");
-		return -1;
-	}
-	if ((u = curl_url()) == NULL ||
-	    curl_url_set(u, CURLUPART_URL, v, CURLU_NON_SUPPORT_SCHEME) !=
-	    CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    *host == '\0') {
-		snprintf(err, errsz, "redis:// needs a host");
-		goto out;
-	}
-	if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
-		c->redis_port = atoi(port);
-	if (curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK &&
-	    path[0] == '/' && path[1] != '\0') {
-		db = strtol(path + 1, &end, 10);
-		if (*end != '\0' || db < 0 || db > 1000) {
-			snprintf(err, errsz, "the database must be a number "
-			    "(redis://host:port/0)");
-			goto out;
-		}
-	}
-	curl_url_get(u, CURLUPART_PASSWORD, &pass, CURLU_URLDECODE);
-	c->redis_host = strdup(host);
-	c->redis_db = (int)db;
-	if (pass != NULL && *pass != '\0')
-		c->redis_password = strdup(pass);
-	rc = 0;
-out:
-	curl_free(host);
-	curl_free(port);
-	curl_free(path);
-	curl_free(pass);
-	curl_url_cleanup(u);
-	return rc;
 }
 
 /*
@@ -334,7 +295,8 @@ setkey(struct conf *c, const struct key *k, const char *v, char *err,
 		free(c->redis_socket);
 		free(c->redis_password);
 		c->redis_host = c->redis_socket = c->redis_password = NULL;
-		if (*v != '\0' && redis_parse(c, v, why, sizeof(why)) == -1) {
+		if (*v != '\0' && conf_redis_parse(c, v, why,
+		    sizeof(why)) == -1) {
 			snprintf(err, errsz, "%s: %s", k->name, why);
 			return -1;
 		}
@@ -371,6 +333,17 @@ setkey(struct conf *c, const struct key *k, const char *v, char *err,
 		}
 		break;
 	case K_STR:
+		if (*v == '\0' && k->off == S(encryption_key)) {
+			snprintf(err, errsz, "%s: empty: set a long random "
+			    "string (openssl rand -hex 32), or leave the key "
+			    "out for a random one per run", k->name);
+			return -1;
+		}
+		if (*v != '\0' && *v != '/' && k->off == S(pid_file)) {
+			snprintf(err, errsz, "%s: %s: not an absolute path",
+			    k->name, v);
+			return -1;
+		}
 		break;
 	}
 	free(*sp);
@@ -388,118 +361,31 @@ setkey(struct conf *c, const struct key *k, const char *v, char *err,
 	return 0;
 }
 
-/*
- * The value of a KEY=value line, read as the dotenv package (v16)
- * reads it, so that a serverjs .env means the same here: a value in
- * single, double or back quotes is what is between them (double quotes
- * also turn \n and \r into line breaks), and a comment may follow; an
- * unquoted value ends at the first '#' and is trimmed.  v is changed in
- * place; returns where the value starts.
- */
-static char *
-dotenv_value(char *v)
-{
-	char	*e, *r, *w, q;
-	size_t	 len;
+struct fileread {
+	struct conf	*c;
+	const char	*file;
+};
 
-	while (isspace((unsigned char)*v))
-		v++;
-	q = *v;
-	if (q == '"' || q == '\'' || q == '`') {
-		for (e = v + 1; *e != '\0' && *e != q; e++)
-			if (q == '"' && e[0] == '\\' && e[1] == '"')
-				e++;
-		for (r = e + (*e != '\0'); isspace((unsigned char)*r); r++)
-			continue;
-		if (*e == q && (*r == '\0' || *r == '#')) {
-			*e = '\0';
-			if (q != '"')
-				return v + 1;
-			for (r = w = v + 1; *r != '\0'; r++, w++) {
-				if (r[0] == '\\' && (r[1] == 'n' || r[1] == 'r')) {
-					*w = r[1] == 'n' ? '\n' : '\r';
-					r++;
-				} else
-					*w = *r;
-			}
-			*w = '\0';
-			return v + 1;
-		}
-	}
-	v[strcspn(v, "#")] = '\0';
-	len = strlen(v);
-	while (len > 0 && isspace((unsigned char)v[len - 1]))
-		v[--len] = '\0';
-	return v;
-}
-
-/*
- * Read KEY=value lines.  Blank lines and comment lines are skipped; a
- * UTF-8 byte order mark, "export" before a key, quotes and a trailing
- * comment are read as dotenv reads them (see dotenv_value).  Keys we do
- * not know are warned about, not refused.
- */
+/* One line of the file: a key we know is set, unless the environment
+ * sets it (the environment wins); another is warned about. */
 static int
-readfile(struct conf *c, const char *file, char *err, size_t errsz)
+fileline(void *arg, const char *k, const char *v, int lineno, char *err,
+    size_t errsz)
 {
-	FILE			*f;
-	char			*line = NULL, *k, *v, *e;
-	size_t			 cap = 0, len;
-	ssize_t			 n;
-	int			 lineno = 0, rc = -1;
+	struct fileread		*fr = arg;
 	const struct key	*key;
-	struct stat		 st;
+	const char		*near;
 
-	if ((f = fopen(file, "re")) == NULL || fstat(fileno(f), &st) == -1) {
-		snprintf(err, errsz, "%s: %s", file, strerror(errno));
-		if (f != NULL)
-			fclose(f);
-		return -1;
+	if ((key = findkey(k)) == NULL) {
+		near = nearkey(k);
+		log_warnx("%s:%d: unknown key %s ignored%s%s%s", fr->file,
+		    lineno, k, near ? " (did you mean " : "",
+		    near ? near : "", near ? "?)" : "");
+		return 0;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errsz, "%s is not a file", file);
-		fclose(f);
-		return -1;
-	}
-	while ((n = getline(&line, &cap, f)) != -1) {
-		k = line;
-		if (lineno++ == 0 && strncmp(k, "\xef\xbb\xbf", 3) == 0)
-			k += 3;
-		while (isspace((unsigned char)*k))
-			k++;
-		len = strlen(k);
-		while (len > 0 && isspace((unsigned char)k[len - 1]))
-			k[--len] = '\0';
-		if (*k == '\0' || *k == '#')
-			continue;
-		if (strncmp(k, "export", 6) == 0 &&
-		    isspace((unsigned char)k[6]))
-			for (k += 6; isspace((unsigned char)*k); k++)
-				continue;
-		if ((v = strchr(k, '=')) == NULL) {
-			snprintf(err, errsz, "%s:%d: expected KEY=value",
-			    file, lineno);
-			goto out;
-		}
-		*v++ = '\0';
-		for (e = v - 2; e >= k && isspace((unsigned char)*e); e--)
-			*e = '\0';
-		v = dotenv_value(v);
-		if ((key = findkey(k)) == NULL) {
-			log_warnx("%s: %s:%d: unknown key %s ignored",
-			    __func__, file, lineno, k);
-			continue;
-		}
-		if (getenv(k) != NULL)
-			continue;	/* the environment wins */
-		if (setkey(c, key, v, err, errsz) == -1)
-			goto out;
-	}
-	rc = 0;
-out:
-	free(line);
-	fclose(f);
-	return rc;
+	if (getenv(k) != NULL)
+		return 0;
+	return setkey(fr->c, key, v, err, errsz);
 }
 
 /*
@@ -510,12 +396,15 @@ out:
 int
 conf_load(struct conf *c, const char *file, char *err, size_t errsz)
 {
+	struct fileread	 fr;
 	size_t		 i;
 	const char	*v;
 	struct stat	 st;
 
 	defaults(c);
-	if (file != NULL && readfile(c, file, err, errsz) == -1)
+	fr.c = c;
+	fr.file = file;
+	if (file != NULL && dotenv_read(file, fileline, &fr, err, errsz) == -1)
 		goto fail;
 	for (i = 0; i < NKEYS; i++)
 		if ((v = getenv(keys[i].name)) != NULL &&
@@ -538,6 +427,14 @@ conf_load(struct conf *c, const char *file, char *err, size_t errsz)
 		    c->helper_script == NULL ? "HELPER_SCRIPT" : "FFMPEG");
 		goto fail;
 	}
+	for (i = 0; c->encryption_key != NULL && placeholders[i] != NULL; i++)
+		if (strcmp(c->encryption_key, placeholders[i]) == 0) {
+			snprintf(err, errsz, "ENCRYPTION_KEY: still the "
+			    "example's \"%s\": set a long random string "
+			    "(openssl rand -hex 32), the same on every "
+			    "instance", placeholders[i]);
+			goto fail;
+		}
 	if (c->encryption_key != NULL &&
 	    strlen(c->encryption_key) < KEY_MIN_LENGTH)
 		c->weak_key = 1;
@@ -569,4 +466,62 @@ conf_clear(struct conf *c)
 	free(c->redis_socket);
 	free(c->redis_password);
 	c->redis_host = c->redis_socket = c->redis_password = NULL;
+}
+
+/*
+ * The keys whose values differ between a and b (YTDLP_PYTHON too when
+ * only the environment YTDLP_DIR holds changed), at most max of them,
+ * into names (static strings).  Returns how many.  For SIGHUP: what the
+ * file and the environment say now against what runs.
+ */
+int
+conf_diff(const struct conf *a, const struct conf *b, const char **names,
+    int max)
+{
+	const char	*sa, *sb;
+	size_t		 i;
+	int		 n = 0, same;
+
+	for (i = 0; i < NKEYS && n < max; i++) {
+		if (keys[i].kind == K_INT || keys[i].kind == K_BOOL ||
+		    keys[i].kind == K_LEVEL)
+			same = *(const int *)((const char *)a + keys[i].off) ==
+			    *(const int *)((const char *)b + keys[i].off);
+		else {
+			sa = *(char *const *)((const char *)a + keys[i].off);
+			sb = *(char *const *)((const char *)b + keys[i].off);
+			same = sa == sb || (sa != NULL && sb != NULL &&
+			    strcmp(sa, sb) == 0);
+		}
+		if (!same)
+			names[n++] = keys[i].name;
+	}
+	return n;
+}
+
+/*
+ * Move the value of key name from one configuration to another (a
+ * string changes hands: from's becomes NULL), with what is derived from
+ * it.  Returns 0, or -1 for a name that is no key.
+ */
+int
+conf_take(struct conf *to, struct conf *from, const char *name)
+{
+	const struct key	*k;
+	char			**sto, **sfrom;
+
+	if ((k = findkey(name)) == NULL)
+		return -1;
+	if (k->kind == K_INT || k->kind == K_BOOL || k->kind == K_LEVEL) {
+		*(int *)((char *)to + k->off) = *(int *)((char *)from + k->off);
+		return 0;
+	}
+	sto = (char **)((char *)to + k->off);
+	sfrom = (char **)((char *)from + k->off);
+	free(*sto);
+	*sto = *sfrom;
+	*sfrom = NULL;
+	if (k->off == S(ytdlp_python))
+		to->ytdlp_fallback = from->ytdlp_fallback;
+	return 0;
 }

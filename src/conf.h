@@ -52,6 +52,7 @@ struct conf {
 	char	*ffmpeg;		/* FFMPEG */
 	int	 log_level;		/* LOG_LEVEL, enum log_level */
 	char	*log_file;		/* LOG_FILE */
+	char	*pid_file;		/* PID_FILE, or NULL */
 	int	 body_max;		/* BODY_MAX, bytes */
 	int	 shutdown_timeout;	/* SHUTDOWN_TIMEOUT, s */
 	int	 fetch_allow_private;	/* FETCH_ALLOW_PRIVATE (tests) */
@@ -60,6 +61,11 @@ struct conf {
 
 int	 conf_load(struct conf *, const char *file, char *err, size_t errsz);
 void	 conf_clear(struct conf *);
+int	 conf_diff(const struct conf *, const struct conf *,
+	    const char **names, int max);
+int	 conf_take(struct conf *to, struct conf *from, const char *name);
 int	 conf_ncpu(void);
+int	 conf_redis_parse(struct conf *, const char *url, char *err,
+	    size_t errsz);	/* conf_redis.c */
 
 #endif /* CONF_H */

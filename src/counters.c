@@ -24,7 +24,7 @@ static const double buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 static const char *const upnames[UP_MAX] = { "extract_not_found",
     "extract_private", "extract_blocked", "extract_unsupported",
     "extract_timeout", "extract_busy", "extract_other",
-    "extract_unreadable", "cdn_status",
+    "extract_unreadable", "extract_unreachable", "cdn_status",
     "cdn_timeout", "cdn_connect", "cdn_cut" };
 
 static unsigned long	 by_status[NROUTES][600];

@@ -1,6 +1,8 @@
 /*
- * The egress table (egress.h): built once at start, then only each
- * entry's counters and rest change, under one lock.
+ * The egress table (egress.h): built at start; then each entry's
+ * counters and rest change, under one lock, and a reload (SIGHUP) may
+ * retire entries and add others.  An entry is never freed or moved
+ * while the program runs: extractions in flight hold pointers to them.
  */
 #include "config.h"
 
@@ -32,10 +34,12 @@ struct egress {
 	long long	 ok_at;		/* monotonic ms: the last success */
 	unsigned long	 successes;
 	unsigned long	 blocks;
+	int		 retired;	/* not in OUTBOUND_PROXY any more */
 };
 
 static struct egress	 table[EGRESS_MAX];
-static int		 ntable;
+static int		 ntable;	/* entries made, retired ones too */
+static int		 nactive;	/* entries not retired */
 static int		 turn;		/* round robin */
 static long long	 rest_ms = 60000;
 static pthread_mutex_t	 mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -177,6 +181,65 @@ add_one(const char *url, int n, void *arg)
 	for (i = 0; i < 8; i++)
 		snprintf(e->id + 2 * i, 3, "%02x", md[i]);
 	ntable = n + 1;
+	nactive = ntable;
+	return 0;
+}
+
+/* A reload's entry: the one with that URL back in service (its counts
+ * kept), else a new one at the end of the table. */
+static int
+keep_one(const char *url, int n, void *arg)
+{
+	int	 i, *seen = arg;
+
+	(void)n;
+	for (i = 0; i < ntable; i++)
+		if (strcmp(table[i].url, url) == 0)
+			break;
+	if (i == ntable && add_one(url, ntable, NULL) == -1)
+		return -1;
+	if (!seen[i]) {
+		seen[i] = 1;
+		table[i].retired = 0;
+	}
+	return 0;
+}
+
+/*
+ * OUTBOUND_PROXY and EGRESS_REST again (SIGHUP; list checked): the
+ * entries of the list serve from now on, those that left it are
+ * retired (no extraction or fetch picks them; links naming them are
+ * fetched through the others), each entry's state is kept.  Returns 0,
+ * or -1 when the table would pass EGRESS_MAX entries in all (nothing
+ * changed then).
+ */
+int
+egress_reload(const char *list, int rest_s)
+{
+	int	 seen[EGRESS_MAX], retired[EGRESS_MAX], i, old = ntable;
+	int	 oldactive = nactive;
+
+	memset(seen, 0, sizeof(seen));
+	pthread_mutex_lock(&mtx);
+	for (i = 0; i < ntable; i++)
+		retired[i] = table[i].retired;
+	if (list != NULL && each(list, keep_one, seen) == -1) {
+		for (i = old; i < ntable; i++)
+			free(table[i].url);
+		memset(&table[old], 0, sizeof(table[0]) * (ntable - old));
+		ntable = old;
+		nactive = oldactive;
+		for (i = 0; i < ntable; i++)
+			table[i].retired = retired[i];
+		pthread_mutex_unlock(&mtx);
+		return -1;
+	}
+	rest_ms = 1000LL * rest_s;
+	for (i = 0, nactive = 0; i < ntable; i++) {
+		table[i].retired = !seen[i];
+		nactive += seen[i];
+	}
+	pthread_mutex_unlock(&mtx);
 	return 0;
 }
 
@@ -203,14 +266,19 @@ egress_free(void)
 	for (i = 0; i < ntable; i++)
 		free(table[i].url);
 	memset(table, 0, sizeof(table));
-	ntable = 0;
+	ntable = nactive = 0;
 }
 
 /* Proxies configured (0: straight out). */
 int
 egress_count(void)
 {
-	return ntable;
+	int	 n;
+
+	pthread_mutex_lock(&mtx);
+	n = nactive;
+	pthread_mutex_unlock(&mtx);
+	return n;
 }
 
 /*
@@ -225,12 +293,14 @@ egress_pick(const struct egress *avoid)
 	long long		 now = proc_now_ms();
 	int			 i, k;
 
-	if (ntable == 0)
-		return NULL;
 	pthread_mutex_lock(&mtx);
+	if (nactive == 0) {
+		pthread_mutex_unlock(&mtx);
+		return NULL;
+	}
 	for (i = 0; i < ntable; i++) {
 		k = (turn + i) % ntable;
-		if (&table[k] == avoid)
+		if (&table[k] == avoid || table[k].retired)
 			continue;
 		if (table[k].rest_until <= now) {
 			best = &table[k];
@@ -240,22 +310,27 @@ egress_pick(const struct egress *avoid)
 		if (best == NULL || table[k].rest_until < best->rest_until)
 			best = &table[k];
 	}
+	if (best == NULL && avoid != NULL && !avoid->retired)
+		best = avoid;
 	pthread_mutex_unlock(&mtx);
-	return best != NULL ? best : avoid;
+	return best;
 }
 
 /* The egress with that id, or NULL (not in this instance's list). */
 const struct egress *
 egress_find(const char *id)
 {
-	int	 i;
+	const struct egress	*e = NULL;
+	int			 i;
 
 	if (id == NULL)
 		return NULL;
-	for (i = 0; i < ntable; i++)
-		if (strcmp(table[i].id, id) == 0)
-			return &table[i];
-	return NULL;
+	pthread_mutex_lock(&mtx);
+	for (i = 0; i < ntable && e == NULL; i++)
+		if (!table[i].retired && strcmp(table[i].id, id) == 0)
+			e = &table[i];
+	pthread_mutex_unlock(&mtx);
+	return e;
 }
 
 const char *
@@ -280,7 +355,8 @@ others_succeed(const struct egress *e, long long now)
 	int	 i;
 
 	for (i = 0; i < ntable; i++)
-		if (&table[i] != e && table[i].rest_until <= now &&
+		if (&table[i] != e && !table[i].retired &&
+		    table[i].rest_until <= now &&
 		    table[i].ok_at >= e->row_since && table[i].ok_at != 0)
 			return 1;
 	return 0;
@@ -330,15 +406,22 @@ egress_note(const struct egress *ce, enum egress_outcome what)
 	pthread_mutex_unlock(&mtx);
 }
 
-/* The i-th egress's state, for /health and /metrics.  -1: no such. */
+/* The i-th egress in service's state, for /health and /metrics.  -1: no
+ * such. */
 int
-egress_stats(int i, struct egress_stats *st)
+egress_stats(int n, struct egress_stats *st)
 {
 	long long	 now = proc_now_ms();
+	int		 i;
 
-	if (i < 0 || i >= ntable)
-		return -1;
 	pthread_mutex_lock(&mtx);
+	for (i = 0; i < ntable; i++)
+		if (!table[i].retired && n-- == 0)
+			break;
+	if (i >= ntable) {
+		pthread_mutex_unlock(&mtx);
+		return -1;
+	}
 	memcpy(st->id, table[i].id, sizeof(st->id));
 	snprintf(st->shown, sizeof(st->shown), "%s", table[i].shown);
 	st->resting = table[i].rest_until > now;

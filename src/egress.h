@@ -39,6 +39,7 @@ struct egress_stats {
 int			 egress_check(const char *list, char *err,
 			    size_t errsz);
 int			 egress_init(const char *list, int rest_s);
+int			 egress_reload(const char *list, int rest_s);
 void			 egress_free(void);
 int			 egress_count(void);
 const struct egress	*egress_pick(const struct egress *avoid);

@@ -201,8 +201,9 @@ out:
 }
 
 /*
- * Before every request, redirects included: through a proxy, the URL's
- * host must be one we may ask for (target_public).
+ * Before every request, redirects included: through a proxy (arg is
+ * the handle then; NULL straight out), the URL's host must be one we may
+ * ask for (target_public).
  */
 static int
 before_request(void *arg, char *primary_ip, char *local_ip, int primary_port,
@@ -212,7 +213,7 @@ before_request(void *arg, char *primary_ip, char *local_ip, int primary_port,
 	char	*url = NULL;
 
 	(void)primary_ip; (void)local_ip; (void)primary_port; (void)local_port;
-	if (conf->outbound_proxy == NULL || conf->fetch_allow_private)
+	if (h == NULL || conf->fetch_allow_private)
 		return CURL_PREREQFUNC_OK;
 	if (curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK ||
 	    url == NULL || !target_public(url)) {
@@ -226,15 +227,15 @@ before_request(void *arg, char *primary_ip, char *local_ip, int primary_port,
  * libcurl asks us for every socket it connects, after DNS resolution and
  * for every redirect hop: refuse non-public addresses here, where the
  * address is the one really used (no DNS rebinding window).  Through a
- * proxy the only address is the proxy's, which the operator chose; the
- * URLs asked of it are checked by before_request.
+ * proxy (u is the handle then; NULL straight out) the only address is
+ * the proxy's, which the operator chose; the URLs asked of it are
+ * checked by before_request.
  */
 static curl_socket_t
 open_socket(void *u, curlsocktype purpose, struct curl_sockaddr *a)
 {
-	(void)u;
 	if (purpose == CURLSOCKTYPE_IPCXN && !conf->fetch_allow_private &&
-	    conf->outbound_proxy == NULL && !fetch_addr_public(&a->addr)) {
+	    u == NULL && !fetch_addr_public(&a->addr)) {
 		guard_hit = 1;
 		return CURL_SOCKET_BAD;
 	}
@@ -453,17 +454,20 @@ fetch_setup(CURL *h, const struct egress *e)
 	rc |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	rc |= curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
 	rc |= curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)MAX_REDIRS);
+	if (e == NULL)
+		e = egress_pick(NULL);
+	/* The guard's callbacks learn from their data whether this handle
+	 * goes through a proxy (the list may change at SIGHUP). */
 	rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, e != NULL ? h : NULL);
 	rc |= curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, before_request);
-	rc |= curl_easy_setopt(h, CURLOPT_PREREQDATA, h);
+	rc |= curl_easy_setopt(h, CURLOPT_PREREQDATA, e != NULL ? h : NULL);
 	rc |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
 	    (long)(conf->download_timeout < 20 ? conf->download_timeout : 20));
 	/* A CDN that sends nothing for DOWNLOAD_TIMEOUT seconds is dead. */
 	rc |= curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	rc |= curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)conf->download_timeout);
 	rc |= curl_easy_setopt(h, CURLOPT_SHARE, share);
-	if (e == NULL)
-		e = egress_pick(NULL);
 	/* No egress: straight out, whatever the environment says. */
 	rc |= curl_easy_setopt(h, CURLOPT_PROXY, e != NULL ? egress_url(e) :
 	    "");

@@ -3,6 +3,11 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +20,7 @@
 
 #include "app.h"
 #include "egress.h"
+#include "fetch.h"
 #include "handlers.h"
 #include "cache.h"
 #include "http.h"
@@ -33,11 +39,39 @@ num(struct json_object *o, const char *key, long long v)
 }
 
 /*
- * Each way out (egress.h), credentials never shown; a warning in w when
+ * Is the client (REMOTE_ADDR) on a loopback or private address: the
+ * operator's balancer or monitor rather than the public?  0 when the web
+ * server gives no address.
+ */
+static int
+client_private(struct http *h)
+{
+	const char		*a = http_param(h, "REMOTE_ADDR");
+	struct sockaddr_in	 in;
+	struct sockaddr_in6	 in6;
+
+	memset(&in, 0, sizeof(in));
+	memset(&in6, 0, sizeof(in6));
+	if (a == NULL)
+		return 0;
+	if (inet_pton(AF_INET, a, &in.sin_addr) == 1) {
+		in.sin_family = AF_INET;
+		return !fetch_addr_public((struct sockaddr *)&in);
+	}
+	if (inet_pton(AF_INET6, a, &in6.sin6_addr) == 1) {
+		in6.sin6_family = AF_INET6;
+		return !fetch_addr_public((struct sockaddr *)&in6);
+	}
+	return 0;
+}
+
+/*
+ * Each way out (egress.h), credentials never shown, the proxy's address
+ * only to the operator's own networks (shown); a warning in w when
  * TikTok refuses every one of them.
  */
 static struct json_object *
-egress_json(struct json_object *w)
+egress_json(struct json_object *w, int shown)
 {
 	struct json_object	*a = json_object_new_array(), *e;
 	struct egress_stats	 es;
@@ -46,8 +80,9 @@ egress_json(struct json_object *w)
 	for (i = 0; egress_stats(i, &es) == 0; i++) {
 		e = json_object_new_object();
 		json_object_object_add(e, "id", json_object_new_string(es.id));
-		json_object_object_add(e, "proxy",
-		    json_object_new_string(es.shown));
+		if (shown)
+			json_object_object_add(e, "proxy",
+			    json_object_new_string(es.shown));
 		json_object_object_add(e, "state",
 		    json_object_new_string(es.resting ? "resting" : "ok"));
 		num(e, "successes", (long long)es.successes);
@@ -147,7 +182,8 @@ handle_health(struct app *app, struct http *h)
 		    "refusing this address: several posts were refused in "
 		    "the last minutes"));
 	json_object_object_add(o, "warnings", w);
-	json_object_object_add(o, "egress", egress_json(w));
+	json_object_object_add(o, "egress", egress_json(w,
+	    client_private(h)));
 	json_object_object_add(o, "redis", redis_json(app, w));
 
 	t = json_object_new_object();

@@ -59,7 +59,7 @@ log_init(int foreground, enum log_level lvl, const char *file)
 
 	pthread_mutex_lock(&log_mtx);
 	log_fg = foreground;
-	log_lvl = lvl;
+	__atomic_store_n(&log_lvl, lvl, __ATOMIC_RELAXED);
 	if (log_fd != -1) {
 		close(log_fd);
 		log_fd = -1;
@@ -78,9 +78,16 @@ log_init(int foreground, enum log_level lvl, const char *file)
 	return rc;
 }
 
+/* The level from now on (SIGHUP: LOG_LEVEL changed), for every thread. */
+void
+log_set_level(enum log_level lvl)
+{
+	__atomic_store_n(&log_lvl, lvl, __ATOMIC_RELAXED);
+}
+
 /*
- * Reopen the log file (after rotation, on SIGHUP).  Returns 0, or -1 if
- * it could not be opened (logging then falls back to syslog).
+ * Reopen the log file (after rotation: SIGUSR1, or SIGHUP).  Returns 0,
+ * or -1 if it could not be opened (logging then falls back to syslog).
  */
 int
 log_reopen(void)
@@ -121,20 +128,24 @@ vlog(enum log_level lvl, const char *fmt, va_list ap, int err)
 	time_t		 now;
 	int		 pri, n;
 
-	if (lvl > log_lvl)
+	if (lvl > __atomic_load_n(&log_lvl, __ATOMIC_RELAXED))
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (err)
 		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), ": %s",
 		    strerror(err));
 
+	/* Where to is read under the lock: a reopen may change it. */
+	pthread_mutex_lock(&log_mtx);
 	if (!log_fg && log_fd == -1) {
+		pthread_mutex_unlock(&log_mtx);
 		pri = lvl == LOG_LEVEL_ERROR ? LOG_ERR :
 		    lvl == LOG_LEVEL_WARN ? LOG_WARNING :
 		    lvl == LOG_LEVEL_INFO ? LOG_INFO : LOG_DEBUG;
 		syslog(pri, "%s", msg);
 		return;
 	}
+	pthread_mutex_unlock(&log_mtx);
 	now = time(NULL);
 	gmtime_r(&now, &tm);
 	n = snprintf(line, sizeof(line),

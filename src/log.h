@@ -19,6 +19,7 @@ enum log_level {
 
 int	 log_level_parse(const char *, enum log_level *);
 int	 log_init(int foreground, enum log_level, const char *file);
+void	 log_set_level(enum log_level);
 int	 log_reopen(void);
 void	 log_close(void);
 void	 log_warn(const char *, ...)

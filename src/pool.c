@@ -59,6 +59,7 @@ pool_strerror(enum pool_err e)
 	case POOL_TIMEOUT:	return "timeout";
 	case POOL_BUSY:		return "busy";
 	case POOL_UNREADABLE:	return "unreadable";
+	case POOL_UNREACHABLE:	return "unreachable";
 	default:		return "other";
 	}
 }
@@ -212,6 +213,55 @@ pool_reload(struct pool *p)
 	pthread_mutex_lock(&p->mtx);
 	p->reload = 1;
 	wake(p);
+	pthread_mutex_unlock(&p->mtx);
+}
+
+/*
+ * The program and settings of the helpers started from now on (SIGHUP:
+ * YTDLP_PYTHON or YTDLP_DIR changed); those running keep theirs until
+ * replaced (pool_reload).  The strings are copied.  0, or -1 (out of
+ * memory: nothing changed).
+ */
+int
+pool_set_program(struct pool *p, const char *python, const char *script,
+    const struct helper_settings *settings)
+{
+	struct helper_settings	 hs = *settings;
+	char			*py, *sc, **envp;
+
+	pthread_mutex_lock(&p->mtx);
+	hs.workers = p->per_helper;
+	pthread_mutex_unlock(&p->mtx);
+	py = strdup(python);
+	sc = strdup(script);
+	envp = helper_env(&hs);
+	if (py == NULL || sc == NULL || envp == NULL) {
+		free(py);
+		free(sc);
+		helper_env_free(envp);
+		return -1;
+	}
+	pthread_mutex_lock(&p->mtx);
+	free(p->python);
+	free(p->script);
+	helper_env_free(p->envp);
+	p->python = py;
+	p->script = sc;
+	p->envp = envp;
+	pthread_mutex_unlock(&p->mtx);
+	return 0;
+}
+
+/* Limits that change live: recycling (helpers started from now on) and
+ * the queue's length. */
+void
+pool_set_limits(struct pool *p, int max_requests, int max_rss_mb,
+    int queue_max)
+{
+	pthread_mutex_lock(&p->mtx);
+	p->o.max_requests = max_requests;
+	p->o.max_rss_mb = max_rss_mb;
+	p->o.queue_max = queue_max;
 	pthread_mutex_unlock(&p->mtx);
 }
 

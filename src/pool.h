@@ -42,6 +42,7 @@ enum pool_err {
 	POOL_TIMEOUT,		/* 504 */
 	POOL_BUSY,		/* 503: queue full or no helper alive */
 	POOL_UNREADABLE,	/* 502: yt-dlp could not read TikTok's answer */
+	POOL_UNREACHABLE,	/* 503: TikTok (or the proxy) not reached */
 	POOL_OTHER		/* 500 */
 };
 
@@ -71,6 +72,10 @@ void		 pool_free(struct pool *);
 void		 pool_extract(struct pool *, const char *url,
 		    pool_done_fn, void *arg);
 void		 pool_reload(struct pool *);
+int		 pool_set_program(struct pool *, const char *python,
+		    const char *script, const struct helper_settings *);
+void		 pool_set_limits(struct pool *, int max_requests,
+		    int max_rss_mb, int queue_max);
 void		 pool_stats(struct pool *, struct pool_stats *);
 char		*pool_version(struct pool *);
 int		 pool_version_age(const char *version, time_t now);

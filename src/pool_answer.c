@@ -47,6 +47,8 @@ kind_parse(const char *k)
 		return POOL_TIMEOUT;
 	if (strcmp(k, "unreadable") == 0)
 		return POOL_UNREADABLE;
+	if (strcmp(k, "unreachable") == 0)
+		return POOL_UNREACHABLE;
 	return POOL_OTHER;
 }
 
@@ -229,10 +231,17 @@ member_line(struct pool *p, struct member *h, const char *line, size_t len)
 		    json_object_get_string(v) : "extraction failed";
 		err = kind_parse(json_object_object_get_ex(o, "kind", &v) ?
 		    json_object_get_string(v) : NULL);
-		/* yt-dlp's words are for the operator, not the client. */
-		log_info("%s: helper %d: %s: %s", __func__, (int)h->pid,
-		    pool_strerror(err), log_filter(logbuf, sizeof(logbuf),
-		    msg));
+		/* yt-dlp's words are for the operator, not the client; a
+		 * TikTok out of reach is the operator's to act on. */
+		if (err == POOL_UNREACHABLE)
+			log_warnx("%s: TikTok could not be reached%s%s: %s",
+			    __func__, r->egress != NULL ? " through egress " :
+			    "", r->egress != NULL ? egress_id(r->egress) : "",
+			    log_filter(logbuf, sizeof(logbuf), msg));
+		else
+			log_info("%s: helper %d: %s: %s", __func__,
+			    (int)h->pid, pool_strerror(err), log_filter(logbuf,
+			    sizeof(logbuf), msg));
 		pool_note(p, err, r->url);
 		if (err == POOL_BLOCKED && moved_on(p, r))
 			r = NULL;

@@ -57,21 +57,26 @@ router_dispatch(struct app *app, struct http *h)
 /*
  * The end of every request, parked or not: make sure an answer went out,
  * count it (route, status, time) for /metrics, and log it at info, one
- * line as an access log: method, path (never the query: it holds
- * tokens), status, body bytes, milliseconds, and what the handler noted
- * (the cache's hit or miss), or that the client left.
+ * line as an access log: the client's address (the web server's
+ * REMOTE_ADDR), method, path (never the query: it holds tokens), status,
+ * body bytes, milliseconds, and what the handler noted (the cache's hit
+ * or miss), or that the client left.
  */
 void
 router_finish(struct app *app, struct http *h)
 {
-	const char	*note = http_get_note(h);
+	const char	*note = http_get_note(h), *client;
+	char		 addr[64];
 
 	(void)app;
 	if (!http_headers_sent(h))
 		http_error(h, 500, "Internal server error");
 	http_end(h);
 	counters_request(http_route(h), http_get_status(h), http_age(h));
-	log_info("access: %.16s %.200s%.64s %d %llu %.0fms%s%s%s", http_method(h),
+	client = http_param(h, "REMOTE_ADDR");
+	log_info("access: %s %.16s %.200s%.64s %d %llu %.0fms%s%s%s",
+	    client != NULL && *client != '\0' ? log_filter(addr, sizeof(addr),
+	    client) : "-", http_method(h),
 	    http_prefix(h), http_route(h), http_get_status(h),
 	    http_bytes_sent(h), http_age(h) * 1000, note ? " cache=" : "",
 	    note ? note : "", http_gone(h) ? " client-gone" : "");

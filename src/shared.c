@@ -317,7 +317,8 @@ shared_fill(void *arg, const char *key, const char *url, int fresh,
 }
 
 /*
- * Start the thread that talks to Redis (it connects when first needed).
+ * Connect to Redis (within REDIS_TIMEOUT: /health says "up" or "down"
+ * from the first request on), then start the thread that talks to it.
  * NULL on failure.
  */
 struct shared *
@@ -345,6 +346,7 @@ shared_new(const struct conf *c, shared_extract_fn extract,
 	TAILQ_INIT(&sh->waiting);
 	pthread_mutex_init(&sh->mtx, NULL);
 	pthread_cond_init(&sh->cv, NULL);
+	shared_connected(sh);
 	if (pthread_create(&sh->thread, NULL, run, sh) != 0) {
 		pthread_mutex_destroy(&sh->mtx);
 		pthread_cond_destroy(&sh->cv);

@@ -8,6 +8,9 @@ many extractions over stdin/stdout, one JSON object per line:
       "proxy": "socks5h://..."}      (proxy: absent or "" = none)
   <- {"id": 7, "ok": true, "info": {...}}
   <- {"id": 7, "ok": false, "error": "...", "kind": "not_found"}
+     (kinds: not_found, private, blocked, unreachable, timeout,
+     unreadable, unsupported, other: as pool_answer.c and answer.c
+     know them)
   -> {"id": 8, "op": "ping"}        (answered at once, busy or not)
   <- {"id": 8, "ok": true, "pong": true}
 
@@ -131,6 +134,16 @@ UNREADABLE = (
     'unable to extract aweme detail', 'video not available, status code 0',
 )
 
+# yt-dlp's words (2023.03.04's urllib, current releases' urllib and
+# requests handlers alike) for TikTok, or the proxy on the way, not
+# reached at all: no name, no route, nobody listening.
+UNREACHABLE = (
+    'name or service not known', 'temporary failure in name resolution',
+    'no address associated with hostname', 'failed to resolve',
+    'connection refused', 'network is unreachable', 'no route to host',
+    'host unreachable', 'unable to connect to proxy',
+)
+
 
 def classify(msg, status=None):
     """The kind of a failure, from yt-dlp's message (worded differently
@@ -150,6 +163,8 @@ def classify(msg, status=None):
     if ('http error 403' in m or 'http error 429' in m
             or 'too many requests' in m or 'captcha' in m):
         return 'blocked'
+    if any(u in m for u in UNREACHABLE):
+        return 'unreachable'
     if 'timed out' in m or 'timeout' in m:
         return 'timeout'
     if any(u in m for u in UNREADABLE):

@@ -12,7 +12,8 @@ fault injection.  What it does is chosen by the post URL's user name:
   slowMS        answer after MS milliseconds (e.g. slow300)
   garbage       write a line that is not JSON
   long          write a line longer than tiktok-fcgi accepts
-  notfound, private, blocked, other    fail with that kind
+  notfound, private, blocked, unreachable, other
+                fail with that kind
   cdn_A_B_C     as ok, but every format's URL is CDN/A/B/C
   author_HEX    as ok, with uploader = the UTF-8 text HEX encodes
   nohd          as ok, with every format's height unknown (null)
@@ -146,7 +147,7 @@ def extract(rid, url):
         raw(b'{"id": %d, "pad": "' % rid + b'x' * (17 * 1024 * 1024) +
             b'"}\n')
         return
-    if mode in ('notfound', 'private', 'blocked', 'other'):
+    if mode in ('notfound', 'private', 'blocked', 'unreachable', 'other'):
         kind = 'not_found' if mode == 'notfound' else mode
         send({'id': rid, 'ok': False, 'kind': kind,
               'error': '[TikTok] %s: fake %s' % (vid, mode)})

@@ -3,7 +3,10 @@ fake CDN) on loopback, in a temporary directory, ready when /health
 answers, always torn down.  Python stdlib only.
 
 Tests call check() for each assertion; a failed check prints the app's
-log and exits 1 at the end.  skip(reason) exits 77.
+log and exits 1 at the end.  skip(reason) exits 77; skip_part(reason)
+says that a part of a test did not run.  Either says SKIP and why; under
+CI=true a skip that is not expected (a tool the suite installs is
+missing) fails instead.
 """
 
 import atexit
@@ -28,6 +31,7 @@ FIXTURES = os.path.join(TOP_SRCDIR, 'tests', 'fixtures')
 BINARY = os.path.join(TOP_BUILDDIR, 'tiktok-fcgi')
 
 FAILED = []
+CI = os.environ.get('CI') == 'true'
 # Built with a sanitizer: memory figures mean little (ASan's quarantine,
 # TSan's shadow memory), so tests skip them and say so.
 SANITIZED = bool(os.environ.get('SAN_CFLAGS', '').strip())
@@ -59,9 +63,24 @@ def check(cond, what):
     return cond
 
 
-def skip(reason):
+def skip(reason, expected=False):
+    """The whole test cannot run: exit 77 with the reason.  Under
+    CI=true, unless expected, that is a failure (exit 1)."""
+    if CI and not expected:
+        print('FAIL - SKIP under CI=true, not expected: %s' % reason,
+              flush=True)
+        sys.exit(1)
     print('SKIP: %s' % reason, flush=True)
     sys.exit(77)
+
+
+def skip_part(reason, expected=False):
+    """A part of a test cannot run: a SKIP line with the reason.  Under
+    CI=true, unless expected, a failed check."""
+    if CI and not expected:
+        check(False, 'SKIP under CI=true, not expected: %s' % reason)
+    else:
+        print('SKIP: %s' % reason, flush=True)
 
 
 def done():
@@ -186,6 +205,44 @@ def nthreads(pid):
     return len(os.listdir('/proc/%d/task' % pid))
 
 
+def unix_backlogs(path):
+    """The backlogs of the listening unix sockets bound at path, as the
+    kernel's sock_diag netlink answers them (ss's Send-Q), so that no
+    tool is needed: [] when none listens there."""
+    sock_diag, by_family = 4, 20
+    show_name, show_rqlen = 0x01, 0x10
+    attr_name, attr_rqlen = 0, 4
+    req = struct.pack('=BBHIII2I', socket.AF_UNIX, 0, 0, 1 << 10, 0,
+                      show_name | show_rqlen, 0xffffffff, 0xffffffff)
+    hdr = struct.pack('=IHHII', 16 + len(req), by_family, 0x301, 1, 0)
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, sock_diag)
+    s.settimeout(10)
+    found = []
+    try:
+        s.sendall(hdr + req)
+        while True:
+            data = s.recv(65536)
+            off = 0
+            while off + 16 <= len(data):
+                ln, typ = struct.unpack_from('=IH', data, off)
+                if typ in (2, 3):       # NLMSG_ERROR, NLMSG_DONE
+                    return found
+                a, name, rq = off + 32, None, None
+                while a + 4 <= off + ln:
+                    alen, atyp = struct.unpack_from('=HH', data, a)
+                    if atyp == attr_name:
+                        name = data[a + 4:a + alen].rstrip(b'\0').decode(
+                            errors='replace')
+                    elif atyp == attr_rqlen:
+                        rq = struct.unpack_from('=II', data, a + 4)
+                    a += (alen + 3) & ~3
+                if name == path and rq is not None:
+                    found.append(rq[1])
+                off += (ln + 3) & ~3
+    finally:
+        s.close()
+
+
 def unix_connect(path):
     s = socket.socket(socket.AF_UNIX)
     s.connect(path)
@@ -298,8 +355,9 @@ class Stack:
     def __init__(self, helper='fake', env=None, nginx=True, cdn=True,
                  docroot=None, expect_healthy=True, tls=None, web='nginx',
                  mount='/', bind=None, cdn_url=None, host=None,
-                 conf=None):
+                 conf=None, foreground=True):
         self.host = host        # a Host header for every request
+        self.foreground = foreground    # -f: log to app.log, not LOG_FILE
         self.conf = conf        # a configuration file (-c)
         self.bind = bind        # (host, port): TCP FastCGI, no unix socket
         if cdn_url is not None:
@@ -416,10 +474,12 @@ class Stack:
         # spawn-fcgi -n execs tiktok-fcgi in its place: same pid.
         if self.bind:
             cmd = [self.spawn_bin, '-n', '-a', self.bind[0], '-p',
-                   str(self.bind[1]), '-b', '1024', '--', BINARY, '-f']
+                   str(self.bind[1]), '-b', '1024', '--', BINARY]
         else:
             cmd = [self.spawn_bin, '-n', '-s', self.sock, '-M', '0666',
-                   '-b', '1024', '--', BINARY, '-f']
+                   '-b', '1024', '--', BINARY]
+        if self.foreground:
+            cmd += ['-f']
         if self.conf:
             cmd += ['-c', self.conf]
         self.app = subprocess.Popen(cmd, env=self.app_env(),

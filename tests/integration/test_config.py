@@ -16,7 +16,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BINARY, Stack, check, done, wait_for  # noqa
+from harness import BINARY, Stack, check, done, skip_part, wait_for  # noqa
 
 FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                     'fake_helper.py')
@@ -134,12 +134,71 @@ refused('TEMP_DIR a file', [], {'TEMP_DIR': afile},
         ['TEMP_DIR', 'not a directory'])
 refused('TEMP_DIR relative', [], {'TEMP_DIR': 'tmp/x'}, ['TEMP_DIR'])
 
-# LOG_FILE that cannot be opened: -n does not open it; the start stops.
-sock = os.path.join(base, 'app.sock')
-rc, out = run(['-s', sock], {'LOG_FILE': os.path.join(base, 'no', 'x.log')})
-check(rc == 1 and 'LOG_FILE' in out and not os.path.exists(sock),
+# What the start makes or opens, -n judges too (and makes nothing).
+# (LOG_FILE: -f logs to stderr whatever it says: the start without it.)
+refused('LOG_FILE in a missing folder', [],
+        {'LOG_FILE': os.path.join(base, 'no', 'x.log')},
+        ['LOG_FILE', os.path.join(base, 'no')], start=False)
+rc, out = run(['-s', os.path.join(base, 'app.sock')],
+              {'LOG_FILE': os.path.join(base, 'no', 'x.log')})
+check(rc == 1 and 'LOG_FILE' in out and
+      not os.path.exists(os.path.join(base, 'app.sock')),
       'LOG_FILE in a missing folder: the start is refused (%d: %s)'
       % (rc, out.strip()[-120:]))
+refused('PID_FILE in a missing folder', [],
+        {'PID_FILE': os.path.join(base, 'no', 'x.pid')},
+        ['PID_FILE', os.path.join(base, 'no')])
+refused('PID_FILE relative', [], {'PID_FILE': 'x.pid'},
+        ['PID_FILE', 'not an absolute path'])
+refused('TEMP_DIR in a missing folder', [],
+        {'TEMP_DIR': os.path.join(base, 'no', 'work')},
+        ['TEMP_DIR', os.path.join(base, 'no')])
+check(not os.path.exists(os.path.join(base, 'no')), '-n made nothing')
+refused('an empty ENCRYPTION_KEY', [], {'ENCRYPTION_KEY': ''},
+        ['ENCRYPTION_KEY', 'empty'])
+fleet_conf = os.path.join(os.environ.get('TOP_SRCDIR', '.'), 'deploy',
+                          'tiktok-fcgi-fleet.conf')
+placeholder = [ln.strip().split('=', 1)[1] for ln in open(fleet_conf)
+               if ln.startswith('ENCRYPTION_KEY=')][0]
+env_nokey = {'ENCRYPTION_KEY': placeholder}
+refused('the fleet file\'s placeholder key', [], env_nokey,
+        ['ENCRYPTION_KEY', placeholder, 'openssl rand'])
+refused('REDIS_URL with a port out of range', [],
+        {'REDIS_URL': 'redis://127.0.0.1:99999'},
+        ['REDIS_URL', 'port must be a number from 1 to 65535'])
+
+# A key the program does not know: warned about, with the key it was
+# probably meant to be.
+typo = os.path.join(base, 'typo.conf')
+with open(typo, 'w') as f:
+    f.write('LOG_LEVL=debug\nffmpeg_path=/usr/bin/ffmpeg\nPORT=3021\n')
+rc, out = run(['-n', '-c', typo], {})
+check(rc == 0 and 'unknown key LOG_LEVL ignored (did you mean LOG_LEVEL?)'
+      in out and 'unknown key ffmpeg_path ignored (did you mean FFMPEG?)'
+      in out and 'unknown key PORT ignored\n' in out,
+      'unknown keys: warned, with "did you mean" where one is near (%s)'
+      % out.strip()[-300:])
+
+# --help and --version, as every program takes them.
+rc, out = run(['--help'], {})
+check(rc == 0 and out.startswith('usage: tiktok-fcgi'), '--help: the usage')
+rc, out = run(['--version'], {})
+check(rc == 0 and re.fullmatch(r'tiktok-fcgi \S+\n', out),
+      '--version: the version (%r)' % out)
+
+# A port another program holds: -n and the start name the address.
+import socket  # noqa: E402
+held = socket.socket()
+held.bind(('127.0.0.1', 0))
+held.listen(1)
+addr = '127.0.0.1:%d' % held.getsockname()[1]
+for args in (['-n', '-b', addr], ['-f', '-b', addr]):
+    rc, out = run(args, {})
+    check(rc == 1 and addr in out and 'Address already in use' in out,
+          '%s on a port in use: refused, naming it (%s)'
+          % (' '.join(args), out.strip()[-120:]))
+held.close()
+sock = os.path.join(base, 'app.sock')
 
 for b in ('127.0.0.1:notaport', '', '127.0.0.1:0', '127.0.0.1:70000'):
     rc, out = run(['-b', b], {})
@@ -160,13 +219,11 @@ if os.geteuid() == 0:
     theirs = os.path.join(base, 'theirs')
     os.mkdir(theirs)
     os.chown(theirs, 65534, 65534)
-    rc, out = run(['-f', '-s', sock], {'TEMP_DIR': theirs})
-    check(rc == 1 and 'TEMP_DIR' in out and 'belongs to user 65534' in out,
-          "TEMP_DIR of another user: the start is refused (%s)"
-          % out.strip()[-120:])
+    refused('TEMP_DIR of another user', [], {'TEMP_DIR': theirs},
+            ['TEMP_DIR', 'belongs to user 65534'])
 else:
-    print('# not root: a folder of another user cannot be made here; '
-          'that case is not tried')
+    skip_part('TEMP_DIR of another user: not root, such a folder cannot '
+              'be made here', expected=True)
 
 opened = os.path.join(base, 'opened')
 os.mkdir(opened)

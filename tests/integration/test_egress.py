@@ -25,7 +25,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, check, done, within  # noqa: E402
+from harness import Stack, check, done, skip_part, within  # noqa: E402
 from tiktok_world import BASE, FakeTikTok, fetch, generations  # noqa
 
 TT = 'https://www.tiktok.com/@ok/video/%d'
@@ -151,8 +151,8 @@ elif 'debian' in gens:
     py, vids = gens['debian'], (7300000000000000201, 7300000000000000203)
 else:
     py = None
-    print('# SKIP the real-extractor parts: no yt-dlp here (apt-get '
-          'install yt-dlp; YTDLP_WHEELS)')
+    skip_part('the real-extractor parts: no yt-dlp here (apt-get '
+              'install yt-dlp; YTDLP_WHEELS)')
 if py is not None:
     t1, t2 = FakeTikTok('blocking'), FakeTikTok('open')
     t1.block()

@@ -16,7 +16,9 @@ replaced by the test's): one ENCRYPTION_KEY, a Redis of the test's own
 
 import json
 import os
+import re
 import shutil
+import socket
 import signal
 import sys
 import tempfile
@@ -24,8 +26,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Redis, Stack, check, done, fleet,  # noqa
-                     posts_at_once, skip, wait_for, which)
+from harness import (Redis, Stack, check, done, fcgi_get, fleet,  # noqa
+                     posts_at_once, skip, skip_part, wait_for, which)
 
 NGINX = which('nginx', 'NGINX_BIN')
 if NGINX is None:
@@ -40,6 +42,13 @@ env = {'ENCRYPTION_KEY': 'one key for the whole fleet', 'HELPERS': '1',
 rtmp = tempfile.mkdtemp(prefix='tiktok-fcgi-redis-')
 redis = Redis(rtmp).start() if REDIS else None
 a, b, ngx = fleet(env, redis.url if redis else None, egresses=2)
+if redis is not None:
+    # Each instance connected at its start: "up" before any extraction.
+    for inst in (a, b):
+        ans = fcgi_get('/health', socket.create_connection(inst.bind, 10))
+        check('"redis":{"state":"up"' in ans.replace(' ', ''),
+              'instance %s: Redis "up" before its first extraction (%s)'
+              % (inst.bind[0], ans[ans.find('"redis"'):][:60]))
 
 
 results = []
@@ -97,7 +106,7 @@ def extractions(vid):
 
 
 def served(s):
-    return s.log().count('access: POST /tiktok 200')
+    return len(re.findall(r'access: \S+ POST /tiktok 200', s.log()))
 
 
 def fan(vid, n):
@@ -214,8 +223,8 @@ if redis is not None:
                   'password shown nowhere' % (pw, state, h['redis']))
     locked.stop()
 else:
-    print('# SKIP the Redis part: redis-server is not installed '
-          '(apt-get install redis-server)')
+    skip_part('the Redis part: redis-server is not installed (apt-get '
+              'install redis-server)')
 
 ngx.terminate()
 ngx.wait()

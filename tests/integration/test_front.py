@@ -7,15 +7,14 @@ SIGTERM with a request in flight: it finishes, nothing is left behind.
 
 import json
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, check, children_of, done, wait_for  # noqa
+from harness import (Stack, check, children_of, done,  # noqa
+                     unix_backlogs, wait_for)
 
 with Stack() as s:
     r = s.get('/health')
@@ -147,6 +146,9 @@ with Stack(env={'ALLOWED_HOSTS': 'dl.example.com, 127.0.0.1'}) as s:
     s.get('/stream?data=SECRETTOKEN')
     lines = [ln.split('access: ', 1)[1] for ln in s.log().splitlines()
              if ' info: access: ' in ln]
+    check(lines and all(ln.startswith('127.0.0.1 ') for ln in lines),
+          'access log: the client\'s address first (%s)' % lines[-1:])
+    lines = [ln.split(' ', 1)[1] for ln in lines]
     check(any(ln.startswith('POST /tiktok 400 ') for ln in lines) and
           any(ln.startswith('POST /tiktok 200 ') and
               ln.endswith('cache=miss') for ln in lines) and
@@ -162,18 +164,8 @@ with Stack(env={'ALLOWED_HOSTS': 'dl.example.com, 127.0.0.1'}) as s:
 with Stack(env={'LISTEN_BACKLOG': '77'}, nginx=False, cdn=False) as s:
     wait_for(lambda: 'listening, backlog 77' in s.log(), 10,
              'the listener with its backlog')
-    ss = shutil.which('ss') or next((p for p in ('/usr/sbin/ss', '/sbin/ss',
-                                                 '/bin/ss')
-                                     if os.path.exists(p)), None)
-    if ss is None:
-        print('# ss (iproute2) is not installed: the backlog of the socket '
-              'is not read back')
-    else:
-        out = subprocess.run([ss, '-lxn'], capture_output=True,
-                             text=True).stdout
-        rows = [r.split() for r in out.splitlines() if s.sock in r.split()]
-        check(len(rows) == 1 and rows[0][3] == '77',
-              "LISTEN_BACKLOG sets the backlog of spawn-fcgi's socket (%s)"
-              % rows)
+    got = unix_backlogs(s.sock)
+    check(got == [77], "LISTEN_BACKLOG sets the backlog of spawn-fcgi's "
+          "socket (%s)" % got)
 
 done()

@@ -57,7 +57,6 @@ with s:
     conf = open(os.path.join(TOP_SRCDIR, 'deploy', 'nginx',
                              'nginx-migration.conf')).read()
     for old, new in (
-            ('/run/tiktok-fcgi/tiktok-fcgi.sock', s.sock),
             ('127.0.0.1:8081', '127.0.0.1:%d' % inner),
             ('127.0.0.1:3021', '127.0.0.1:%d' % sjs.server_address[1]),
             ('listen 80;', 'listen 127.0.0.1:%d;' % lport),
@@ -66,6 +65,12 @@ with s:
                           'tiktok-fcgi-locations.conf'))):
         check(old in conf, 'the shipped file has %s' % old)
         conf = conf.replace(old, new)
+    # The upstream is the site file's (the migration file sits beside it).
+    site = open(os.path.join(TOP_SRCDIR, 'deploy', 'nginx',
+                             'tiktok-fcgi-site.conf')).read()
+    upstream = re.search(r'(?s)upstream tiktok_fcgi \{.*?\}', site).group(0)
+    conf = upstream.replace('/run/tiktok-fcgi/tiktok-fcgi.sock', s.sock) + \
+        '\n' + conf
     ngx = nginx_http(s.tmp, 'migration', conf)
     s.procs.append(ngx)
     s.port = lport

@@ -27,8 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (HERE, Stack, all_dead, check, children_of, done,  # noqa
-                     fcgi_get, ffmpeg_pids, free_port, nfds, wait_for,
-                     within)
+                     fcgi_get, ffmpeg_pids, free_port, nfds, skip_part,
+                     wait_for, within)
 
 TT = 'https://www.tiktok.com/@%s/video/%s'
 
@@ -195,6 +195,7 @@ if FFMPEG:
               'no render folder left')
     shutil.rmtree(d, ignore_errors=True)
 else:
-    print('# ffmpeg missing: the stop-with-a-render case is not run')
+    skip_part('the stop-with-a-render case: ffmpeg is not installed '
+              '(apt-get install ffmpeg)')
 
 done()

@@ -23,7 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (HERE, Stack, all_dead, check, children_of, done,  # noqa
-                     ffmpeg_pids, ffmpeg_slow, render_dirs, skip, wait_for)
+                     ffmpeg_pids, ffmpeg_slow, render_dirs, skip,
+                     skip_part, wait_for)
 
 FFMPEG = shutil.which('ffmpeg')
 FFPROBE = shutil.which('ffprobe')
@@ -134,7 +135,8 @@ with Stack(docroot=docroot, env={'FFMPEG': WRAP, 'SLIDESHOW_MAX': '2',
               r.json()['error'] == 'Only image posts are supported',
               'a video post: 400 Only image posts are supported')
     else:
-        print('# node missing: the video-post check needs a sealed token')
+        skip_part('the video-post check: node is not installed (apt-get '
+                  'install nodejs): it seals the token')
     r = s.get('/download-slideshow?url=garbage')
     check(r.status == 400, 'bad token: 400')
 

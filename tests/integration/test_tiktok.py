@@ -65,6 +65,16 @@ with Stack(env={'YTDLP_TIMEOUT': '3', 'MAX_WORKERS': '8',
     r = s.tiktok(TT % ('notfound', '4'))
     check(r.json()['error'].startswith('Video not found.'),
           '404 message as serverjs')
+    # TikTok (or DNS, or the proxy) out of reach: not our failure, and
+    # said so, with a time to come back; the cause is logged at warn.
+    r = s.tiktok(TT % ('unreachable', '5'))
+    check(r.status == 503 and r.header('retry-after') == '30' and
+          r.json()['error'].startswith('TikTok could not be reached'),
+          'unreachable: 503 "TikTok could not be reached", Retry-After '
+          '(%d %s)' % (r.status, r.body[:80]))
+    check(any(' warn: ' in ln and 'TikTok could not be reached' in ln and
+              'fake unreachable' in ln for ln in s.log().splitlines()),
+          'unreachable: the cause logged at warn')
 
     # A crash: the request is retried once on another helper and the
     # crashed helper restarted.

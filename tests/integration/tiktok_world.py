@@ -11,7 +11,8 @@ import sys
 import tempfile
 
 import fake_tiktok
-from harness import HERE, TOP_BUILDDIR, TOP_SRCDIR, check, wait_for
+from harness import (HERE, TOP_BUILDDIR, TOP_SRCDIR, check,  # noqa
+                     skip_part, wait_for)
 
 BASE = tempfile.mkdtemp(prefix='tiktok-fcgi-real-')
 CI = os.environ.get('CI') == 'true'
@@ -72,10 +73,10 @@ def current_ytdlp():
                     f.write(r.stderr)
     if os.path.exists(py) and ytdlp_version(py):
         return py
-    print('# SKIP the current yt-dlp: no wheel folder (YTDLP_WHEELS, '
-          '../shared/ytdlp) and the package index cannot be reached '
-          '(tiktok-fcgi-ytdlp update failed); its parts run on Debian\'s '
-          'only')
+    skip_part('the current yt-dlp: no wheel folder (YTDLP_WHEELS, '
+              '../shared/ytdlp) and the package index cannot be reached '
+              '(tiktok-fcgi-ytdlp update failed); its parts run on '
+              'Debian\'s only', expected=True)
     return None
 
 

@@ -203,7 +203,65 @@ test_egress_and_redis(void **state)
 	assert_non_null(strstr(err, "entry 2"));
 	assert_null(strstr(err, "hunter2"));
 	unsetenv("OUTBOUND_PROXY");
+	/* A port out of range is said as such, not as a missing host. */
+	setenv("REDIS_URL", "redis://127.0.0.1:99999", 1);
+	assert_int_equal(conf_load(&c, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "port must be a number from 1 to 65535"));
+	setenv("REDIS_URL", "redis://127.0.0.1:0", 1);
+	assert_int_equal(conf_load(&c, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "port must be a number from 1 to 65535"));
 	unsetenv("REDIS_URL");
+}
+
+/* An empty ENCRYPTION_KEY and our examples' placeholders are refused. */
+static void
+test_key_refused(void **state)
+{
+	struct conf	 c;
+	char		 err[256];
+
+	(void)state;
+	setenv("ENCRYPTION_KEY", "", 1);
+	assert_int_equal(conf_load(&c, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "ENCRYPTION_KEY: empty"));
+	setenv("ENCRYPTION_KEY", "change-me-to-a-long-random-string", 1);
+	assert_int_equal(conf_load(&c, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "ENCRYPTION_KEY: still the example's"));
+	unsetenv("ENCRYPTION_KEY");
+}
+
+/* SIGHUP's comparison: the keys that differ, and a value moved over. */
+static void
+test_diff_take(void **state)
+{
+	struct conf	 a, b;
+	const char	*names[8];
+	char		 err[256];
+	int		 n;
+
+	(void)state;
+	assert_int_equal(conf_load(&a, NULL, err, sizeof(err)), 0);
+	assert_int_equal(conf_load(&b, NULL, err, sizeof(err)), 0);
+	assert_int_equal(conf_diff(&a, &b, names, 8), 0);
+	conf_clear(&b);
+	setenv("LOG_LEVEL", "debug", 1);
+	setenv("OUTBOUND_PROXY", "http://10.0.0.1:3128", 1);
+	assert_int_equal(conf_load(&b, NULL, err, sizeof(err)), 0);
+	n = conf_diff(&a, &b, names, 8);
+	assert_int_equal(n, 2);
+	assert_string_equal(names[0], "OUTBOUND_PROXY");
+	assert_string_equal(names[1], "LOG_LEVEL");
+	assert_int_equal(conf_take(&a, &b, "OUTBOUND_PROXY"), 0);
+	assert_string_equal(a.outbound_proxy, "http://10.0.0.1:3128");
+	assert_null(b.outbound_proxy);
+	assert_int_equal(conf_take(&a, &b, "LOG_LEVEL"), 0);
+	assert_int_equal(a.log_level, b.log_level);
+	assert_int_equal(conf_take(&a, &b, "NO_SUCH_KEY"), -1);
+	assert_int_equal(conf_diff(&a, &b, names, 8), 1);	/* b's NULL */
+	conf_clear(&a);
+	conf_clear(&b);
+	unsetenv("LOG_LEVEL");
+	unsetenv("OUTBOUND_PROXY");
 }
 
 /* A short ENCRYPTION_KEY is accepted, but said to be weak. */
@@ -236,6 +294,8 @@ main(void)
 		cmocka_unit_test(test_secrets_not_echoed),
 		cmocka_unit_test(test_egress_and_redis),
 		cmocka_unit_test(test_weak_key),
+		cmocka_unit_test(test_key_refused),
+		cmocka_unit_test(test_diff_take),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

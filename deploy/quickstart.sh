@@ -177,8 +177,15 @@ run)
 	;;
 test)
 	# The tests run the API behind each web server in deploy/; clang
-	# builds the fuzzers (make fuzz, run by CI).
-	install_deps apache2 caddy lighttpd redis-server clang libclang-rt-dev
+	# builds the fuzzers (make fuzz, run by CI); chromium plays a
+	# download link, driven by npm's puppeteer-core (tests/browser).
+	npm=
+	command -v npm >/dev/null 2>&1 || npm=npm
+	install_deps apache2 caddy lighttpd redis-server clang libclang-rt-dev \
+	    chromium $npm
+	(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) ||
+	    echo "quickstart: no puppeteer-core (npm registry unreachable?):" \
+	        "the browser check will be skipped" >&2
 	build
 	make -j"$(nproc)" check
 	make -j"$(nproc)" distcheck

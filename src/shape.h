@@ -1,6 +1,6 @@
 /*
- * Shaping: yt-dlp's info for a post into serverjs's answer, and the
- * choice of formats behind each download link.
+ * Shaping: yt-dlp's info for a post into serverjs's answer (shape.c);
+ * formats.c chooses the format behind each download link.
  *
  * Used by the handlers (/tiktok, /stream, the slideshow).
  */
@@ -14,8 +14,12 @@ struct token;
 
 int		 shape_is_photo(struct json_object *info);
 int		 shape_has_link(struct json_object *answer);
-struct json_object *shape_answer(struct json_object *info, const char *base,
-		    const struct token *, const char *page_url);
+/* shape_answer's flags. */
+#define SHAPE_ALLOW_H265	0x01	/* POST /tiktok's "allowH265": true */
+
+struct json_object *shape_answer(struct json_object *info, int flags,
+		    const char *base, const struct token *,
+		    const char *page_url);
 struct json_object *shape_find_format(struct json_object *info,
 		    const char *format_id);
 char		*shape_stream_payload(struct json_object *info,

@@ -1,6 +1,7 @@
 /*
- * POST /tiktok {"url": ...}: validate the URL by its parsed host, extract
- * through the cache (single-flight), answer serverjs's JSON.
+ * POST /tiktok {"url": ..., "allowH265": ...}: validate the URL by its
+ * parsed host, extract through the cache (single-flight), answer
+ * serverjs's JSON.
  */
 #include "config.h"
 
@@ -29,6 +30,7 @@ struct ask {
 	struct app		*app;
 	struct http		*h;
 	struct posturl		 pu;
+	int			 flags;	/* shape_answer's */
 	enum pool_err		 err;
 	struct json_object	*info;	/* a cache reference, on POOL_OK */
 	char			*msg;
@@ -58,7 +60,7 @@ answer(struct ask *a)
 		return;
 	}
 	if ((base = http_base_url(h, a->app->conf.base_url)) == NULL ||
-	    (ans = shape_answer(a->info, base, a->app->token,
+	    (ans = shape_answer(a->info, a->flags, base, a->app->token,
 	    a->pu.page)) == NULL)
 		http_error(h, 500, "Could not build the answer");
 	else if (!shape_has_link(ans)) {
@@ -141,9 +143,10 @@ handle_tiktok(struct app *app, struct http *h)
 	char			*body = NULL;
 	size_t			 len;
 	struct json_tokener	*jt = NULL;
-	struct json_object	*req = NULL, *u;
+	struct json_object	*req = NULL, *u, *h265;
 	const char		*url;
 	struct ask		*a = NULL;
+	int			 flags = 0;
 
 	switch (http_body(h, &body, &len, (size_t)app->conf.body_max)) {
 	case HERR_OK:
@@ -177,12 +180,23 @@ handle_tiktok(struct app *app, struct http *h)
 		http_error(h, 400, "URL parameter is required");
 		goto out;
 	}
+	/* cobalt's name: the best HD file whatever its codec. */
+	if (json_object_object_get_ex(req, "allowH265", &h265) &&
+	    h265 != NULL) {
+		if (!json_object_is_type(h265, json_type_boolean)) {
+			http_error(h, 400, "allowH265 must be true or false");
+			goto out;
+		}
+		if (json_object_get_boolean(h265))
+			flags |= SHAPE_ALLOW_H265;
+	}
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
 		http_error(h, 500, "Out of memory");
 		goto out;
 	}
 	a->app = app;
 	a->h = h;
+	a->flags = flags;
 	switch (posturl_parse(url, app->conf.test_post_hosts, &a->pu)) {
 	case POSTURL_OK:
 		break;

@@ -67,6 +67,7 @@ through_shaping(const uint8_t *data, size_t size)
 	static struct token	*tk;
 	struct json_tokener	*jt;
 	struct json_object	*info, *ans, *imgs[64];
+	int			 flags;
 
 	if (tk == NULL && (tk = token_new("fuzz key", 360)) == NULL)
 		abort();
@@ -78,11 +79,12 @@ through_shaping(const uint8_t *data, size_t size)
 		json_object_put(info);
 		return;
 	}
-	if ((ans = shape_answer(info, "https://dl.example", tk,
-	    "https://www.tiktok.com/@a/video/1")) != NULL) {
-		shape_has_link(ans);
-		json_object_put(ans);
-	}
+	for (flags = 0; flags <= SHAPE_ALLOW_H265; flags += SHAPE_ALLOW_H265)
+		if ((ans = shape_answer(info, flags, "https://dl.example", tk,
+		    "https://www.tiktok.com/@a/video/1")) != NULL) {
+			shape_has_link(ans);
+			json_object_put(ans);
+		}
 	shape_audio(info);
 	shape_images(info, imgs, 64);
 	shape_find_format(info, "download");

@@ -19,6 +19,9 @@ fault injection.  What it does is chosen by the post URL's user name:
   nohd          as ok, with every format's height unknown (null)
   expireS       as ok, every format's URL valid S more seconds (expire=)
   nosound       as ok, without the audio format
+  ladder        as ok, with today's ladder (ytdlp-2026.02.04-ladder.json:
+                HEVC 1080p, H.264 720p and 540p, ...; a video-only
+                rung's URL keeps its /media-video-hvc1/ tail)
   imagesN       a photo post with N images (image-k at /files/imgk.jpg)
 
 Photo posts (ID starting with 74) point their images at the fake CDN's
@@ -72,12 +75,14 @@ def load(name):
 
 
 VIDEO = load('ytdlp-2026.02.04-video.json')
+LADDER = load('ytdlp-2026.02.04-ladder.json')
 PHOTO = load('ytdlp-2026.02.04-photo.json')
 
 
 def info_for(url, mode, vid):
     cdn = os.environ.get('FAKE_CDN', 'http://127.0.0.1:9')
-    info = copy.deepcopy(PHOTO if vid.startswith('74') else VIDEO)
+    info = copy.deepcopy(PHOTO if vid.startswith('74') else
+                         LADDER if mode == 'ladder' else VIDEO)
     info['webpage_url'] = url
     info['id'] = vid
     m = re.fullmatch(r'images(\d+)', mode)
@@ -102,8 +107,10 @@ def info_for(url, mode, vid):
         elif mode.startswith('cdn_'):
             f['url'] = cdn + '/' + '/'.join(mode.split('_')[1:])
         else:
-            f['url'] = '%s/gen/%d?fmt=%s' % (cdn, 1000 + i * 100,
-                                               f['format_id'])
+            silent = '/media-video-hvc1/'
+            f['url'] = '%s/gen/%d%s?fmt=%s' % (
+                cdn, 1000 + i * 100, silent if f['url'].split('?')[0]
+                .endswith(silent) else '', f['format_id'])
         f['http_headers'] = dict(f.get('http_headers') or {})
         f['http_headers']['Cookie'] = 'cdn_session=fake'
         f['http_headers']['Referer'] = 'https://www.tiktok.com/'

@@ -203,9 +203,22 @@ with Stack(docroot=docroot) as s:
     r = s.tiktok('https://www.tiktok.com/@ok/photo/7400000000000000902')
     conforms(r, '/tiktok', 'POST', 'a photo post')
     photo = r.json()
+    for h265 in (False, True):
+        r = s.request('POST', '/tiktok', body=json.dumps({
+            'url': TT % ('ladder', '7300000000000000903'),
+            'allowH265': h265}))
+        conforms(r, '/tiktok', 'POST', 'today\'s ladder, allowH265 %s'
+                 % h265)
+        check(r.status == 200 and ('no_watermark_hevc' in
+                                   r.json()['download_link']) != h265,
+              'today\'s ladder, allowH265 %s: no_watermark_hevc %s'
+              % (h265, 'absent' if h265 else 'present'))
     for what, body in (('no url', '{}'), ('not JSON', 'nope'),
                        ('not TikTok', '{"url": "https://example.com/x"}'),
                        ('a profile', '{"url": "https://www.tiktok.com/@u"}'),
+                       ('allowH265 not a boolean',
+                        json.dumps({'url': TT % ('ok', '1'),
+                                    'allowH265': 'yes'})),
                        ('too big', json.dumps({'url': 'x' * 70000}))):
         r = s.request('POST', '/tiktok', body=body)
         conforms(r, '/tiktok', 'POST', what)

@@ -81,12 +81,17 @@ def current_ytdlp():
 
 
 class FakeTikTok:
-    def __init__(self, name):
+    def __init__(self, name, media=None):
+        """media: the folder of ladders.make_media()'s files, which the
+        ladder posts' rungs then are."""
         self.dir = os.path.join(BASE, 'tiktok-' + name)
         os.makedirs(self.dir)
+        env = dict(os.environ)
+        if media:
+            env['FAKE_TIKTOK_MEDIA'] = media
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(HERE, 'fake_tiktok.py'),
-             self.dir], stdin=subprocess.PIPE,
+             self.dir], stdin=subprocess.PIPE, env=env,
             stderr=open(os.path.join(self.dir, 'err.log'), 'w'))
         self.port = wait_for(lambda: os.path.exists(
             os.path.join(self.dir, 'port')) and open(

@@ -1,7 +1,8 @@
 /*
  * The answer to POST /tiktok from real yt-dlp output (tests/fixtures:
  * Debian's 2023.03.04 and a current release): the fields, and which
- * format stands behind each link, found by opening the link's token.
+ * format stands behind each link (formats.c's choice), found by opening
+ * the link's token.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -124,13 +125,14 @@ test_video_2023(void **state)
 
 	(void)state;
 	assert_false(shape_is_photo(info));
-	a = shape_answer(info, BASE, tk, "https://www.tiktok.com/@x/video/1");
+	a = shape_answer(info, 0, BASE, tk, "https://www.tiktok.com/@x/video/1");
 	assert_string_equal(str(a, "status"), "tunnel");
 	assert_string_equal(str(a, "artist"), "Fake Artist 1");
 	check_common(a, "fakecreator01", "6900000000000000001");
 	assert_true(json_object_object_get_ex(a, "download_link", &dl));
 	/* 720x1280 H.264 first, then H.265; 360p/540p have no size here
-	 * (null), so count as 0 and as not HD. */
+	 * (null): their format ids say 360p and 540p, so SD, the larger
+	 * first.  HEVC is no larger than the H.264 HD: no HEVC link. */
 	assert_string_equal(link_field(dl, "watermark", "stream",
 	    "format_id"), "download");
 	assert_string_equal(link_field(dl, "no_watermark_hd", "stream",
@@ -138,7 +140,9 @@ test_video_2023(void **state)
 	assert_string_equal(link_field(dl, "watermark_hd", "stream",
 	    "format_id"), "bytevc1_720p_1100000");
 	assert_string_equal(link_field(dl, "no_watermark", "stream",
-	    "format_id"), "h264_360p_500000");
+	    "format_id"), "h264_540p_800000");
+	assert_false(json_object_object_get_ex(dl, "no_watermark_hevc",
+	    NULL));
 	/* No MP3 among the formats: the mp3 link is the audio render of
 	 * the post, from a clean format, and "audio" names that link. */
 	assert_string_equal(link_payload(dl, "mp3", "download-audio", "url"),
@@ -156,7 +160,7 @@ test_video_2023(void **state)
 	assert_true(strncmp(link_field(dl, "no_watermark", "stream",
 	    "cdn_url"), "https://", 8) == 0);
 	assert_string_equal(link_field(dl, "no_watermark", "stream",
-	    "filesize"), "324891");
+	    "filesize"), "507844");
 	json_object_put(a);
 	json_object_put(info);
 }
@@ -168,7 +172,7 @@ test_video_2026(void **state)
 	struct json_object	*a, *dl;
 
 	(void)state;
-	a = shape_answer(info, BASE, tk, NULL);
+	a = shape_answer(info, 0, BASE, tk, NULL);
 	check_common(a, "fakecreator02", "6900000000000000002");
 	assert_true(json_object_object_get_ex(a, "download_link", &dl));
 	assert_string_equal(link_field(dl, "watermark", "stream",
@@ -177,14 +181,18 @@ test_video_2026(void **state)
 	    "format_id"), "h264_720p_1350000");
 	assert_string_equal(link_field(dl, "watermark_hd", "stream",
 	    "format_id"), "bytevc1_720p_1100000");
-	/* 576x1024 counts as HD (height >= 720); 360x640 does not. */
+	/* 576x1024 is SD (short side < 720), the largest SD H.264. */
 	assert_string_equal(link_field(dl, "no_watermark", "stream",
-	    "format_id"), "h264_360p_500000");
+	    "format_id"), "h264_540p_800000");
 	json_object_put(a);
 	json_object_put(info);
 }
 
-/* yt-dlp may say height: null, or nothing at all: both are unknown. */
+/*
+ * yt-dlp may say height: null, or nothing at all: both are unknown, and
+ * the format id's NNNp says the short side; without it, nothing does
+ * and the format is SD.
+ */
 static void
 test_unknown_sizes(void **state)
 {
@@ -202,13 +210,28 @@ test_unknown_sizes(void **state)
 			json_object_object_del(f, "height");
 		json_object_object_del(f, "width");
 	}
-	a = shape_answer(info, BASE, tk, NULL);
+	a = shape_answer(info, 0, BASE, tk, NULL);
+	assert_true(json_object_object_get_ex(a, "download_link", &dl));
+	assert_string_equal(link_field(dl, "no_watermark_hd", "stream",
+	    "format_id"), "h264_720p_1350000");
+	assert_string_equal(link_field(dl, "no_watermark", "stream",
+	    "format_id"), "h264_540p_800000");
+	json_object_put(a);
+
+	/* Ids that say nothing: all SD, H.264 first, then the higher bit
+	 * rate; the watermarked file skipped. */
+	for (i = 0; i < json_object_array_length(fs); i++) {
+		f = json_object_array_get_idx(fs, i);
+		if (strcmp(str(f, "format_id"), "download") != 0)
+			json_object_object_add(f, "format_id",
+			    json_object_new_string(i == 3 ? "hevc" : "play"));
+	}
+	a = shape_answer(info, 0, BASE, tk, NULL);
 	assert_true(json_object_object_get_ex(a, "download_link", &dl));
 	assert_false(json_object_object_get_ex(dl, "no_watermark_hd", NULL));
 	assert_false(json_object_object_get_ex(dl, "watermark_hd", NULL));
-	/* yt-dlp's order, watermarked file skipped. */
 	assert_string_equal(link_field(dl, "no_watermark", "stream",
-	    "format_id"), "h264_360p_500000");
+	    "cdn_url"), str(json_object_array_get_idx(fs, 4), "url"));
 	assert_string_equal(link_field(dl, "watermark", "stream",
 	    "format_id"), "download");
 	json_object_put(a);
@@ -229,7 +252,7 @@ test_photo(void **state)
 	for (i = 0; i < 2; i++) {
 		info = fixture(names[i]);
 		assert_true(shape_is_photo(info));
-		a = shape_answer(info, BASE, tk, NULL);
+		a = shape_answer(info, 0, BASE, tk, NULL);
 		assert_string_equal(str(a, "status"), "picker");
 		assert_true(json_object_object_get_ex(a, "photos", &ph));
 		assert_int_equal(json_object_array_length(ph), 3);
@@ -306,7 +329,7 @@ test_app_api_watermark(void **state)
 		json_object_object_add(f, "width", json_object_new_int(720));
 		json_object_object_add(f, "height", json_object_new_int(1280));
 	}
-	a = shape_answer(info, BASE, tk, NULL);
+	a = shape_answer(info, 0, BASE, tk, NULL);
 	assert_true(json_object_object_get_ex(a, "download_link", &dl));
 	assert_string_equal(link_field(dl, "watermark", "stream",
 	    "format_id"), "download_addr");
@@ -323,7 +346,7 @@ test_app_api_watermark(void **state)
 	    json_object_new_string("play_wm"));
 	json_object_object_add(json_object_array_get_idx(fs, 0),
 	    "format_note", json_object_new_string("Watermarked copy"));
-	a = shape_answer(info, BASE, tk, NULL);
+	a = shape_answer(info, 0, BASE, tk, NULL);
 	assert_true(json_object_object_get_ex(a, "download_link", &dl));
 	assert_string_not_equal(link_field(dl, "no_watermark_hd", "stream",
 	    "format_id"), "play_wm");
@@ -346,14 +369,15 @@ test_null_codecs(void **state)
 	(void)state;
 	set_all(info, "vcodec", NULL, 1);
 	set_all(info, "acodec", NULL, 1);
-	a = shape_answer(info, BASE, tk, NULL);
+	a = shape_answer(info, 0, BASE, tk, NULL);
 	assert_true(shape_has_link(a));
 	assert_true(json_object_object_get_ex(a, "download_link", &dl));
 	assert_string_equal(link_field(dl, "no_watermark_hd", "stream",
 	    "format_id"), "h264_720p_1350000");
-	/* Portrait: 576x1024 is "HD" by height, as serverjs has it. */
+	/* Portrait: 576x1024 is SD by its short side; codecs unknown, so
+	 * the higher bit rate of the two 576x1024 files. */
 	assert_string_equal(link_field(dl, "no_watermark", "stream",
-	    "format_id"), "h264_360p_500000");
+	    "format_id"), "h264_540p_800000");
 	assert_string_equal(link_field(dl, "watermark", "stream",
 	    "format_id"), "download");
 	json_object_put(a);
@@ -369,14 +393,14 @@ test_no_link(void **state)
 	(void)state;
 	info = fixture("ytdlp-2026.02.04-video.json");
 	json_object_object_add(info, "formats", json_object_new_array());
-	a = shape_answer(info, BASE, tk, NULL);
+	a = shape_answer(info, 0, BASE, tk, NULL);
 	assert_false(shape_has_link(a));
 	json_object_put(a);
 	json_object_put(info);
 
 	info = fixture("ytdlp-2026.02.04-photo.json");
 	set_all(info, "url", NULL, 0);
-	a = shape_answer(info, BASE, tk, NULL);
+	a = shape_answer(info, 0, BASE, tk, NULL);
 	assert_false(shape_has_link(a));
 	json_object_put(a);
 	json_object_put(info);
@@ -398,7 +422,7 @@ test_huge_numbers(void **state)
 	assert_true(json_object_object_get_ex(info, "formats", &fs));
 	json_object_object_add(json_object_array_get_idx(fs, 1), "filesize",
 	    json_object_new_double(1e300));
-	a = shape_answer(info, BASE, tk, NULL);
+	a = shape_answer(info, 0, BASE, tk, NULL);
 	assert_true(json_object_object_get_ex(a, "statistics", &st));
 	assert_true(json_object_object_get_ex(st, "play_count", &v));
 	assert_true(json_object_get_int64(v) > 0);
@@ -422,6 +446,85 @@ test_find_format(void **state)
 	json_object_put(info);
 }
 
+/* The format_id behind link name, "" when there is no such link. */
+static const char *
+behind(struct json_object *dl, const char *name)
+{
+	const char	*id = link_field(dl, name, "stream", "format_id");
+
+	return id != NULL ? id : "";
+}
+
+/* Every link of a video answer names none of these formats. */
+static void
+check_never(struct json_object *dl, const char **ids)
+{
+	const char	*links[] = { "watermark", "no_watermark",
+	    "no_watermark_hd", "watermark_hd", "no_watermark_hevc" };
+	size_t		 i, j;
+
+	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		for (j = 0; ids[j] != NULL; j++)
+			assert_string_not_equal(behind(dl, links[i]), ids[j]);
+}
+
+/*
+ * Today's ladder as each generation reads it (tests/fixtures, from the
+ * fake TikTok: Debian's yt-dlp on the app API, most sizes null; the
+ * current one on the web page, "540p" as 576x1024; the current one on
+ * Douyin's app JSON, every size): the same links, H.264 by default, the
+ * HEVC 1080p under its own key, and with allowH265 as no_watermark_hd;
+ * never the bytevc2 rung or the video-only one.  (test_formats.c tests
+ * the choice itself: classes, codecs, partial ladders.)
+ */
+static void
+test_ladder(void **state)
+{
+	const char		*names[] = { "ytdlp-2023.03.04-ladder.json",
+	    "ytdlp-2026.02.04-ladder.json",
+	    "ytdlp-2026.02.04-douyin-ladder.json" };
+	const char		*never[] = { "bytevc2_1080p_3000000",
+	    "bytevc1_1080p_2600000", NULL };
+	struct json_object	*info, *a, *dl;
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		info = fixture(names[i]);
+		a = shape_answer(info, 0, BASE, tk, NULL);
+		assert_true(json_object_object_get_ex(a, "download_link", &dl));
+		assert_true(strncmp(behind(dl, "watermark"), "download", 8)
+		    == 0);
+		assert_string_equal(behind(dl, "no_watermark"),
+		    "h264_540p_900000");
+		assert_string_equal(behind(dl, "no_watermark_hd"),
+		    "h264_720p_1500000");
+		assert_string_equal(behind(dl, "watermark_hd"),
+		    "bytevc1_1080p_2000000");
+		assert_string_equal(behind(dl, "no_watermark_hevc"),
+		    "bytevc1_1080p_2000000");
+		check_never(dl, never);
+		/* The sound comes from a file that has it. */
+		assert_string_equal(str(shape_audio(info), "format_id"),
+		    "h264_720p_1500000");
+		json_object_put(a);
+
+		a = shape_answer(info, SHAPE_ALLOW_H265, BASE, tk, NULL);
+		assert_true(json_object_object_get_ex(a, "download_link", &dl));
+		assert_string_equal(behind(dl, "no_watermark_hd"),
+		    "bytevc1_1080p_2000000");
+		assert_string_equal(behind(dl, "watermark_hd"),
+		    "h264_720p_1500000");
+		assert_string_equal(behind(dl, "no_watermark"),
+		    "h264_540p_900000");
+		assert_false(json_object_object_get_ex(dl, "no_watermark_hevc",
+		    NULL));
+		check_never(dl, never);
+		json_object_put(a);
+		json_object_put(info);
+	}
+}
+
 int
 main(void)
 {
@@ -435,6 +538,7 @@ main(void)
 		cmocka_unit_test(test_null_codecs),
 		cmocka_unit_test(test_no_link),
 		cmocka_unit_test(test_huge_numbers),
+		cmocka_unit_test(test_ladder),
 	};
 	int	 rc;
 

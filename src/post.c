@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "conf.h"
 #include "fetch.h"
@@ -16,6 +17,54 @@
 #include "post.h"
 
 #define SHORT_TIMEOUT	15	/* seconds, at most, to follow a short link */
+
+/* Throw a body away (a short link's page). */
+static size_t
+discard(char *data, size_t size, size_t n, void *arg)
+{
+	(void)data;
+	(void)arg;
+	return size * n;
+}
+
+/*
+ * Where a short link (vm.tiktok.com/CODE and kin) leads: its redirects
+ * followed with a HEAD request, as yt-dlp does, through the proxy and
+ * guard like every fetch, within timeout_s.  Returns the final URL (the
+ * caller frees it), or NULL; *refused tells whether the guard refused
+ * the link or a hop of it.
+ */
+static char *
+final_url(const char *url, int timeout_s, int *refused)
+{
+	struct fetch_conn	*c;
+	struct fetch_hops	 hops;
+	char			*final = NULL, *out = NULL;
+	CURL			*h;
+
+	*refused = 0;
+	if ((c = fetch_take(NULL, url)) == NULL)
+		return NULL;
+	h = fetch_curl(c);
+	if (fetch_url(c, url) == -1) {
+		*refused = 1;
+		fetch_give(c);
+		return NULL;
+	}
+	fetch_headers(c, &hops, NULL, NULL);
+	if (curl_easy_setopt(h, CURLOPT_NOBODY, 1L) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_USERAGENT,
+	    "facebookexternalhit/1.1") == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)timeout_s) ==
+	    CURLE_OK && curl_easy_perform(h) == CURLE_OK &&
+	    curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &final) == CURLE_OK &&
+	    final != NULL)
+		out = strdup(final);
+	*refused = hops.refused || fetch_blocked();
+	fetch_give(c);
+	return out;
+}
 
 /*
  * Follow pu's short link, if it is one, and name the post it leads to
@@ -29,13 +78,20 @@ post_follow(const struct conf *conf, struct posturl *pu)
 	struct posturl		 longer;
 	char			*final;
 	char			 buf[256];
-	int			 t;
+	int			 t, refused;
 
 	if (!pu->is_short)
 		return POSTURL_OK;
 	t = conf->ytdlp_timeout < SHORT_TIMEOUT ?
 	    conf->ytdlp_timeout : SHORT_TIMEOUT;
-	if ((final = fetch_final_url(pu->page, t)) == NULL) {
+	if ((final = final_url(pu->page, t, &refused)) == NULL) {
+		if (refused) {
+			/* Not handed to yt-dlp either: it would go there. */
+			log_info("%s: %s: leads where fetches may not go",
+			    __func__, log_filter(buf, sizeof(buf), pu->page));
+			posturl_clear(pu);
+			return POSTURL_REFUSED;
+		}
 		log_info("%s: %s: could not follow the short link", __func__,
 		    log_filter(buf, sizeof(buf), pu->page));
 		return POSTURL_OK;

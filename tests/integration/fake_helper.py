@@ -100,6 +100,8 @@ def info_for(url, mode, vid):
             f['url'] = '%s/files/audio.mp3' % cdn
         elif mode.startswith('cdn_'):
             f['url'] = cdn + '/' + '/'.join(mode.split('_')[1:])
+        elif mode.startswith('url_'):
+            f['url'] = bytes.fromhex(mode[4:]).decode()
         else:
             f['url'] = '%s/gen/%d?fmt=%s' % (cdn, 1000 + i * 100,
                                                f['format_id'])

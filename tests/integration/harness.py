@@ -182,6 +182,15 @@ def nfds(pid):
     return len(os.listdir('/proc/%d/fd' % pid))
 
 
+def proxy_log(path):
+    """What a fake proxy (fake_proxy.py, fake_socks.py) logged so far."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ''
+
+
 def tcp_conns(pid, port):
     """The TCP connections process pid holds to port on loopback (its
     descriptors' sockets, found in /proc/net/tcp and tcp6)."""

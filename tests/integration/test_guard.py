@@ -14,15 +14,21 @@
 4. Only the media types served go out, with nosniff: a CDN's
    image/svg+xml does not.
 5. filename* cut at 200 bytes never splits a UTF-8 character.
+6. Short-link follows are shared and bounded: with FCGI_THREADS=4 and a
+   proxy that never answers, 8 POSTs of one short link and 8 of others
+   make one follow per link at most, and the slow work beside them (GET
+   /stream) is answered while the follows still wait.
 """
 
 import json
 import os
+import socket
 import sys
+import threading
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, check, done  # noqa: E402
+from harness import Stack, check, done, proxy_log, within  # noqa: E402
 
 TT = 'https://www.tiktok.com/@%s/video/%s'
 
@@ -40,14 +46,6 @@ def given(s, vid, **what):
 def link_to(s, url, vid):
     """A /stream link whose CDN URL is url."""
     return s.local(given(s, vid, url=url)['download_link']['no_watermark'])
-
-
-def proxy_log(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return ''
 
 
 # -- 1. through a proxy, the guard on ------------------------------------
@@ -147,5 +145,67 @@ with Stack() as s:
     check(name is not None and author.startswith(name) and
           len(name.encode()) <= 200,
           'filename* cut at 200 bytes is whole UTF-8 (%r)' % enc[-12:])
+
+# -- 6. short-link follows through a silent proxy ------------------------
+
+silent = socket.socket()
+silent.bind(('127.0.0.1', 0))
+silent.listen(64)
+held = []
+
+
+def hold():
+    while True:
+        try:
+            c, _ = silent.accept()
+        except OSError:
+            return
+        held.append(c)      # read nothing, answer nothing
+
+
+threading.Thread(target=hold, daemon=True).start()
+with Stack(env={'FCGI_THREADS': '4', 'YTDLP_TIMEOUT': '8',
+                'OUTBOUND_PROXY': 'http://127.0.0.1:%d'
+                % silent.getsockname()[1]}) as s:
+    out = []
+    posts = [threading.Thread(target=lambda u=u: out.append(
+        s.tiktok(u, timeout=60).status))
+        for u in ['https://vm.tiktok.com/ZSsame/'] * 8 +
+        ['https://vm.tiktok.com/ZSother%d/' % i for i in range(8)]]
+    for p in posts:
+        p.start()
+    # Either the follows took every slow thread (4 proxy connections),
+    # or all but the one following have their answer.
+    ok = within(lambda: len(held) >= 4 or (len(held) >= 1 and
+                                           len(out) >= len(posts) - 1), 30)
+    r = s.get('/stream?data=nonsense', timeout=60)
+
+
+    def still_open(c):
+        """Has the app not closed c (what it sent read and dropped)?"""
+        try:
+            while c.recv(65536, socket.MSG_DONTWAIT) != b'':
+                pass
+            return False
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+    # The first follow still waits on the proxy (it gives up after 8 s,
+    # closing its connection): the slow thread GET /stream needed was
+    # not taken by the follows.
+    check(ok and r.status == 400 and still_open(held[0]),
+          'GET /stream answered while a short link was being followed '
+          '(%d)' % r.status)
+    for p in posts:
+        p.join()
+    check(sorted(set(out)) == [200], 'every POST answered 200 (%s)'
+          % sorted(set(out)))
+    check(len(held) <= 1, 'one follow at a time with 4 slow threads, '
+          'shared by the 8 POSTs of one link (%d proxy connections)'
+          % len(held))
+silent.close()
+for c in held:
+    c.close()
 
 done()

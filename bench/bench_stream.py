@@ -10,7 +10,8 @@ bundle, as a server has it), reached through one HTTP proxy
 (fake_proxy.py, CONNECT tunnels), relayed by three servers in turn:
 
   tiktok-fcgi   nginx -> tiktok-fcgi /stream (fake helper), through the
-                proxy (OUTBOUND_PROXY), CA_FILE the bundle
+                proxy (OUTBOUND_PROXY), CA_FILE the bundle; and again
+                straight to the CDN ("direct"), the way nginx goes
   serverpy      serverpy's /stream (uvicorn, one event loop, httpx)
                 through the proxy (HTTPS_PROXY), SSL_CERT_FILE the
                 bundle; from SERVERPY_DIR (a checkout's serverpy/
@@ -28,7 +29,9 @@ peak PSS of those processes; then the time to the first byte of a
 single download (curl, median of TTFB_RUNS, each after the load, idle).
 The CDN's and the proxy's own CPU is not counted for anyone.  Also
 printed: the machine's load (uptime) before and after each run.
-TOP_BUILDDIR=... measures another build of tiktok-fcgi (a "before").
+TOP_BUILDDIR=... measures another build of tiktok-fcgi (a "before");
+BENCH_PERF=FILE records a profile of tiktok-fcgi (and its nginx) under
+the load with perf (perf report -i FILE).
 
 single: single-stream throughput of a 1000 MB file from a static nginx
 "CDN", direct and through tiktok-fcgi.  memory: tiktok-fcgi's RSS with
@@ -53,7 +56,7 @@ os.environ.setdefault('TOP_SRCDIR', TOP)
 os.environ.setdefault('TOP_BUILDDIR', TOP)
 sys.path.insert(0, os.path.join(TOP, 'tests', 'integration'))
 from harness import (HERE as TESTS, Stack, children_of, free_port,  # noqa
-                     nginx_http, rss_kb, wait_for, which)
+                     nginx_http, proxy_log, rss_kb, wait_for, which)
 
 SECTIONS = os.environ.get('BENCH_SECTIONS', 'side').split(',')
 CLIENTS = int(os.environ.get('CLIENTS', '20'))
@@ -189,21 +192,34 @@ def measure(name, url, pids_of):
             time.sleep(0.5)
     t = threading.Thread(target=sample)
     t.start()
+    perf = None
+    if os.environ.get('BENCH_PERF') and name == 'tiktok-fcgi':
+        # A profile of the load (perf from Debian's linux-perf).
+        perf = subprocess.Popen(
+            ['perf', 'record', '-q', '-g', '-o', os.environ['BENCH_PERF'],
+             '-p', ','.join(str(p) for p in pids), '--', 'sleep',
+             str(SECONDS)], stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
     t0 = time.time()
     nbytes, reqs, errs = wrk(url, SECONDS)
     wall = time.time() - t0
     stop.set()
     t.join()
+    if perf is not None:
+        perf.wait()
     cpu = cpu_s(pids) - c0
     first = ttfb(url)
     res = {'name': name, 'cpu_per_gb': cpu / (nbytes / 1e9),
            'mb_s': nbytes / wall / 1e6, 'ttfb_ms': first,
            'pss_mb': peak[0] / 1024, 'requests': reqs, 'errors': errs,
+           'ms_per_request': cpu * 1000 / max(reqs, 1),
            'cores': cpu / wall, 'load': '%s -> %s' % (l0, load())}
-    print('%-12s %6.1f CPU s/GB  %6.0f MB/s  TTFB %5.1f ms  peak PSS '
-          '%5.1f MB  (%d requests, %d errors, %.2f cores, load %s)'
+    print('%-18s %5.1f CPU s/GB  %6.0f MB/s  TTFB %5.1f ms  peak PSS '
+          '%5.1f MB  (%d requests, %.1f ms CPU each, %d errors, %.2f '
+          'cores, load %s)'
           % (name, res['cpu_per_gb'], res['mb_s'], first, res['pss_mb'],
-             reqs, errs, res['cores'], res['load']), flush=True)
+             reqs, res['ms_per_request'], errs, res['cores'],
+             res['load']), flush=True)
     return res
 
 
@@ -241,16 +257,30 @@ def run_side():
                  load()), flush=True)
         results = []
 
-        # tiktok-fcgi
-        with Stack(cdn=False, cdn_url=cdn_url, env={
-                'FAKE_CDN': cdn_url, 'LOG_LEVEL': 'warn', 'CA_FILE': bundle,
-                'OUTBOUND_PROXY': proxy_url}) as s:
-            r = s.tiktok('https://www.tiktok.com/@cdn_files_clip.bin/'
-                         'video/1')
-            link = r.json()['download_link']['no_watermark']
-            results.append(measure(
-                'tiktok-fcgi', link,
-                lambda: tree(s.app.pid) + tree(s.nginx.pid)))
+        def tunnels():
+            return proxy_log(os.path.join(tmp, 'proxy.log')).count(
+                'CONNECT ')
+
+        # tiktok-fcgi, through the proxy; then straight to the CDN, as
+        # nginx goes
+        for name, via in (('tiktok-fcgi', proxy_url),
+                          ('tiktok-fcgi direct', None)):
+            env = {'FAKE_CDN': cdn_url, 'LOG_LEVEL': 'warn',
+                   'CA_FILE': bundle}
+            if via:
+                env['OUTBOUND_PROXY'] = via
+            with Stack(cdn=False, cdn_url=cdn_url, env=env) as s:
+                r = s.tiktok('https://www.tiktok.com/@cdn_files_clip.bin/'
+                             'video/1')
+                link = r.json()['download_link']['no_watermark']
+                n0 = tunnels()
+                results.append(measure(
+                    name, link,
+                    lambda: tree(s.app.pid) + tree(s.nginx.pid)))
+                if via:
+                    print('%-18s %d proxy tunnels opened for %d requests'
+                          % ('', tunnels() - n0,
+                             results[-1]['requests'] + 2 * TTFB_RUNS))
 
         # serverpy
         sp = os.environ.get('SERVERPY_DIR')
@@ -302,15 +332,16 @@ def run_side():
                 except OSError:
                     return False
             wait_for(up, 60, 'serverpy', 0.5)
-            n0 = open(os.path.join(tmp, 'proxy.log')).read().count(
-                'CONNECT')
+            n0 = tunnels()
             results.append(measure('serverpy', link, lambda: tree(p.pid)))
-            assert open(os.path.join(tmp, 'proxy.log')).read().count(
-                'CONNECT') > n0, 'serverpy did not use the proxy'
+            assert tunnels() > n0, 'serverpy did not use the proxy'
+            print('%-18s %d proxy tunnels opened for %d requests'
+                  % ('', tunnels() - n0,
+                     results[-1]['requests'] + 2 * TTFB_RUNS))
             p.send_signal(signal.SIGINT)
             p.wait(10)
         else:
-            print('serverpy      skipped: set SERVERPY_DIR to a checkout\'s '
+            print('serverpy           skipped: set SERVERPY_DIR to a checkout\'s '
                   'serverpy/ folder', flush=True)
 
         # nginx proxy_pass, straight to the CDN: the floor

@@ -21,34 +21,17 @@
 #include "conf.h"
 #include "egress.h"
 #include "fetch.h"
+#include "fetch_impl.h"
 #include "guard.h"
 #include "log.h"
 #include "proc.h"
 
 #define MAX_REDIRS	5
-#define POOL_MAX	32	/* idle handles kept */
-#define POOL_IDLE_MS	60000	/* an idle handle older is let go */
-
-/*
- * An easy handle and what it last spoke to.  Its connections (and their
- * TLS state) stay open in it between requests: a request that finds a
- * handle that spoke to the same origin the same way skips the proxy
- * tunnel, the TCP and the TLS handshake.
- */
-struct fetch_conn {
-	CURL			*curl;
-	const struct egress	*e;
-	char			 origin[128];	/* scheme://host:port */
-	long long		 since;		/* idle since (ms) */
-};
 
 static const struct conf	*conf;	/* the settings, from fetch_init */
 static CURLSH			*share;
 static pthread_mutex_t		 share_mtx[CURL_LOCK_DATA_LAST];
 static X509_STORE		*cas;	/* the CA certificates, loaded once */
-static pthread_mutex_t		 pool_mtx = PTHREAD_MUTEX_INITIALIZER;
-static struct fetch_conn	*pool[POOL_MAX];	/* idle, oldest first */
-static int			 npool;
 
 /* Set when a connection was refused by the address guard. */
 static __thread int		 guard_hit;
@@ -179,7 +162,12 @@ open_socket(void *u, curlsocktype purpose, struct curl_sockaddr *a)
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
-/* Every new TLS connection verifies against the one store. */
+/*
+ * Every new TLS connection verifies against the one store, and keeps its
+ * record buffers: released after each record (libcurl asks for that),
+ * each 17 KB buffer was a fresh mmap and munmap (M_MMAP_THRESHOLD is 8
+ * KB here) for every 16 KB of a stream.
+ */
 static CURLcode
 use_store(CURL *h, void *ctx, void *arg)
 {
@@ -187,14 +175,14 @@ use_store(CURL *h, void *ctx, void *arg)
 	if (X509_STORE_up_ref(cas) != 1)
 		return CURLE_OUT_OF_MEMORY;
 	SSL_CTX_set_cert_store(ctx, cas);
+	SSL_CTX_clear_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	return CURLE_OK;
 }
 
 /*
- * The CA certificates every TLS connection (CDN and HTTPS proxy) trusts:
- * CA_FILE, else libcurl's own default bundle or folder, loaded once
- * (parsing a 200 KB bundle for each connection cost more CPU than the
- * transfer).  NULL when they cannot be loaded.
+ * The CA certificates every TLS connection (CDN, HTTPS proxy) trusts:
+ * CA_FILE, else libcurl's default, loaded once (parsing a 200 KB bundle
+ * per connection cost more CPU than the transfer).  NULL: cannot.
  */
 static X509_STORE *
 load_store(void)
@@ -341,24 +329,11 @@ fetch_init(const struct conf *c)
 	return 0;
 }
 
-static void
-conn_free(struct fetch_conn *c)
-{
-	if (c == NULL)
-		return;
-	if (c->curl != NULL)
-		curl_easy_cleanup(c->curl);
-	free(c);
-}
-
-/* Let go of every idle handle (and its connections). */
+/* Let go of every idle handle (and its connections), then libcurl. */
 void
 fetch_cleanup(void)
 {
-	pthread_mutex_lock(&pool_mtx);
-	while (npool > 0)
-		conn_free(pool[--npool]);
-	pthread_mutex_unlock(&pool_mtx);
+	fetch_pool_clear();
 	if (share != NULL)
 		curl_share_cleanup(share);
 	share = NULL;
@@ -371,10 +346,10 @@ fetch_cleanup(void)
 /*
  * Apply the safety rules to a handle: protocols, no redirect until
  * fetch_headers, address guard, timeouts, CA, no signals; and the way
- * out: egress e, or none.  Returns 0 or -1.
+ * out: egress e, or none.  Returns 0 or -1.  (fetch_impl.h)
  */
-static int
-setup(CURL *h, const struct egress *e)
+int
+fetch_setup(CURL *h, const struct egress *e)
 {
 	CURLcode	 rc = CURLE_OK;
 
@@ -415,104 +390,6 @@ setup(CURL *h, const struct egress *e)
 		rc |= curl_easy_setopt(h, CURLOPT_PROXY_CAINFO, conf->ca_file);
 	}
 	return rc == CURLE_OK ? 0 : -1;
-}
-
-/* "scheme://host:port" of url, into out. */
-static void
-origin_of(const char *url, char *out, size_t sz)
-{
-	const char	*p;
-	size_t		 n;
-
-	out[0] = '\0';
-	if (url == NULL || (p = strstr(url, "://")) == NULL)
-		return;
-	n = (size_t)(p + 3 - url) + strcspn(p + 3, "/?#");
-	snprintf(out, sz, "%.*s", (int)n, url);
-}
-
-/*
- * A handle for a request to url through egress e (NULL: the next in
- * turn; none configured: straight out), set up with the safety rules:
- * an idle one that last spoke to the same origin the same way if there
- * is one (its connection is reused), else the most recently used, else a
- * new one.  Give it back with fetch_give.  NULL on failure.
- */
-struct fetch_conn *
-fetch_take(const struct egress *e, const char *url)
-{
-	struct fetch_conn	*c = NULL;
-	char			 o[128];
-	int			 i, pick = -1;
-
-	if (e == NULL)
-		e = egress_pick(NULL);
-	origin_of(url, o, sizeof(o));
-	pthread_mutex_lock(&pool_mtx);
-	for (i = npool - 1; i >= 0 && pick == -1; i--)
-		if (pool[i]->e == e && strcmp(pool[i]->origin, o) == 0)
-			pick = i;
-	if (pick == -1 && npool > 0)
-		pick = npool - 1;
-	if (pick != -1) {
-		c = pool[pick];
-		memmove(&pool[pick], &pool[pick + 1],
-		    (size_t)(npool - pick - 1) * sizeof(pool[0]));
-		npool--;
-	}
-	pthread_mutex_unlock(&pool_mtx);
-	if (c == NULL && ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->curl = curl_easy_init()) == NULL)) {
-		conn_free(c);
-		return NULL;
-	}
-	c->e = e;
-	if (setup(c->curl, e) == -1) {
-		conn_free(c);
-		return NULL;
-	}
-	return c;
-}
-
-/* The libcurl handle of c, for the caller's options and perform. */
-CURL *
-fetch_curl(struct fetch_conn *c)
-{
-	return c->curl;
-}
-
-/*
- * Done with c: it goes back to the idle handles with its connections
- * (the oldest let go when there are POOL_MAX, or when idle for
- * POOL_IDLE_MS).  c may be NULL.
- */
-void
-fetch_give(struct fetch_conn *c)
-{
-	struct fetch_conn	*old[POOL_MAX + 1];
-	char			*url = NULL;
-	long long		 now = proc_now_ms();
-	int			 n = 0, i;
-
-	if (c == NULL)
-		return;
-	curl_easy_getinfo(c->curl, CURLINFO_EFFECTIVE_URL, &url);
-	origin_of(url, c->origin, sizeof(c->origin));
-	/* Nothing of the request's (callbacks into its frame) stays. */
-	curl_easy_reset(c->curl);
-	c->since = now;
-	pthread_mutex_lock(&pool_mtx);
-	while (npool > 0 && (npool == POOL_MAX ||
-	    now - pool[0]->since > POOL_IDLE_MS)) {
-		old[n++] = pool[0];
-		memmove(&pool[0], &pool[1], (size_t)(npool - 1) *
-		    sizeof(pool[0]));
-		npool--;
-	}
-	pool[npool++] = c;
-	pthread_mutex_unlock(&pool_mtx);
-	for (i = 0; i < n; i++)
-		conn_free(old[i]);
 }
 
 /*

@@ -55,6 +55,7 @@ void	 fetch_cleanup(void);
 struct fetch_conn *fetch_take(const struct egress *, const char *url);
 CURL	*fetch_curl(struct fetch_conn *);
 void	 fetch_give(struct fetch_conn *);
+void	 fetch_trim(void);
 int	 fetch_url(struct fetch_conn *, const char *url);
 void	 fetch_headers(struct fetch_conn *, struct fetch_hops *,
 	    size_t (*)(char *, size_t, size_t, void *), void *);

@@ -18,12 +18,18 @@
    proxy that never answers, 8 POSTs of one short link and 8 of others
    make one follow per link at most, and the slow work beside them (GET
    /stream) is answered while the follows still wait.
+7. An HTTPS proxy is verified against CA_FILE, loaded once for every
+   connection: a stream passes through one whose CA is in CA_FILE, and
+   not through one whose CA is not.
 """
 
 import json
 import os
+import shutil
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import urllib.parse
 
@@ -207,5 +213,44 @@ with Stack(env={'FCGI_THREADS': '4', 'YTDLP_TIMEOUT': '8',
 silent.close()
 for c in held:
     c.close()
+
+# -- 7. an HTTPS proxy, verified against CA_FILE ----------------------------
+
+tls = tempfile.mkdtemp(prefix='tiktok-fcgi-tls-')
+
+
+def openssl(*args):
+    subprocess.run(['openssl'] + list(args), cwd=tls, check=True,
+                   capture_output=True)
+
+
+for name in ('ca', 'other'):
+    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
+            '-subj', '/CN=%s' % name, '-keyout', name + '.key', '-out',
+            name + '.pem', '-addext', 'basicConstraints=critical,CA:TRUE',
+            '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
+openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1',
+        '-keyout', 'proxy.key', '-out', 'proxy.csr')
+with open(os.path.join(tls, 'ext.cnf'), 'w') as f:
+    f.write('subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n'
+            'extendedKeyUsage=serverAuth\n')
+openssl('x509', '-req', '-in', 'proxy.csr', '-CA', 'ca.pem', '-CAkey',
+        'ca.key', '-CAcreateserial', '-days', '2', '-out', 'proxy.pem',
+        '-extfile', 'ext.cnf')
+for ca, want in (('ca.pem', 200), ('other.pem', 502)):
+    s = Stack(env={'CA_FILE': os.path.join(tls, ca)})
+    pport, plog = s.side('fake_proxy.py', 'proxy',
+                         os.path.join(tls, 'proxy.pem'),
+                         os.path.join(tls, 'proxy.key'))
+    s.extra_env['OUTBOUND_PROXY'] = 'https://127.0.0.1:%d' % pport
+    with s:
+        r = s.tiktok(TT % ('cdn_gen_3000', '700'))
+        r = s.get(s.local(r.json()['download_link']['no_watermark']))
+        asked = proxy_log(plog)
+        check(r.status == want and (want != 200 or (
+              len(r.body) == 3000 and 'GET http://127.0.0.1' in asked)),
+              'HTTPS proxy, CA_FILE %s its CA: %d (%d)'
+              % ('with' if want == 200 else 'without', want, r.status))
+shutil.rmtree(tls, ignore_errors=True)
 
 done()

@@ -186,9 +186,13 @@ def measure(name, url, pids_of):
     peak = [0]
     stop = threading.Event()
 
+    own = [0]
+
     def sample():
         while not stop.is_set():
-            peak[0] = max(peak[0], pss_kb(pids_of()))
+            now = pids_of()
+            peak[0] = max(peak[0], pss_kb(now))
+            own[0] = max(own[0], pss_kb(now[:1]))
             time.sleep(0.5)
     t = threading.Thread(target=sample)
     t.start()
@@ -211,15 +215,16 @@ def measure(name, url, pids_of):
     first = ttfb(url)
     res = {'name': name, 'cpu_per_gb': cpu / (nbytes / 1e9),
            'mb_s': nbytes / wall / 1e6, 'ttfb_ms': first,
-           'pss_mb': peak[0] / 1024, 'requests': reqs, 'errors': errs,
+           'pss_mb': peak[0] / 1024, 'own_pss_mb': own[0] / 1024,
+           'requests': reqs, 'errors': errs,
            'ms_per_request': cpu * 1000 / max(reqs, 1),
            'cores': cpu / wall, 'load': '%s -> %s' % (l0, load())}
     print('%-18s %5.1f CPU s/GB  %6.0f MB/s  TTFB %5.1f ms  peak PSS '
-          '%5.1f MB  (%d requests, %.1f ms CPU each, %d errors, %.2f '
-          'cores, load %s)'
+          '%5.1f MB (main process %.1f)  (%d requests, %.1f ms CPU each, '
+          '%d errors, %.2f cores, load %s)'
           % (name, res['cpu_per_gb'], res['mb_s'], first, res['pss_mb'],
-             reqs, res['ms_per_request'], errs, res['cores'],
-             res['load']), flush=True)
+             res['own_pss_mb'], reqs, res['ms_per_request'], errs,
+             res['cores'], res['load']), flush=True)
     return res
 
 
@@ -281,6 +286,23 @@ def run_side():
                     print('%-18s %d proxy tunnels opened for %d requests'
                           % ('', tunnels() - n0,
                              results[-1]['requests'] + 2 * TTFB_RUNS))
+
+        # The real helpers, idle (streams never touch them; the runs
+        # above have the fake helper): what they add to tiktok-fcgi.
+        if subprocess.run(['/usr/bin/python3', '-c', 'import yt_dlp'],
+                          capture_output=True).returncode == 0:
+            with Stack(helper='real', cdn=False, cdn_url=cdn_url, env={
+                    'YTDLP_PYTHON': '/usr/bin/python3', 'LOG_LEVEL': 'warn',
+                    'CA_FILE': bundle}) as s:
+                wait_for(lambda: len(children_of(s.app.pid)) >= 2, 30,
+                         'the helpers')
+                time.sleep(2)
+                helpers = [p for c in children_of(s.app.pid)
+                           for p in tree(c)]
+                print('%-18s idle real helpers (%d processes, Debian\'s '
+                      'yt-dlp): PSS %.1f MB' % ('', len(helpers),
+                                                pss_kb(helpers) / 1024),
+                      flush=True)
 
         # serverpy
         sp = os.environ.get('SERVERPY_DIR')

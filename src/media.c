@@ -240,6 +240,7 @@ media_send_file(struct http *h, const char *file, const char *ctype,
 		http_header(h, "Content-Range", num);
 	}
 	http_header(h, "Content-Type", ctype);
+	http_header(h, "X-Content-Type-Options", "nosniff");
 	snprintf(num, sizeof(num), "%lld", end - start + 1);
 	http_header(h, "Content-Length", num);
 	http_header(h, "Accept-Ranges", "bytes");

@@ -359,11 +359,6 @@ client_gone(void *h)
 }
 
 /*
- * One attempt at the CDN.  Returns 0 when the answer went to the client
- * (whole, or cut after the first byte), else the CDN's HTTP status (or
- * -1 for no answer) with *cerr set, nothing sent yet.
- */
-/*
  * The CDN refused t's URL: drop the post's cached info so that it is
  * extracted afresh, unless it was extracted moments ago (its URLs would
  * be the same: at most one extraction per REEXTRACT_MIN_MS for a link
@@ -381,6 +376,12 @@ forget_post(struct app *app, const struct target *t)
 	return rc;
 }
 
+/*
+ * One attempt at the CDN.  Returns 0 when the answer went to the client
+ * (whole, or cut after the first byte), else the CDN's HTTP status (or
+ * -1 for no answer) with *cerr set, nothing sent yet; *proxy_st is the
+ * proxy's status when it refused to open the way.
+ */
 static long
 attempt(struct http *h, const struct target *t, CURLcode *cerr, int ranged,
     long *proxy_st)

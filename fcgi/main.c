@@ -27,6 +27,7 @@
 #include <fcgiapp.h>
 
 #include "app.h"
+#include "fetch.h"
 #include "front.h"
 #include "http.h"
 #include "log.h"
@@ -408,8 +409,10 @@ main(int argc, char *argv[])
 		/* Every 30 s without a signal, give memory freed after a
 		 * burst back to the system. */
 		if ((sig = sigtimedwait(&waitset, NULL, &trim_every)) == -1) {
-			if (errno == EAGAIN)
+			if (errno == EAGAIN) {
+				fetch_trim();
 				malloc_trim(0);
+			}
 			continue;
 		}
 		if (sig == SIGHUP) {

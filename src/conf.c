@@ -26,6 +26,14 @@
 #endif
 #define KEY_MIN_LENGTH	16	/* below: a warning */
 
+/* Where TikTok and Douyin serve pages, short links and media from. */
+#define CDN_DOMAINS	"tiktok.com, tiktokcdn.com, tiktokcdn-us.com, " \
+	"tiktokcdn-eu.com, tiktokv.com, tiktokv.us, tiktokv.eu, " \
+	"ttwstatic.com, ibytedtos.com, ibyteimg.com, byteoversea.com, " \
+	"muscdn.com, douyin.com, douyinvod.com, douyinpic.com, " \
+	"douyinstatic.com, douyincdn.com, amemv.com, snssdk.com, " \
+	"zjcdn.com, bytecdn.cn, byteimg.com, pstatp.com"
+
 #ifndef YTDLP_DIR_PATH
 #define YTDLP_DIR_PATH "/var/lib/tiktok-fcgi/yt-dlp"
 #endif
@@ -69,6 +77,7 @@ static const struct key keys[] = {
 	{ "REDIS_URL",		K_REDIS, S(redis_url), 0, 0 },
 	{ "REDIS_TIMEOUT",	K_INT,	S(redis_timeout_ms), 10, 60000 },
 	{ "CA_FILE",		K_FILE,	S(ca_file), 0, 0 },
+	{ "CDN_DOMAINS",	K_STR,	S(cdn_domains), 0, 0 },
 	{ "YTDLP_PYTHON",	K_STR,	S(ytdlp_python), 0, 0 },
 	{ "YTDLP_PYTHONPATH",	K_STR,	S(ytdlp_pythonpath), 0, 0 },
 	{ "YTDLP_DIR",		K_STR,	S(ytdlp_dir), 0, 0 },
@@ -130,6 +139,7 @@ defaults(struct conf *c)
 	c->shutdown_timeout = 20;
 	c->egress_rest = 60;
 	c->redis_timeout_ms = 500;
+	c->cdn_domains = strdup(CDN_DOMAINS);
 }
 
 static const struct key *

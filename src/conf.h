@@ -42,6 +42,7 @@ struct conf {
 	int	 redis_db;
 	int	 redis_timeout_ms;	/* REDIS_TIMEOUT, ms */
 	char	*ca_file;		/* CA_FILE */
+	char	*cdn_domains;		/* CDN_DOMAINS: what fetches may name */
 	char	*ytdlp_python;		/* YTDLP_PYTHON */
 	char	*ytdlp_pythonpath;	/* YTDLP_PYTHONPATH */
 	char	*ytdlp_dir;		/* YTDLP_DIR */

@@ -1,9 +1,11 @@
 /*
  * Outbound HTTP with libcurl, safe by default: http/https only, bounded
- * redirects (each hop re-checked), no loopback/private/link-local
- * addresses after DNS resolution (unless allowed for tests), connect and
- * stall timeouts, a proxy of OUTBOUND_PROXY (egress.h) and the CA file.  One easy handle per
- * request, DNS and TLS sessions shared.
+ * redirects, the address guard (guard.h) on the URL and on every
+ * redirect hop before anything is connected, and on the address really
+ * connected to when there is no proxy; connect and stall timeouts; the
+ * egress (a proxy of OUTBOUND_PROXY, egress.h) and the CA certificates,
+ * loaded once.  Handles are kept between requests with their connections
+ * (fetch_take, fetch_give), DNS answers and TLS sessions shared.
  *
  * Used by /stream and /download, the renders and the post lookup.
  */
@@ -14,7 +16,7 @@
 
 struct conf;
 struct egress;
-struct sockaddr;
+struct fetch_conn;
 
 /* A stall watchdog for one transfer (see fetch_watch). */
 struct fetch_watch {
@@ -27,6 +29,15 @@ struct fetch_watch {
 	int		 left;		/* set when the client had left */
 };
 
+/* The redirect watch of one transfer (see fetch_headers). */
+struct fetch_hops {
+	CURL		*curl;
+	long		 status;	/* of the latest response */
+	int		 refused;	/* a hop the guard refused */
+	size_t		 (*fn)(char *, size_t, size_t, void *);
+	void		*arg;
+};
+
 /* One file of a fetch_many() batch. */
 struct fetch_file {
 	const char		*url;
@@ -34,18 +45,25 @@ struct fetch_file {
 	int			 fd;		/* written from offset 0 */
 	long			 status;	/* the answer's */
 	CURLcode		 result;
+	struct fetch_conn	*conn;		/* fetch_many's own */
+	struct fetch_hops	 hops;
+	int			 added;
 };
 
 int	 fetch_init(const struct conf *);
-int	 fetch_many(const struct egress *, struct fetch_file *, int n,
-	    long long deadline_ms, int (*gone)(void *), void *arg);
+void	 fetch_cleanup(void);
+struct fetch_conn *fetch_take(const struct egress *, const char *url);
+CURL	*fetch_curl(struct fetch_conn *);
+void	 fetch_give(struct fetch_conn *);
+void	 fetch_trim(void);
+int	 fetch_url(struct fetch_conn *, const char *url);
+void	 fetch_headers(struct fetch_conn *, struct fetch_hops *,
+	    size_t (*)(char *, size_t, size_t, void *), void *);
 void	 fetch_watch(CURL *, struct fetch_watch *, int (*gone)(void *),
 	    void *);
-void	 fetch_cleanup(void);
-CURL	*fetch_handle(const struct egress *);
-int	 fetch_setup(CURL *, const struct egress *);
-int	 fetch_addr_public(const struct sockaddr *);
-int	 fetch_blocked(CURL *);
-char	*fetch_final_url(const char *url, int timeout_s);
+int	 fetch_many(const struct egress *, struct fetch_file *, int n,
+	    long long deadline_ms, int (*gone)(void *), void *arg);
+int	 fetch_blocked(void);
+long	 fetch_proxy_refused(struct fetch_conn *);
 
 #endif /* FETCH_H */

@@ -60,14 +60,42 @@ media_disposition(struct http *h, const char *author, const char *ext)
 	media_safe_name(author, safe, sizeof(safe));
 	snprintf(xf, sizeof(xf), "%s.%s", safe, ext);
 	src = author != NULL && *author != '\0' ? author : safe;
-	if ((len = strlen(src)) > 200)
+	if ((len = strlen(src)) > 200) {
 		len = 200;
+		/* Not in the middle of a UTF-8 character. */
+		while (len > 0 && ((unsigned char)src[len] & 0xc0) == 0x80)
+			len--;
+	}
 	enc = curl_easy_escape(NULL, src, (int)len);
 	snprintf(val, sizeof(val), "attachment; filename=\"%s\"; "
 	    "filename*=UTF-8''%s.%s", xf, enc ? enc : safe, ext);
 	curl_free(enc);
 	http_header(h, "Content-Disposition", val);
 	http_header(h, "X-Filename", xf);
+}
+
+/*
+ * Is ctype (a Content-Type value) one of the media types we serve?
+ * Anything else a CDN says (text/html, image/svg+xml: what a browser
+ * would run) is replaced by the type's default.  Returns 1 or 0.
+ */
+int
+media_type_served(const char *ctype)
+{
+	static const char *const served[] = { "video/mp4", "video/webm",
+	    "audio/mpeg", "audio/mp4", "audio/x-m4a", "audio/aac",
+	    "image/jpeg", "image/png", "image/webp", "image/heic",
+	    "image/heif", "image/avif", "image/gif", NULL };
+	size_t	 n, i;
+
+	if (ctype == NULL)
+		return 0;
+	n = strcspn(ctype, "; \t");
+	for (i = 0; served[i] != NULL; i++)
+		if (strlen(served[i]) == n &&
+		    strncasecmp(ctype, served[i], n) == 0)
+			return 1;
+	return 0;
 }
 
 /* A single "bytes=a-b", "bytes=a-" or "bytes=-n" range, else NULL. */
@@ -212,6 +240,7 @@ media_send_file(struct http *h, const char *file, const char *ctype,
 		http_header(h, "Content-Range", num);
 	}
 	http_header(h, "Content-Type", ctype);
+	http_header(h, "X-Content-Type-Options", "nosniff");
 	snprintf(num, sizeof(num), "%lld", end - start + 1);
 	http_header(h, "Content-Length", num);
 	http_header(h, "Accept-Ranges", "bytes");

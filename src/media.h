@@ -15,6 +15,7 @@ void		 media_safe_name(const char *, char *, size_t);
 void		 media_disposition(struct http *, const char *name,
 		    const char *ext);
 const char	*media_range(const char *);
+int		 media_type_served(const char *);
 int		 media_if_range(const char *ifrange, const char *etag,
 		    const char *lastmod);
 struct curl_slist *media_headers(struct json_object *, const char *range);

@@ -10,7 +10,8 @@ enum posturl_err {
 	POSTURL_OK = 0,
 	POSTURL_NONE,		/* no TikTok or Douyin link in the text */
 	POSTURL_NOT_POST,	/* a TikTok link, but not to one post */
-	POSTURL_NOMEM
+	POSTURL_NOMEM,
+	POSTURL_REFUSED		/* a short link leading where fetches may not go */
 };
 
 struct posturl {

@@ -56,6 +56,7 @@ struct xfer {
 	int			 stale;		/* a 206 of another version */
 	int			 started;	/* our headers are out */
 	int			 hup;		/* the client left */
+	struct fetch_hops	 hops;		/* redirects, judged */
 };
 
 static void
@@ -259,11 +260,10 @@ begin(struct xfer *x)
 	x->started = 1;
 	counters_stream(1);
 	http_status(x->h, x->status == 206 ? 206 : 200);
-	ct = (strncmp(x->ctype, "video/", 6) == 0 ||
-	    strncmp(x->ctype, "audio/", 6) == 0 ||
-	    strncmp(x->ctype, "image/", 6) == 0) ? x->ctype :
+	ct = media_type_served(x->ctype) ? x->ctype :
 	    default_ctype(x->t->type);
 	http_header(x->h, "Content-Type", ct);
+	http_header(x->h, "X-Content-Type-Options", "nosniff");
 	if (x->clen >= 0) {
 		snprintf(num, sizeof(num), "%lld", x->clen);
 		http_header(x->h, "Content-Length", num);
@@ -359,11 +359,6 @@ client_gone(void *h)
 }
 
 /*
- * One attempt at the CDN.  Returns 0 when the answer went to the client
- * (whole, or cut after the first byte), else the CDN's HTTP status (or
- * -1 for no answer) with *cerr set, nothing sent yet.
- */
-/*
  * The CDN refused t's URL: drop the post's cached info so that it is
  * extracted afresh, unless it was extracted moments ago (its URLs would
  * be the same: at most one extraction per REEXTRACT_MIN_MS for a link
@@ -381,14 +376,23 @@ forget_post(struct app *app, const struct target *t)
 	return rc;
 }
 
+/*
+ * One attempt at the CDN.  Returns 0 when the answer went to the client
+ * (whole, or cut after the first byte), else the CDN's HTTP status (or
+ * -1 for no answer) with *cerr set, nothing sent yet; *proxy_st is the
+ * proxy's status when it refused to open the way.
+ */
 static long
-attempt(struct http *h, const struct target *t, CURLcode *cerr, int ranged)
+attempt(struct http *h, const struct target *t, CURLcode *cerr, int ranged,
+    long *proxy_st)
 {
+	struct fetch_conn	*fc;
 	CURL			*c;
 	struct curl_slist	*hdrs, *n;
 	struct xfer		 x;
 	CURLcode		 rc;
 	int			 blocked;
+	long			 proxy;
 	struct fetch_watch	 watch;
 	const char		*range, *ifr;
 	char			 line[192];
@@ -398,8 +402,15 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr, int ranged)
 	x.t = t;
 	x.clen = -1;
 	*cerr = CURLE_OK;
-	if ((c = fetch_handle(egress_find(t->egress))) == NULL) {
+	if ((fc = fetch_take(egress_find(t->egress), t->url)) == NULL) {
 		*cerr = CURLE_OUT_OF_MEMORY;
+		return -1;
+	}
+	c = fetch_curl(fc);
+	if (fetch_url(fc, t->url) == -1) {
+		/* Refused before anything was asked of anyone. */
+		fetch_give(fc);
+		*cerr = CURLE_COULDNT_CONNECT;
 		return -1;
 	}
 	range = ranged ? media_range(http_param(h, "HTTP_RANGE")) : NULL;
@@ -414,10 +425,8 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr, int ranged)
 				hdrs = n;
 		}
 	}
-	curl_easy_setopt(c, CURLOPT_URL, t->url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
+	fetch_headers(fc, &x.hops, on_header, &x);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
 	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 65536L);
@@ -429,15 +438,16 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr, int ranged)
 		rc = CURLE_OPERATION_TIMEDOUT;
 	if (watch.left)
 		x.hup = 1;
-	blocked = fetch_blocked(c);
-	curl_easy_cleanup(c);
+	blocked = fetch_blocked();
+	proxy = fetch_proxy_refused(fc);
+	fetch_give(fc);
 	curl_slist_free_all(hdrs);
 	*cerr = rc;
 
 	if (!x.started && (x.stale || (rc == CURLE_OK && stale_range(&x)))) {
 		log_debug("%s: If-Range does not match: the whole file",
 		    __func__);
-		return attempt(h, t, cerr, 0);
+		return attempt(h, t, cerr, 0, proxy_st);
 	}
 
 	if (x.started) {
@@ -468,8 +478,17 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr, int ranged)
 		http_error(h, 416, "Requested range not satisfiable");
 		return 0;
 	}
-	if (blocked)
+	if (blocked) {
+		/* Said as a closed port is: nothing told about the target. */
 		*cerr = CURLE_COULDNT_CONNECT;
+		return -1;
+	}
+	if (proxy > 0) {
+		/* The proxy's answer, not the CDN's: nothing to re-extract. */
+		*cerr = CURLE_COULDNT_CONNECT;
+		*proxy_st = proxy;
+		return -1;
+	}
 	return x.status > 0 ? x.status : -1;
 }
 
@@ -478,7 +497,7 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr, int ranged)
 static void
 serve(struct app *app, struct http *h, struct target *t)
 {
-	long		 st;
+	long		 st, proxy = 0;
 	CURLcode	 cerr;
 	enum pool_err	 err;
 	char		*msg = NULL, buf[256];
@@ -490,7 +509,7 @@ serve(struct app *app, struct http *h, struct target *t)
 			return;
 		}
 	}
-	st = attempt(h, t, &cerr, 1);
+	st = attempt(h, t, &cerr, 1, &proxy);
 	if ((st == 403 || st == 410) && t->page_url != NULL &&
 	    t->format_id != NULL) {
 		log_info("%s: CDN answered %ld: extracting the post again",
@@ -503,7 +522,7 @@ serve(struct app *app, struct http *h, struct target *t)
 			free(msg);
 			return;
 		} else
-			st = attempt(h, t, &cerr, 1);
+			st = attempt(h, t, &cerr, 1, &proxy);
 	}
 	if (st == 0)
 		return;
@@ -513,7 +532,10 @@ serve(struct app *app, struct http *h, struct target *t)
 		http_error(h, 504, "The CDN did not answer in time");
 		return;
 	}
-	if (st > 0)
+	if (proxy > 0)
+		snprintf(buf, sizeof(buf), "The proxy refused the way to the "
+		    "CDN (status %ld)", proxy);
+	else if (st > 0)
 		snprintf(buf, sizeof(buf), "The CDN answered with status %ld",
 		    st);
 	else

@@ -128,13 +128,20 @@ follow_later(void *arg)
 {
 	struct ask	*a = arg;
 
-	if (post_follow(&a->app->conf, &a->pu) == POSTURL_NOT_POST) {
+	switch (post_follow(&a->app->conf, &a->pu)) {
+	case POSTURL_NOT_POST:
 		http_error(a->h, 400, "This TikTok or Douyin URL is not a "
 		    "single post.");
 		ask_free(a);
 		return;
+	case POSTURL_REFUSED:
+		http_error(a->h, 400, "This short link leads outside TikTok "
+		    "and Douyin");
+		ask_free(a);
+		return;
+	default:
+		lookup(a);
 	}
-	lookup(a);
 }
 
 void

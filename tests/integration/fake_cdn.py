@@ -149,6 +149,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                      'video/mp4' if name.endswith('.mp4') else
                      'image/jpeg' if name.endswith('.jpg') else
                      'audio/mpeg' if name.endswith('.mp3') else
+                     'image/svg+xml' if name.endswith('.svg') else
                      'application/octet-stream')
             extra = {}
             if name.endswith('.mpd') and 'nocookie' not in name:

@@ -15,6 +15,8 @@ fault injection.  What it does is chosen by the post URL's user name:
   notfound, private, blocked, unreachable, other
                 fail with that kind
   cdn_A_B_C     as ok, but every format's URL is CDN/A/B/C
+  given_N       as ok, with what $FAKE_STATE/given-N.json says: "url"
+                (every format's URL), "uploader"
   author_HEX    as ok, with uploader = the UTF-8 text HEX encodes
   nohd          as ok, with every format's height unknown (null)
   expireS       as ok, every format's URL valid S more seconds (expire=)
@@ -85,6 +87,13 @@ def info_for(url, mode, vid):
                          LADDER if mode == 'ladder' else VIDEO)
     info['webpage_url'] = url
     info['id'] = vid
+    # given_N: what FAKE_STATE/given-N.json says (a URL, an uploader
+    # longer than a user name may be).
+    given = {}
+    if re.fullmatch(r'given_\d+', mode):
+        with open(os.path.join(os.environ['FAKE_STATE'],
+                               'given-%s.json' % mode[6:])) as g:
+            given = json.load(g)
     m = re.fullmatch(r'images(\d+)', mode)
     if m and vid.startswith('74'):
         first = [f for f in info['formats'] if f['format_id'] == 'image-1'][0]
@@ -106,6 +115,8 @@ def info_for(url, mode, vid):
             f['url'] = '%s/files/audio.mp3' % cdn
         elif mode.startswith('cdn_'):
             f['url'] = cdn + '/' + '/'.join(mode.split('_')[1:])
+        elif given.get('url'):
+            f['url'] = given['url']
         else:
             silent = '/media-video-hvc1/'
             f['url'] = '%s/gen/%d%s?fmt=%s' % (
@@ -123,6 +134,8 @@ def info_for(url, mode, vid):
                                         time.time() + int(mode[6:]))
     if mode.startswith('author_'):
         info['uploader'] = bytes.fromhex(mode[7:]).decode('utf-8')
+    if given.get('uploader'):
+        info['uploader'] = given['uploader']
     return info
 
 

@@ -2,9 +2,10 @@
 """A tiny forward HTTP proxy for tests: absolute-URI GET/HEAD requests
 and CONNECT tunnels, to loopback only.  Counts what passed through.
 
-    fake_proxy.py PORTFILE LOGFILE
+    fake_proxy.py PORTFILE LOGFILE [CERT KEY]
 
-Each request appends "METHOD TARGET" to LOGFILE.  Stops when its
+Each request appends "METHOD TARGET" to LOGFILE.  With a certificate
+and key it is an HTTPS proxy (TLS to the proxy itself).  Stops when its
 parent's stdin closes.
 """
 
@@ -84,6 +85,11 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 def main():
     srv = Server(('127.0.0.1', 0), Handler)
+    if len(sys.argv) > 4:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     with open(sys.argv[1] + '.tmp', 'w') as f:
         f.write(str(srv.server_address[1]))
     os.rename(sys.argv[1] + '.tmp', sys.argv[1])

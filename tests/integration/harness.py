@@ -201,6 +201,37 @@ def nfds(pid):
     return len(os.listdir('/proc/%d/fd' % pid))
 
 
+def proxy_log(path):
+    """What a fake proxy (fake_proxy.py, fake_socks.py) logged so far."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ''
+
+
+def tcp_conns(pid, port):
+    """The TCP connections process pid holds to port on loopback (its
+    descriptors' sockets, found in /proc/net/tcp and tcp6)."""
+    inodes = set()
+    for fd in os.listdir('/proc/%d/fd' % pid):
+        try:
+            t = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+        except OSError:
+            continue
+        if t.startswith('socket:['):
+            inodes.add(t[8:-1])
+    n = 0
+    for name in ('tcp', 'tcp6'):
+        with open('/proc/net/' + name) as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                if cols[9] in inodes and \
+                        int(cols[2].rsplit(':', 1)[1], 16) == port:
+                    n += 1
+    return n
+
+
 def nthreads(pid):
     return len(os.listdir('/proc/%d/task' % pid))
 

@@ -25,7 +25,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, check, done, skip_part, within  # noqa: E402
+from harness import Stack, check, done, proxy_log, skip_part, within  # noqa: E402
 from tiktok_world import BASE, FakeTikTok, fetch, generations  # noqa
 
 TT = 'https://www.tiktok.com/@ok/video/%d'
@@ -34,14 +34,6 @@ TT = 'https://www.tiktok.com/@ok/video/%d'
 def egress(s):
     """/health's egress list, by proxy URL."""
     return {e['proxy']: e for e in s.health()['egress']}
-
-
-def proxy_log(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return ''
 
 
 # -- 1. the pool's egress logic, with the fake helper ---------------------

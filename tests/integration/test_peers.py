@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (HERE, Stack, all_dead, check, children_of, done,  # noqa
                      fcgi_get, ffmpeg_pids, free_port, nfds, skip_part,
+                     tcp_conns,
                      wait_for, within)
 
 TT = 'https://www.tiktok.com/@%s/video/%s'
@@ -87,6 +88,8 @@ with Stack(env=ENV) as s:
     r = s.tiktok(TT % ('cdn_gen_67108864', '7300000000000000012'))
     link = s.local(r.json()['download_link']['no_watermark'])
     base_fds = nfds(s.app.pid)
+    cdn_port = int(s.cdn_url.rsplit(':', 1)[1])
+    base_cdn = tcp_conns(s.app.pid, cdn_port)
     stuck = []
     for _ in range(30):
         c = socket.create_connection(('127.0.0.1', s.port))
@@ -105,7 +108,12 @@ with Stack(env=ENV) as s:
           'after SEND_TIMEOUT no thread holds a stalled stream')
     for c in stuck:
         c.close()
-    wait_for(lambda: nfds(s.app.pid) <= base_fds + 2, 20,
+    # Kept CDN handles (one per slow thread at most) hold libcurl's
+    # wake-up pair each; the cut streams' connections are closed.
+    check(within(lambda: tcp_conns(s.app.pid, cdn_port) <= base_cdn, 20),
+          'the cut streams\' CDN connections are closed (%d -> %d)'
+          % (base_cdn, tcp_conns(s.app.pid, cdn_port)))
+    wait_for(lambda: nfds(s.app.pid) <= base_fds + 2 + 2 * 8, 20,
              'descriptors back to the baseline')
     check('writing to the client' in s.log() or 'client went away' in
           s.log(), 'the cut streams are logged')

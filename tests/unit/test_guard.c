@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "fetch.h"
+#include "guard.h"
 #include "posturl.h"
 
 static void
@@ -65,7 +65,7 @@ ok4(const char *a)
 	memset(&s, 0, sizeof(s));
 	s.sin_family = AF_INET;
 	assert_int_equal(inet_pton(AF_INET, a, &s.sin_addr), 1);
-	return fetch_addr_public((struct sockaddr *)&s);
+	return guard_addr_public((struct sockaddr *)&s);
 }
 
 static int
@@ -76,7 +76,7 @@ ok6(const char *a)
 	memset(&s, 0, sizeof(s));
 	s.sin6_family = AF_INET6;
 	assert_int_equal(inet_pton(AF_INET6, a, &s.sin6_addr), 1);
-	return fetch_addr_public((struct sockaddr *)&s);
+	return guard_addr_public((struct sockaddr *)&s);
 }
 
 static void
@@ -112,12 +112,61 @@ test_addresses(void **state)
 		assert_true(ok6(allow6[i]));
 }
 
+/*
+ * What a fetch may ask for before anything is connected (with a proxy,
+ * nothing else is checked): public address literals, names in the CDN
+ * domains; never a name because it does not resolve here.
+ */
+static void
+test_targets(void **state)
+{
+	const char *dom = "tiktokcdn.com, tiktok.com, douyinvod.com";
+	const char *good[] = {
+	    "https://v16m.tiktokcdn.com/abc/video.mp4?x=1",
+	    "https://tiktokcdn.com/x",
+	    "http://v16-webapp-prime.tiktok.com./video/tos/x",
+	    "https://V3-DY.DOUYINVOD.COM:443/x",
+	    "https://8.8.8.8/x", "https://[2606:4700:4700::1111]:8443/x",
+	    NULL };
+	const char *bad[] = {
+	    "https://127.0.0.1:8080/x", "https://[::1]/x",
+	    "http://169.254.169.254/latest/meta-data/",
+	    "http://10.1.2.3/x", "https://[::ffff:127.0.0.1]/x",
+	    "http://2130706433/x", "http://0x7f.1/x", "http://017700000001/x",
+	    "https://localhost/x", "https://localhost./x",
+	    "https://tiktokcdn.com.evil.com/x", "https://eviltiktokcdn.com/x",
+	    "https://evil.com/?u=https://v16m.tiktokcdn.com/x",
+	    "https://evil.com#.tiktokcdn.com", "https://a.tiktokcdn.com@evil.com/",
+	    "https://[fe80::1%25eth0]/x", "ftp://v16m.tiktokcdn.com/x",
+	    "file:///etc/passwd", "gopher://tiktokcdn.com/x",
+	    "https://xn--tiktokcdn-xyz.com/x", "https://t\xc3\xafktokcdn.com/x",
+	    "https://internal.example/x", "//v16m.tiktokcdn.com/x", "", NULL };
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; good[i] != NULL; i++)
+		if (!guard_target(good[i], dom, 0))
+			fail_msg("refused %s", good[i]);
+	for (i = 0; bad[i] != NULL; i++)
+		if (guard_target(bad[i], dom, 0))
+			fail_msg("let through %s", bad[i]);
+	/* FETCH_ALLOW_PRIVATE (tests): any literal, still no other name. */
+	assert_true(guard_target("http://127.0.0.1:9/x", dom, 1));
+	assert_true(guard_target("http://[::1]:9/x", dom, 1));
+	assert_false(guard_target("http://localhost:9/x", dom, 1));
+	/* No domains: literals only. */
+	assert_false(guard_target("https://v16m.tiktokcdn.com/x", NULL, 0));
+	assert_false(guard_target("https://v16m.tiktokcdn.com/x", "", 0));
+	assert_true(guard_target("https://8.8.8.8/x", NULL, 0));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_post_urls),
 		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_targets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -147,7 +147,7 @@ fetch_url(struct fetch_conn *c, const char *url)
  * libcurl asks us for every socket it connects, after DNS resolution and
  * for every redirect hop: refuse non-public addresses here, where the
  * address is the one really used (no DNS rebinding window).  Through a
- * proxy (u is the egress then; NULL straight out: the list may change
+ * proxy (u is the handle then; NULL straight out: the list may change
  * at SIGHUP, so the handle says, not the settings) the only address is
  * the proxy's, which the operator chose; what is asked of it was judged
  * before (fetch_url, on_header).
@@ -368,7 +368,7 @@ fetch_setup(CURL *h, const struct egress *e)
 	rc |= curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	rc |= curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)MAX_REDIRS);
 	rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-	rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, (void *)e);
+	rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, e != NULL ? h : NULL);
 	rc |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
 	    (long)(conf->download_timeout < 20 ? conf->download_timeout : 20));
 	/* A CDN that sends nothing for DOWNLOAD_TIMEOUT seconds is dead. */

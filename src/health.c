@@ -21,6 +21,7 @@
 #include "app.h"
 #include "egress.h"
 #include "fetch.h"
+#include "guard.h"
 #include "handlers.h"
 #include "cache.h"
 #include "http.h"
@@ -56,11 +57,11 @@ client_private(struct http *h)
 		return 0;
 	if (inet_pton(AF_INET, a, &in.sin_addr) == 1) {
 		in.sin_family = AF_INET;
-		return !fetch_addr_public((struct sockaddr *)&in);
+		return !guard_addr_public((struct sockaddr *)&in);
 	}
 	if (inet_pton(AF_INET6, a, &in6.sin6_addr) == 1) {
 		in6.sin6_family = AF_INET6;
-		return !fetch_addr_public((struct sockaddr *)&in6);
+		return !guard_addr_public((struct sockaddr *)&in6);
 	}
 	return 0;
 }

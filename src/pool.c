@@ -118,6 +118,7 @@ pool_new(const struct pool_opts *o)
 	if (p->o.max_workers < 1)
 		p->o.max_workers = 1;
 	p->per_helper = (p->o.max_workers + p->o.helpers - 1) / p->o.helpers;
+	p->want = 1;
 	p->python = strdup(o->python);
 	p->script = strdup(o->script);
 	hs = o->helper;
@@ -125,6 +126,7 @@ pool_new(const struct pool_opts *o)
 	p->envp = helper_env(&hs);
 	p->slots = calloc(p->o.helpers, sizeof(*p->slots));
 	LIST_INIT(&p->helpers);
+	LIST_INIT(&p->parents);
 	TAILQ_INIT(&p->queue);
 	TAILQ_INIT(&p->ended);
 	pthread_mutex_init(&p->mtx, NULL);
@@ -227,12 +229,11 @@ pool_stats(struct pool *p, struct pool_stats *st)
 			st->helpers++;
 		if (h->inflight > 0)
 			st->busy++;
-		if (h->rss_kb > 0)
-			st->rss_kb += h->rss_kb;
 	}
 	st->inflight = p->inflight;
 	st->queued = p->nqueued;
 	st->max_concurrency = p->o.max_workers;
+	st->max_helpers = p->o.helpers;
 	st->restarts = p->restarts;
 	st->timeouts = p->timeouts;
 	st->crashes = p->crashes;
@@ -240,13 +241,49 @@ pool_stats(struct pool *p, struct pool_stats *st)
 	st->outdated = p->unreadable >= OUTDATED_STREAK;
 	st->blocking = pool_refused(p) >= BLOCK_POSTS;
 	pthread_mutex_unlock(&p->mtx);
-	if (st->rss_kb == 0) {
-		/* Fresh numbers when the supervisor has not read them. */
-		pthread_mutex_lock(&p->mtx);
-		LIST_FOREACH(h, &p->helpers, entry)
-			st->rss_kb += procstat_rss_kb(h->pid);
-		pthread_mutex_unlock(&p->mtx);
+}
+
+/*
+ * Each process of the pool (its parents, then its helpers, at most max)
+ * into out, with its memory read now from /proc; returns how many.  For
+ * /health and /metrics.
+ */
+int
+pool_procs(struct pool *p, struct pool_proc *out, int max)
+{
+	static const char *const hstates[] = { "starting", "ready",
+	    "draining" };
+	struct member	*h;
+	struct parent	*pa;
+	int		 n = 0, i;
+
+	pthread_mutex_lock(&p->mtx);
+	LIST_FOREACH(pa, &p->parents, entry) {
+		if (n == max)
+			break;
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].pid = pa->pid;
+		out[n].parent = 1;
+		out[n++].state = pa->retiring ? "retiring" : pa->ready ?
+		    "ready" : "starting";
 	}
+	LIST_FOREACH(h, &p->helpers, entry) {
+		if (n == max)
+			break;
+		if (h->pid <= 0)
+			continue;
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].pid = h->pid;
+		out[n].state = hstates[h->state];
+		out[n].inflight = h->inflight;
+		out[n++].served = h->served;
+	}
+	pthread_mutex_unlock(&p->mtx);
+	for (i = 0; i < n; i++) {
+		out[i].rss_kb = procstat_rss_kb(out[i].pid);
+		out[i].pss_kb = procstat_pss_kb(out[i].pid);
+	}
+	return n;
 }
 
 /* The yt-dlp version the last helper reported; caller frees; or NULL. */
@@ -296,6 +333,7 @@ void
 pool_stop(struct pool *p)
 {
 	struct member	*h;
+	struct parent	*pa;
 	struct req	*r;
 	long long	 end;
 	int		 alive;
@@ -341,6 +379,10 @@ pool_stop(struct pool *p)
 	/* Past the moment: killed (helper_free); drained ones quietly. */
 	while ((h = LIST_FIRST(&p->helpers)) != NULL)
 		member_lost(p, h, "killed at shutdown");
+	while ((pa = LIST_FIRST(&p->parents)) != NULL) {
+		pa->retiring = 1;
+		pool_parent_lost(p, pa, "stopped");
+	}
 	deliver(p);
 	pthread_mutex_unlock(&p->mtx);
 }

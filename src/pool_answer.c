@@ -170,7 +170,7 @@ member_line(struct pool *p, struct member *h, const char *line, size_t len)
 		free(p->version);
 		p->version = strdup(json_object_get_string(v));
 		h->state = H_READY;
-		h->pong_at = proc_now_ms();
+		h->pong_at = h->idle_since = proc_now_ms();
 		h->kill_at = 0;
 		log_info("%s: helper %d ready (yt-dlp %s)", __func__,
 		    (int)h->pid, h->version ? h->version : "?");
@@ -200,6 +200,17 @@ member_line(struct pool *p, struct member *h, const char *line, size_t len)
 	TAILQ_FOREACH(r, &h->work, entry)
 		if (r->id == id)
 			break;
+	if (json_object_object_get_ex(o, "started", &v)) {
+		/* Its clock runs from now: time spent before it started
+		 * (a helper busy or slow to warm) is not the extraction's. */
+		if (r != NULL && !r->started) {
+			r->started = 1;
+			r->deadline = proc_now_ms() +
+			    (long long)p->o.timeout * 1000;
+		}
+		json_object_put(o);
+		return 0;
+	}
 	if (r == NULL) {
 		/* An answer to work that timed out: drop it. */
 		if (h->abandoned > 0)
@@ -208,7 +219,8 @@ member_line(struct pool *p, struct member *h, const char *line, size_t len)
 		return 0;
 	}
 	TAILQ_REMOVE(&h->work, r, entry);
-	h->inflight--;
+	if (--h->inflight == 0)
+		h->idle_since = proc_now_ms();
 	p->inflight--;
 	h->served++;
 	if (h->slot >= 0)

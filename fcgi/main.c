@@ -26,6 +26,7 @@
 #include <fcgiapp.h>
 
 #include "app.h"
+#include "cache.h"
 #include "front.h"
 #include "http.h"
 #include "log.h"
@@ -300,8 +301,11 @@ main(int argc, char *argv[])
 		/* Every 30 s without a signal, give memory freed after a
 		 * burst back to the system. */
 		if ((sig = sigtimedwait(&waitset, NULL, &trim_every)) == -1) {
-			if (errno == EAGAIN)
+			if (errno == EAGAIN) {
+				if (app.cache != NULL)
+					cache_trim(app.cache);
 				malloc_trim(0);
+			}
 			continue;
 		}
 		if (sig == SIGHUP) {

@@ -1,7 +1,8 @@
 /*
  * The helper pool's inside, shared by its files and nobody else: pool.c
  * (the API, and telling callers), pool_run.c (the supervisor thread:
- * helpers forked, fed, timed, grown, shrunk and replaced), pool_parent.c
+ * what it watches, helpers lost), pool_tend.c (each pass: helpers
+ * forked, fed, timed, grown, shrunk and replaced), pool_parent.c
  * (the helper parent they are forked from: started, replaced at SIGHUP,
  * and what it says) and pool_answer.c (what a helper's lines mean, and
  * what they say about TikTok and yt-dlp).  Everything here is used with
@@ -166,6 +167,7 @@ int		 member_line(struct pool *, struct member *, const char *,
 void		 pool_note(struct pool *, enum pool_err, const char *url);
 int		 pool_refused(struct pool *);
 void		*supervisor(void *);
+long long	 pool_maintain(struct pool *);
 void		 member_drain(struct pool *, struct member *);
 void		 member_lost(struct pool *, struct member *, const char *why);
 long long	 pool_parent_maintain(struct pool *, long long now);

@@ -3,6 +3,7 @@
 TikTok (tests/integration/fake_tiktok.py):
 
     python3 bench/bench_memory.py [SERVERPY_DIR]
+    BENCH_BEFORE=/path/to/an/older/tree       # measure that build too
 
 SERVERPY_DIR (or the environment's SERVERPY_DIR) is the serverpy/ folder
 of a checkout of github.com/bestdownloaderoverflow/yt-dlp, whose parent
@@ -17,8 +18,8 @@ asks certifi first).
 
 tiktok-fcgi runs with default settings behind nginx (not counted),
 with a current yt-dlp (YTDLP_PYTHON, else installed from YTDLP_WHEELS or
-../shared/ytdlp); TOP_SRCDIR/TOP_BUILDDIR may name another tree to
-measure an older build.
+../shared/ytdlp); BENCH_BEFORE names another built tree (its binary,
+helper and nginx configuration) to measure beside it in the same run.
 
 What is measured: the PSS of each process of each server's tree (the
 server's own pid and every descendant) and their total, at idle, after
@@ -42,6 +43,7 @@ import urllib.request
 
 from benchlib import (FakeTikTok, Peak, cmdline, crowd, post_id, pss_kb,
                       throughput, tree, ytdlp_python, ytdlp_version)
+import harness
 from harness import Stack, free_port, wait_for
 
 SECS = int(os.environ.get('BENCH_SECS', '15'))
@@ -49,6 +51,7 @@ IDLE = int(os.environ.get('BENCH_IDLE', '40'))
 MORE = [int(u) for u in os.environ.get('BENCH_USERS', '').split(',') if u]
 SERVERPY = (sys.argv[1] if len(sys.argv) > 1 else
             os.environ.get('SERVERPY_DIR'))
+BEFORE = os.environ.get('BENCH_BEFORE')
 tmp = tempfile.mkdtemp(prefix='tiktok-fcgi-bench-mem-')
 ROUND = [0]
 
@@ -59,9 +62,12 @@ def round_no():
 
 
 class Ours:
-    name = 'tiktok-fcgi'
-
-    def __init__(self, fake, py):
+    def __init__(self, fake, py, tree=None, name='tiktok-fcgi'):
+        """tiktok-fcgi of this tree, or of another built tree."""
+        self.name = name
+        tree = tree or os.environ['TOP_BUILDDIR']
+        harness.BINARY = os.path.join(tree, 'tiktok-fcgi')
+        harness.TOP_SRCDIR = tree
         self.s = Stack(helper='real', env={
             'YTDLP_PYTHON': py, 'OUTBOUND_PROXY': fake.proxy,
             'CA_FILE': fake.ca, 'FETCH_ALLOW_PRIVATE': '0',
@@ -236,7 +242,11 @@ def phase_b(srv, more):
 
 def main():
     py = ytdlp_python(tmp)
-    servers = [('tiktok-fcgi', lambda f: Ours(f, py), MORE)]
+    servers = []
+    if BEFORE:
+        servers.append(('before', lambda f: Ours(f, py, BEFORE, 'before'),
+                        MORE))
+    servers.append(('tiktok-fcgi', lambda f: Ours(f, py), MORE))
     if SERVERPY:
         if not os.path.exists(os.path.join(SERVERPY, 'main.py')):
             sys.exit('%s: no serverpy there' % SERVERPY)

@@ -23,9 +23,10 @@ helper and nginx configuration) to measure beside it in the same run.
 
 What is measured: the PSS of each process of each server's tree (the
 server's own pid and every descendant) and their total, at idle, after
-one request, at the peak of 10 and of 100 requests at once, the peak of
-20 connections posting new posts for BENCH_SECS (default 15) with no
-latency, then idle again after BENCH_IDLE s (default 40); then, with
+one request (and its latency), at the peak of 10 and of 100 requests at
+once, the peak of 20 connections posting new posts for BENCH_SECS
+(default 15) with no latency, idle again after BENCH_IDLE s (default
+40), and one request then (its latency: no cold start); then, with
 TikTok answering each page in 500 ms, 100 connections for BENCH_SECS
 and 2000 users at once (and BENCH_USERS more, e.g. 10000, for
 tiktok-fcgi only); the users ask for 100 posts (as bench_front.py's).
@@ -220,17 +221,25 @@ def steady(srv, row, conns):
         print('    statuses: %s' % codes(res))
 
 
+def one(srv):
+    """One request of a new post: its latency, as text."""
+    res = asyncio.run(crowd(srv.port, [post_id(round_no(), 0)]))
+    return '%d in %.0f ms' % (res[0][0], 1000 * res[0][1])
+
+
 def phase_a(srv):
     time.sleep(3)
     now(srv, 'idle')
-    asyncio.run(crowd(srv.port, [post_id(round_no(), 0)]))
+    took = one(srv)
     time.sleep(2)
-    now(srv, 'after one request')
+    now(srv, 'after one request', took)
     burst(srv, '10 at once', 10)
     burst(srv, '100 at once', 100)
     steady(srv, '20 connections, misses', 20)
     time.sleep(IDLE)
     now(srv, 'idle %d s after' % IDLE)
+    took = one(srv)
+    now(srv, 'one request after that', took)
 
 
 def phase_b(srv, more):

@@ -117,7 +117,9 @@ pool_new(const struct pool_opts *o)
 		p->o.helpers = 1;
 	if (p->o.max_workers < 1)
 		p->o.max_workers = 1;
-	p->per_helper = (p->o.max_workers + p->o.helpers - 1) / p->o.helpers;
+	/* Any helper may run every extraction: most of one is waiting for
+	 * TikTok; a second helper is for a second processor. */
+	p->per_helper = p->o.max_workers;
 	p->want = 1;
 	p->python = strdup(o->python);
 	p->script = strdup(o->script);

@@ -29,7 +29,9 @@ struct helper;
 #define BLOCK_SEEN	8
 #define PING_EVERY_MS	5000	/* a ready helper is asked if it lives */
 #define PING_TIMEOUT_MS	10000	/* ... and replaced if it says nothing */
-#define SHRINK_MS	10000	/* a helper not needed, idle this long, goes */
+#define CPU_EVERY_MS	500	/* how busy helpers are, looked at */
+#define CPU_BUSY	70	/* % of a processor: another helper helps */
+#define SHRINK_MS	10000	/* fewer helpers would do this long: one goes */
 #define FRESH_MS	30000	/* the last one, idle this long after work, is
 				 * replaced by a fresh fork (its memory back) */
 #define HANDOVERS_MAX	3	/* a request handed to dying helpers */
@@ -105,6 +107,8 @@ struct member {
 	long long		 kill_at;	/* 0, or when to SIGKILL */
 	long			 rss_kb, pss_kb;
 	long long		 idle_since;	/* its last work ended */
+	long long		 busy_ms, busy_at;	/* procstat_busy_ms, when */
+	int			 busy;		/* % of a processor, lately */
 	char			*version;
 	unsigned long		 ping_id;	/* a ping waiting for its pong */
 	long long		 ping_at;	/* when it went; 0: none out */
@@ -134,6 +138,8 @@ struct pool {
 	int			 wake[2];
 	struct slot		*slots;
 	int			 want;		/* slots in use (grow, shrink) */
+	long long		 measured;	/* helpers' busy looked at */
+	long long		 calm_since;	/* fewer helpers would do */
 	struct memberl		 helpers;
 	struct parentl		 parents;
 	struct parent		*parent;	/* helpers come from it */
@@ -144,7 +150,7 @@ struct pool {
 	struct reqq		 ended;		/* to be told, by deliver() */
 	int			 nqueued;
 	int			 inflight;
-	int			 per_helper;
+	int			 per_helper;	/* extractions a helper runs */
 	unsigned long		 seq;
 	unsigned long		 restarts, timeouts, crashes, requests;
 	long long		 rss_checked;

@@ -41,37 +41,23 @@ ping(struct pool *p, struct member *h)
 }
 
 /*
- * Helpers the work at hand needs: running and waiting extractions over
- * what one helper runs at once, at least one, at most HELPERS.
- */
-static int
-needed(struct pool *p)
-{
-	int	 n;
-
-	n = (p->inflight + p->nqueued + p->per_helper - 1) / p->per_helper;
-	return n < 1 ? 1 : n > p->o.helpers ? p->o.helpers : n;
-}
-
-/*
- * Best helper for new work: ready, least loaded, with room; among the
- * slots the work needs first, so that one beyond them idles and goes.
+ * Best helper for new work: ready, least loaded (the first in slot
+ * order among equals), with room.
  */
 static struct member *
 pick(struct pool *p)
 {
 	struct member	*h, *best = NULL;
-	int		 i, need = needed(p), pass;
+	int		 i;
 
-	for (pass = 0; pass < 2 && best == NULL; pass++)
-		for (i = 0; i < (pass == 0 ? need : p->o.helpers); i++) {
-			h = p->slots[i].cur;
-			if (h == NULL || h->state != H_READY ||
-			    h->inflight >= p->per_helper)
-				continue;
-			if (best == NULL || h->inflight < best->inflight)
-				best = h;
-		}
+	for (i = 0; i < p->want; i++) {
+		h = p->slots[i].cur;
+		if (h == NULL || h->state != H_READY ||
+		    h->inflight >= p->per_helper)
+			continue;
+		if (best == NULL || h->inflight < best->inflight)
+			best = h;
+	}
 	return best;
 }
 
@@ -178,33 +164,77 @@ check_memory(struct pool *p, long long now)
 }
 
 /*
- * Memory follows the work: as many slots in use as the work needs (at
- * once), one fewer when the helper of the last slot has idled
- * SHRINK_MS while the work needs fewer; the last helper, idle FRESH_MS
- * after work, is replaced by a fresh fork (a used helper keeps what its
- * extractions touched).  Forks are ready in milliseconds.
+ * How much of a processor each ready helper wanted (ran or waited to
+ * run) since the last look, in percent.
+ */
+static void
+measure(struct pool *p, long long now)
+{
+	struct member	*h;
+	long long	 t;
+
+	LIST_FOREACH(h, &p->helpers, entry) {
+		if (h->pid <= 0 || h->state != H_READY ||
+		    (t = procstat_busy_ms(h->pid)) < 0)
+			continue;
+		h->busy = h->busy_at > 0 && now > h->busy_at ?
+		    (int)((t - h->busy_ms) * 100 / (now - h->busy_at)) : 0;
+		h->busy_ms = t;
+		h->busy_at = now;
+	}
+}
+
+/*
+ * Memory follows the work.  One helper runs at idle; it may run every
+ * extraction at once (most of an extraction is waiting for TikTok).
+ * Another is forked (in milliseconds) when every helper in use wants a
+ * whole processor (CPU_BUSY) and there is work for one more, up to
+ * HELPERS; the last one goes (it finishes its work) when for SHRINK_MS
+ * fewer would have done.  The last helper, idle FRESH_MS after work, is
+ * replaced by a fresh fork (a used helper keeps what its extractions
+ * touched).
  */
 static void
 size_pool(struct pool *p, long long now)
 {
 	struct member	*h;
 	struct slot	*s;
-	int		 need = needed(p);
+	int		 i, n = 0, busy = 0, total = 0;
 
-	if (need > p->want) {
-		log_debug("%s: %d helpers", __func__, need);
-		p->want = need;
-		return;
+	if (now - p->measured >= CPU_EVERY_MS) {
+		p->measured = now;
+		measure(p, now);
+		for (i = 0; i < p->want; i++)
+			if ((h = p->slots[i].cur) != NULL &&
+			    h->state == H_READY) {
+				n++;
+				total += h->busy;
+				busy += h->busy >= CPU_BUSY;
+			}
+		if (n == p->want && busy == n && p->want < p->o.helpers &&
+		    p->inflight + p->nqueued > p->want) {
+			p->want++;
+			p->calm_since = 0;
+			log_debug("%s: %d helpers (each busy)", __func__,
+			    p->want);
+			return;
+		}
+		if (p->want > 1 && total < CPU_BUSY * (p->want - 1)) {
+			if (p->calm_since == 0)
+				p->calm_since = now;
+		} else
+			p->calm_since = 0;
 	}
-	s = &p->slots[p->want - 1];
-	h = s->cur;
-	if (p->want > need && s->next == NULL && (h == NULL ||
-	    (h->state == H_READY && h->inflight == 0 &&
-	    now - h->idle_since >= SHRINK_MS))) {
-		if (h != NULL)
-			member_drain(p, h);
+	if (p->want > 1 && p->calm_since != 0 &&
+	    now - p->calm_since >= SHRINK_MS) {
+		s = &p->slots[p->want - 1];
+		if (s->next != NULL)
+			member_drain(p, s->next);
+		if (s->cur != NULL)
+			member_drain(p, s->cur);
 		s->failures = 0;
 		p->want--;
+		p->calm_since = 0;
 		log_debug("%s: %d helpers", __func__, p->want);
 		return;
 	}

@@ -1,6 +1,7 @@
 /*
  * What /proc says about a process: resident memory (RSS, and PSS: with
- * shared pages divided among their sharers), open descriptors.
+ * shared pages divided among their sharers), how busy it is, open
+ * descriptors.
  *
  * Base: used by the pool and /health.
  */
@@ -11,6 +12,7 @@
 
 long	 procstat_rss_kb(pid_t);
 long	 procstat_pss_kb(pid_t);
+long long procstat_busy_ms(pid_t);
 int	 procstat_nfds(void);
 
 #endif /* PROCSTAT_H */

@@ -38,7 +38,7 @@ struct entry {
 	char			*key;
 	unsigned int		 hash;
 	struct json_object	*info;		/* parsed, while hot; or NULL */
-	char			*text;		/* the info; NULL while pending */
+	char			*text;		/* the info; NULL: pending */
 	long long		 used;		/* its last hit */
 	int			 pending;
 	int			 linked;	/* in table and LRU */
@@ -65,7 +65,7 @@ struct cache {
 	struct entry		**table;
 	size_t			 nbuckets;
 	struct entryq		 lru;		/* most recent first */
-	struct entryq		 hot;		/* with a document, recent first */
+	struct entryq		 hot;		/* with a document */
 	int			 entries;
 	int			 inflight;
 	int			 max, ttl;

@@ -25,7 +25,7 @@ struct forkserver_msg {
 		FORKSERVER_READY,	/* version: yt-dlp's */
 		FORKSERVER_FORKED,	/* tag, pid, pidfd (-1: none) */
 		FORKSERVER_FAILED,	/* tag, why */
-		FORKSERVER_EXITED	/* pid, status (<0: killed by -status) */
+		FORKSERVER_EXITED	/* pid, status (<0: its signal) */
 	}		 what;
 	const char	*version;
 	const char	*why;

@@ -3,7 +3,7 @@
  * helper state changes; callers only queue a request with a function to
  * call when it ends, and return: nobody waits on a thread.  Every request
  * ends exactly once: with an answer, an error, or its deadline, which the
- * supervisor enforces; their functions are called by the supervisor,
+ * supervisor enforces; their functions are called by the pool_supervisor,
  * without the lock.
  *
  * A slot is one of the P places for a helper.  Its current helper takes
@@ -38,67 +38,6 @@
 #include "proc.h"
 #include "procstat.h"
 
-void
-wake(struct pool *p)
-{
-	char	 c = 1;
-
-	if (write(p->wake[1], &c, 1) == -1 && errno != EAGAIN)
-		log_warn("%s: write", __func__);
-}
-
-const char *
-pool_strerror(enum pool_err e)
-{
-	switch (e) {
-	case POOL_OK:		return "ok";
-	case POOL_NOT_FOUND:	return "not_found";
-	case POOL_PRIVATE:	return "private";
-	case POOL_BLOCKED:	return "blocked";
-	case POOL_UNSUPPORTED:	return "unsupported";
-	case POOL_TIMEOUT:	return "timeout";
-	case POOL_BUSY:		return "busy";
-	case POOL_UNREADABLE:	return "unreadable";
-	default:		return "other";
-	}
-}
-
-/*
- * End a request: record the outcome; deliver() tells its caller.  Takes
- * the reference to info.  Called with the lock held.
- */
-void
-req_done(struct pool *p, struct req *r, enum pool_err err, const char *msg,
-    struct json_object *info)
-{
-	r->err = err;
-	r->info = info;
-	r->msg = msg != NULL ? strdup(msg) : NULL;
-	r->helper = NULL;
-	TAILQ_INSERT_TAIL(&p->ended, r, entry);
-}
-
-/*
- * Tell the callers of ended requests, without the lock (a caller may
- * start another extraction from its function).  Called with the lock
- * held; returns with it held.
- */
-void
-deliver(struct pool *p)
-{
-	struct req	*r;
-
-	while ((r = TAILQ_FIRST(&p->ended)) != NULL) {
-		TAILQ_REMOVE(&p->ended, r, entry);
-		pthread_mutex_unlock(&p->mtx);
-		r->done(r->arg, r->err, r->info, r->msg);
-		free(r->msg);
-		free(r->url);
-		free(r);
-		pthread_mutex_lock(&p->mtx);
-	}
-}
-
 /*
  * Make a pool; nothing starts until pool_start().  The options' strings
  * are copied.  Returns NULL on failure.
@@ -117,9 +56,7 @@ pool_new(const struct pool_opts *o)
 		p->o.helpers = 1;
 	if (p->o.max_workers < 1)
 		p->o.max_workers = 1;
-	/* Any helper may run every extraction: most of one is waiting for
-	 * TikTok; a second helper is for a second processor. */
-	p->per_helper = p->o.max_workers;
+	p->per_helper = (p->o.max_workers + p->o.helpers - 1) / p->o.helpers;
 	p->want = 1;
 	p->python = strdup(o->python);
 	p->script = strdup(o->script);
@@ -141,7 +78,7 @@ pool_new(const struct pool_opts *o)
 	return p;
 }
 
-/* Start the supervisor, which starts the helpers.  0, or -1. */
+/* Start the pool_supervisor, which starts the helpers.  0, or -1. */
 
 int
 pool_start(struct pool *p)
@@ -152,7 +89,7 @@ pool_start(struct pool *p)
 	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	rc = pthread_create(&p->thread, NULL, supervisor, p);
+	rc = pthread_create(&p->thread, NULL, pool_supervisor, p);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		errno = rc;
@@ -190,7 +127,7 @@ pool_extract(struct pool *p, const char *url, pool_done_fn done, void *arg)
 	else if (p->nqueued >= p->o.queue_max +
 	    (p->o.max_workers - p->inflight))
 		why = "too many extractions waiting";
-	else if (storm(p))
+	else if (pool_storm(p))
 		why = "no extraction helper is running";
 	if (why != NULL) {
 		pthread_mutex_unlock(&p->mtx);
@@ -204,7 +141,7 @@ pool_extract(struct pool *p, const char *url, pool_done_fn done, void *arg)
 	r->deadline = proc_now_ms() + (long long)p->o.timeout * 1000;
 	TAILQ_INSERT_TAIL(&p->queue, r, entry);
 	p->nqueued++;
-	wake(p);
+	pool_wake(p);
 	pthread_mutex_unlock(&p->mtx);
 }
 
@@ -215,7 +152,7 @@ pool_reload(struct pool *p)
 {
 	pthread_mutex_lock(&p->mtx);
 	p->reload = 1;
-	wake(p);
+	pool_wake(p);
 	pthread_mutex_unlock(&p->mtx);
 }
 
@@ -345,7 +282,7 @@ pool_stop(struct pool *p)
 	if (p->running) {
 		pthread_mutex_lock(&p->mtx);
 		p->stopping = 1;
-		wake(p);
+		pool_wake(p);
 		pthread_mutex_unlock(&p->mtx);
 		pthread_join(p->thread, NULL);
 		p->running = 0;
@@ -355,20 +292,20 @@ pool_stop(struct pool *p)
 		TAILQ_REMOVE(&p->queue, r, entry);
 		p->nqueued--;
 		r->queued = 0;
-		req_done(p, r, POOL_BUSY, "shutting down", NULL);
+		pool_req_done(p, r, POOL_BUSY, "shutting down", NULL);
 	}
 	LIST_FOREACH(h, &p->helpers, entry) {
 		while ((r = TAILQ_FIRST(&h->work)) != NULL) {
 			TAILQ_REMOVE(&h->work, r, entry);
 			p->inflight--;
-			req_done(p, r, POOL_BUSY, "shutting down", NULL);
+			pool_req_done(p, r, POOL_BUSY, "shutting down", NULL);
 		}
 		h->inflight = 0;
 		h->state = H_DRAINING;
 		helper_close_input(h->proc);
 		helper_signal(h->proc, SIGTERM);
 	}
-	deliver(p);
+	pool_deliver(p);
 	end = proc_now_ms() + 2000;
 	do {
 		alive = 0;
@@ -380,12 +317,12 @@ pool_stop(struct pool *p)
 	} while (alive > 0 && proc_now_ms() < end);
 	/* Past the moment: killed (helper_free); drained ones quietly. */
 	while ((h = LIST_FIRST(&p->helpers)) != NULL)
-		member_lost(p, h, "killed at shutdown");
+		pool_member_lost(p, h, "killed at shutdown");
 	while ((pa = LIST_FIRST(&p->parents)) != NULL) {
 		pa->retiring = 1;
 		pool_parent_lost(p, pa, "stopped");
 	}
-	deliver(p);
+	pool_deliver(p);
 	pthread_mutex_unlock(&p->mtx);
 }
 

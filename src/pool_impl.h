@@ -1,12 +1,12 @@
 /*
  * The helper pool's inside, shared by its files and nobody else: pool.c
- * (the API, and telling callers), pool_run.c (the supervisor thread:
- * what it watches, helpers lost), pool_tend.c (each pass: helpers
- * forked, fed, timed, grown, shrunk and replaced), pool_parent.c
- * (the helper parent they are forked from: started, replaced at SIGHUP,
- * and what it says) and pool_answer.c (what a helper's lines mean, and
- * what they say about TikTok and yt-dlp).  Everything here is used with
- * pool->mtx held.
+ * (the API), pool_run.c (the supervisor thread: what it watches),
+ * pool_tend.c (each pass: helpers forked, fed, timed, grown, shrunk and
+ * replaced), pool_parent.c (the helper parent they are forked from:
+ * started, replaced at SIGHUP, what it says), pool_member.c (a helper:
+ * what its lines mean, drained, lost) and pool_req.c (requests ended and
+ * told; what the pool's state says).  pool_answer.h, a leaf, reads a
+ * helper's line.  Everything here is used with pool->mtx held.
  */
 #ifndef POOL_IMPL_H
 #define POOL_IMPL_H
@@ -29,11 +29,7 @@ struct helper;
 #define BLOCK_SEEN	8
 #define PING_EVERY_MS	5000	/* a ready helper is asked if it lives */
 #define PING_TIMEOUT_MS	10000	/* ... and replaced if it says nothing */
-#define CPU_EVERY_MS	500	/* how busy helpers are, looked at */
-#define CPU_BUSY	70	/* % of a processor: another helper helps */
-#define SHRINK_MS	10000	/* fewer helpers would do this long: one goes */
-#define FRESH_MS	30000	/* the last one, idle this long after work, is
-				 * replaced by a fresh fork (its memory back) */
+#define SHRINK_MS	10000	/* a helper not needed, idle this long, goes */
 #define HANDOVERS_MAX	3	/* a request handed to dying helpers */
 
 /* glibc's sys/queue.h lacks the _SAFE variants. */
@@ -107,8 +103,6 @@ struct member {
 	long long		 kill_at;	/* 0, or when to SIGKILL */
 	long			 rss_kb, pss_kb;
 	long long		 idle_since;	/* its last work ended */
-	long long		 busy_ms, busy_at;	/* procstat_busy_ms, when */
-	int			 busy;		/* % of a processor, lately */
 	char			*version;
 	unsigned long		 ping_id;	/* a ping waiting for its pong */
 	long long		 ping_at;	/* when it went; 0: none out */
@@ -137,9 +131,7 @@ struct pool {
 	int			 reload;
 	int			 wake[2];
 	struct slot		*slots;
-	int			 want;		/* slots in use (grow, shrink) */
-	long long		 measured;	/* helpers' busy looked at */
-	long long		 calm_since;	/* fewer helpers would do */
+	int			 want;		/* slots in use */
 	struct memberl		 helpers;
 	struct parentl		 parents;
 	struct parent		*parent;	/* helpers come from it */
@@ -147,7 +139,7 @@ struct pool {
 	int			 parent_failures;	/* in a row */
 	long long		 parent_start_at;	/* backoff */
 	struct reqq		 queue;
-	struct reqq		 ended;		/* to be told, by deliver() */
+	struct reqq		 ended;		/* to be told (pool_deliver) */
 	int			 nqueued;
 	int			 inflight;
 	int			 per_helper;	/* extractions a helper runs */
@@ -163,22 +155,41 @@ struct pool {
 	int			 nrefused;
 };
 
-void		 wake(struct pool *);
-void		 req_done(struct pool *, struct req *, enum pool_err,
-		    const char *msg, struct json_object *info);
-void		 deliver(struct pool *);
-int		 storm(struct pool *);
-int		 member_line(struct pool *, struct member *, const char *,
-		    size_t);
-void		 pool_note(struct pool *, enum pool_err, const char *url);
-int		 pool_refused(struct pool *);
-void		*supervisor(void *);
+/*
+ * Each file calls only those listed after it: pool.c (the API) ->
+ * pool_run.c (the supervisor thread) -> pool_tend.c (each pass) ->
+ * pool_parent.c (the helper parent) -> pool_member.c (a helper and its
+ * lines; pool_answer.h reads them) -> pool_req.c (requests ended and
+ * told, the pool's state).
+ */
+
+/* pool_run.c */
+void		*pool_supervisor(void *);
+
+/* pool_tend.c */
 long long	 pool_maintain(struct pool *);
-void		 member_drain(struct pool *, struct member *);
-void		 member_lost(struct pool *, struct member *, const char *why);
+
+/* pool_parent.c */
 long long	 pool_parent_maintain(struct pool *, long long now);
 int		 pool_parent_read(struct pool *, struct parent *);
-void		 pool_parent_lost(struct pool *, struct parent *, const char *why);
+void		 pool_parent_lost(struct pool *, struct parent *,
+		    const char *why);
 struct member	*pool_parent_fork(struct pool *, int slot);
+
+/* pool_member.c */
+int		 pool_member_line(struct pool *, struct member *, const char *,
+		    size_t);
+void		 pool_member_drain(struct pool *, struct member *);
+void		 pool_member_lost(struct pool *, struct member *,
+		    const char *why);
+
+/* pool_req.c */
+void		 pool_wake(struct pool *);
+void		 pool_req_done(struct pool *, struct req *, enum pool_err,
+		    const char *msg, struct json_object *info);
+void		 pool_deliver(struct pool *);
+int		 pool_storm(struct pool *);
+void		 pool_note(struct pool *, enum pool_err, const char *url);
+int		 pool_refused(struct pool *);
 
 #endif /* POOL_IMPL_H */

@@ -165,7 +165,7 @@ on_msg(void *arg, const struct forkserver_msg *m)
 		log_warnx("%s: helper parent %d could not fork: %s", __func__,
 		    (int)pa->pid, m->why != NULL ? m->why : "?");
 		if (h != NULL)
-			member_lost(p, h, "could not be forked");
+			pool_member_lost(p, h, "could not be forked");
 		return 0;
 	case FORKSERVER_EXITED:
 		if (m->pidfd != -1)

@@ -24,79 +24,6 @@
 #include "pool_impl.h"
 #include "proc.h"
 
-/* Take h out of its slot; it gets no new work from now on. */
-
-void
-member_drain(struct pool *p, struct member *h)
-{
-	struct slot	*s;
-
-	if (h->slot >= 0) {
-		s = &p->slots[h->slot];
-		if (s->cur == h)
-			s->cur = NULL;
-		if (s->next == h)
-			s->next = NULL;
-	}
-	h->slot = -1;
-	h->state = H_DRAINING;
-}
-
-/*
- * A helper is gone (exited, killed, or broke the protocol): reap it,
- * give its live requests one more chance on another helper (one it
- * never started costs no chance: it may have been handed to a helper
- * dying at that moment), fail the rest, count a crash against its slot.
- * Called with the lock held.
- */
-void
-member_lost(struct pool *p, struct member *h, const char *why)
-{
-	struct req	*r;
-	struct slot	*s;
-	int		 crashed;
-	long long	 backoff;
-
-	crashed = h->state != H_DRAINING;
-	if (crashed)
-		log_warnx("%s: helper %d %s", __func__, (int)h->pid, why);
-	helper_kill(h->proc);
-	if (crashed && h->slot >= 0) {
-		s = &p->slots[h->slot];
-		p->crashes++;
-		s->failures++;
-		backoff = BACKOFF_MIN_MS << (s->failures > 7 ? 7 :
-		    s->failures - 1);
-		if (backoff > BACKOFF_MAX_MS)
-			backoff = BACKOFF_MAX_MS;
-		s->start_at = proc_now_ms() + backoff;
-	}
-	member_drain(p, h);
-	while ((r = TAILQ_FIRST(&h->work)) != NULL) {
-		TAILQ_REMOVE(&h->work, r, entry);
-		p->inflight--;
-		if ((r->started && r->retried) || r->handed >= HANDOVERS_MAX) {
-			req_done(p, r, POOL_OTHER, "the extraction helper "
-			    "crashed", NULL);
-			continue;
-		}
-		if (r->started)
-			r->retried = 1;
-		r->started = 0;
-		r->helper = NULL;
-		r->queued = 1;
-		TAILQ_INSERT_HEAD(&p->queue, r, entry);
-		p->nqueued++;
-	}
-	if (h->from != NULL)
-		h->from->children--;
-	LIST_REMOVE(h, entry);
-	helper_free(h->proc);
-	free(h->version);
-	free(h);
-}
-
-
 /* What the supervisor polls: a member's pipe, or a parent's. */
 enum watch { W_OUT, W_ERR, W_IN, W_PARENT, W_PARENT_ERR };
 
@@ -174,7 +101,7 @@ polls_fill(struct pool *p, struct polls *ps)
 	return 0;
 }
 
-/* member_line, as helper_read's callback. */
+/* pool_member_line, as helper_read's callback. */
 struct reading {
 	struct pool	*p;
 	struct member	*h;
@@ -185,7 +112,7 @@ on_line(void *arg, const char *line, size_t len)
 {
 	struct reading	*rd = arg;
 
-	return member_line(rd->p, rd->h, line, len);
+	return pool_member_line(rd->p, rd->h, line, len);
 }
 
 /* A member's descriptor is ready. */
@@ -201,11 +128,11 @@ serve_member(struct pool *p, struct member *h, enum watch what)
 	else if (what == W_OUT) {
 		if (helper_read(h->proc, on_line, &rd) == -1) {
 			helper_stderr(h->proc);
-			member_lost(p, h, h->state == H_STARTING ?
+			pool_member_lost(p, h, h->state == H_STARTING ?
 			    "failed to start" : "exited");
 		}
 	} else if (helper_flush(h->proc) == -1)
-		member_lost(p, h, "closed its input");
+		pool_member_lost(p, h, "closed its input");
 }
 
 /* A parent's descriptor is ready. */
@@ -239,7 +166,7 @@ alive(struct pool *p, void *who, enum watch what)
 }
 
 void *
-supervisor(void *arg)
+pool_supervisor(void *arg)
 {
 	struct pool	*p = arg;
 	struct polls	 ps;
@@ -253,7 +180,7 @@ supervisor(void *arg)
 	pthread_mutex_lock(&p->mtx);
 	while (!p->stopping) {
 		wait = pool_maintain(p);
-		deliver(p);
+		pool_deliver(p);
 		if (polls_fill(p, &ps) == -1) {
 			log_warnx("%s: out of memory", __func__);
 			pthread_mutex_unlock(&p->mtx);
@@ -285,8 +212,8 @@ supervisor(void *arg)
 		LIST_FOREACH_SAFE(h, &p->helpers, entry, tmp)
 			if (helper_pending(h->proc) > 0 &&
 			    helper_flush(h->proc) == -1)
-				member_lost(p, h, "closed its input");
-		deliver(p);
+				pool_member_lost(p, h, "closed its input");
+		pool_deliver(p);
 	}
 	pthread_mutex_unlock(&p->mtx);
 	free(ps.pfd);

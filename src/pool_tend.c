@@ -41,23 +41,37 @@ ping(struct pool *p, struct member *h)
 }
 
 /*
- * Best helper for new work: ready, least loaded (the first in slot
- * order among equals), with room.
+ * Helpers the work at hand needs: running and waiting extractions over
+ * what one helper runs at once, at least one, at most HELPERS.
+ */
+static int
+needed(struct pool *p)
+{
+	int	 n;
+
+	n = (p->inflight + p->nqueued + p->per_helper - 1) / p->per_helper;
+	return n < 1 ? 1 : n > p->o.helpers ? p->o.helpers : n;
+}
+
+/*
+ * Best helper for new work: ready, least loaded, with room; among the
+ * slots the work needs first, so that one beyond them idles and goes.
  */
 static struct member *
 pick(struct pool *p)
 {
 	struct member	*h, *best = NULL;
-	int		 i;
+	int		 i, need = needed(p), pass;
 
-	for (i = 0; i < p->want; i++) {
-		h = p->slots[i].cur;
-		if (h == NULL || h->state != H_READY ||
-		    h->inflight >= p->per_helper)
-			continue;
-		if (best == NULL || h->inflight < best->inflight)
-			best = h;
-	}
+	for (pass = 0; pass < 2 && best == NULL; pass++)
+		for (i = 0; i < (pass == 0 ? need : p->want); i++) {
+			h = p->slots[i].cur;
+			if (h == NULL || h->state != H_READY ||
+			    h->inflight >= p->per_helper)
+				continue;
+			if (best == NULL || h->inflight < best->inflight)
+				best = h;
+		}
 	return best;
 }
 
@@ -108,37 +122,19 @@ dispatch(struct pool *p)
 		r->queued = 0;
 		if (line == NULL || helper_send(h->proc, line, len) == -1) {
 			free(line);
-			req_done(p, r, POOL_OTHER, "out of memory", NULL);
+			pool_req_done(p, r, POOL_OTHER, "out of memory", NULL);
 			continue;
 		}
 		free(line);
 		r->helper = h;
 		r->handed++;
+		r->started = 0;
 		r->deadline = proc_now_ms() + (long long)p->o.timeout * 1000;
 		TAILQ_INSERT_TAIL(&h->work, r, entry);
 		h->inflight++;
 		p->inflight++;
 		p->requests++;
 	}
-}
-
-/* No helper can take work and none is coming soon: a crash storm. */
-
-int
-storm(struct pool *p)
-{
-	struct member	*h;
-	int		 i;
-
-	LIST_FOREACH(h, &p->helpers, entry)
-		if (h->state == H_READY && h->slot >= 0)
-			return 0;
-	if (p->parent_failures >= STORM_FAILURES)
-		return 1;
-	for (i = 0; i < p->want; i++)
-		if (p->slots[i].failures < STORM_FAILURES)
-			return 0;
-	return 1;
 }
 
 /* Every RSS_CHECK_MS: helpers above HELPER_MAX_RSS_MB are recycled. */
@@ -164,87 +160,33 @@ check_memory(struct pool *p, long long now)
 }
 
 /*
- * How much of a processor each ready helper wanted (ran or waited to
- * run) since the last look, in percent.
- */
-static void
-measure(struct pool *p, long long now)
-{
-	struct member	*h;
-	long long	 t;
-
-	LIST_FOREACH(h, &p->helpers, entry) {
-		if (h->pid <= 0 || h->state != H_READY ||
-		    (t = procstat_busy_ms(h->pid)) < 0)
-			continue;
-		h->busy = h->busy_at > 0 && now > h->busy_at ?
-		    (int)((t - h->busy_ms) * 100 / (now - h->busy_at)) : 0;
-		h->busy_ms = t;
-		h->busy_at = now;
-	}
-}
-
-/*
- * Memory follows the work.  One helper runs at idle; it may run every
- * extraction at once (most of an extraction is waiting for TikTok).
- * Another is forked (in milliseconds) when every helper in use wants a
- * whole processor (CPU_BUSY) and there is work for one more, up to
- * HELPERS; the last one goes (it finishes its work) when for SHRINK_MS
- * fewer would have done.  The last helper, idle FRESH_MS after work, is
- * replaced by a fresh fork (a used helper keeps what its extractions
- * touched).
+ * Memory follows the work: as many slots in use as the work needs (at
+ * once: a fork is ready in milliseconds), one fewer when the helper of
+ * the last slot has idled SHRINK_MS while the work needs fewer.  The
+ * last one stays, warm.
  */
 static void
 size_pool(struct pool *p, long long now)
 {
 	struct member	*h;
 	struct slot	*s;
-	int		 i, n = 0, busy = 0, total = 0;
+	int		 need = needed(p);
 
-	if (now - p->measured >= CPU_EVERY_MS) {
-		p->measured = now;
-		measure(p, now);
-		for (i = 0; i < p->want; i++)
-			if ((h = p->slots[i].cur) != NULL &&
-			    h->state == H_READY) {
-				n++;
-				total += h->busy;
-				busy += h->busy >= CPU_BUSY;
-			}
-		if (n == p->want && busy == n && p->want < p->o.helpers &&
-		    p->inflight + p->nqueued > p->want) {
-			p->want++;
-			p->calm_since = 0;
-			log_debug("%s: %d helpers (each busy)", __func__,
-			    p->want);
-			return;
-		}
-		if (p->want > 1 && total < CPU_BUSY * (p->want - 1)) {
-			if (p->calm_since == 0)
-				p->calm_since = now;
-		} else
-			p->calm_since = 0;
-	}
-	if (p->want > 1 && p->calm_since != 0 &&
-	    now - p->calm_since >= SHRINK_MS) {
-		s = &p->slots[p->want - 1];
-		if (s->next != NULL)
-			member_drain(p, s->next);
-		if (s->cur != NULL)
-			member_drain(p, s->cur);
-		s->failures = 0;
-		p->want--;
-		p->calm_since = 0;
-		log_debug("%s: %d helpers", __func__, p->want);
+	if (need > p->want) {
+		log_debug("%s: %d helpers", __func__, need);
+		p->want = need;
 		return;
 	}
-	h = p->slots[0].cur;
-	if (p->want == 1 && h != NULL && h->state == H_READY &&
-	    h->served > 0 && h->inflight == 0 && !h->recycle &&
-	    now - h->idle_since >= FRESH_MS) {
-		log_debug("%s: helper %d idle: a fresh one", __func__,
-		    (int)h->pid);
-		h->recycle = 1;
+	s = &p->slots[p->want - 1];
+	h = s->cur;
+	if (p->want > need && s->next == NULL && (h == NULL ||
+	    (h->state == H_READY && h->inflight == 0 &&
+	    now - h->idle_since >= SHRINK_MS))) {
+		if (h != NULL)
+			pool_member_drain(p, h);
+		s->failures = 0;
+		p->want--;
+		log_debug("%s: %d helpers", __func__, p->want);
 	}
 }
 
@@ -283,18 +225,18 @@ expire_queue(struct pool *p, long long now, long long *next)
 			TAILQ_REMOVE(&p->queue, r, entry);
 			p->nqueued--;
 			r->queued = 0;
-			req_done(p, r, POOL_BUSY, "timed out waiting for an "
-			    "extraction slot", NULL);
+			pool_req_done(p, r, POOL_BUSY, "timed out waiting "
+			    "for an extraction slot", NULL);
 		} else if (r->deadline < *next)
 			*next = r->deadline;
 	}
-	if (storm(p))
+	if (pool_storm(p))
 		while ((r = TAILQ_FIRST(&p->queue)) != NULL) {
 			TAILQ_REMOVE(&p->queue, r, entry);
 			p->nqueued--;
 			r->queued = 0;
-			req_done(p, r, POOL_BUSY, "no extraction helper is "
-			    "running", NULL);
+			pool_req_done(p, r, POOL_BUSY, "no extraction helper "
+			    "is running", NULL);
 		}
 }
 
@@ -315,7 +257,7 @@ tend(struct pool *p, struct member *h, long long now, long long *next)
 	    now - h->ping_at >= PING_TIMEOUT_MS) {
 		log_warnx("%s: helper %d does not answer: replacing it",
 		    __func__, (int)h->pid);
-		member_lost(p, h, "stopped answering");
+		pool_member_lost(p, h, "stopped answering");
 		return -1;
 	}
 	if (h->state == H_READY && h->ping_at == 0 &&
@@ -333,18 +275,18 @@ tend(struct pool *p, struct member *h, long long now, long long *next)
 		p->inflight--;
 		h->abandoned++;
 		p->timeouts++;
-		req_done(p, r, POOL_TIMEOUT, "extraction timed out", NULL);
+		pool_req_done(p, r, POOL_TIMEOUT, "extraction timed out", NULL);
 		if (h->slot >= 0) {
 			log_warnx("%s: helper %d: extraction past %d s: "
 			    "replacing it", __func__, (int)h->pid,
 			    p->o.timeout);
-			member_drain(p, h);
+			pool_member_drain(p, h);
 		}
 	}
 	if (h->state == H_DRAINING && h->inflight == 0 && h->kill_at == 0) {
 		if (h->abandoned > 0) {
 			/* Stuck inside: nothing to wait for. */
-			member_lost(p, h, "killed");
+			pool_member_lost(p, h, "killed");
 			return -1;
 		}
 		if (helper_pending(h->proc) == 0)
@@ -353,7 +295,7 @@ tend(struct pool *p, struct member *h, long long now, long long *next)
 	}
 	if (h->kill_at != 0) {
 		if (now >= h->kill_at) {
-			member_lost(p, h, h->state == H_STARTING ?
+			pool_member_lost(p, h, h->state == H_STARTING ?
 			    "did not start in time" : "did not exit in time");
 			return -1;
 		}

@@ -7,7 +7,6 @@
 
 #include <dirent.h>
 #include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "procstat.h"
@@ -51,58 +50,6 @@ procstat_pss_kb(pid_t pid)
 			break;
 	fclose(f);
 	return kb;
-}
-
-/*
- * Milliseconds pid's threads have run or waited to run (runnable, on a
- * run queue), summed, from /proc/PID/task/TID/schedstat; else its CPU
- * time from /proc/PID/stat.  Sampled twice, the difference over the
- * time between says how much of a processor it wants.  -1 if unknown.
- */
-long long
-procstat_busy_ms(pid_t pid)
-{
-	char			 path[320];
-	DIR			*d;
-	struct dirent		*e;
-	FILE			*f;
-	unsigned long long	 run, wait, ut, st;
-	long long		 sum = 0;
-	char			 line[512], *p;
-	int			 n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	if ((d = opendir(path)) != NULL) {
-		while ((e = readdir(d)) != NULL) {
-			if (e->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "/proc/%d/task/%s/schedstat",
-			    (int)pid, e->d_name);
-			if ((f = fopen(path, "re")) == NULL)
-				continue;
-			if (fscanf(f, "%llu %llu", &run, &wait) == 2) {
-				sum += (long long)((run + wait) / 1000000);
-				n++;
-			}
-			fclose(f);
-		}
-		closedir(d);
-		if (n > 0)
-			return sum;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return -1;
-	n = fgets(line, sizeof(line), f) != NULL;
-	fclose(f);
-	/* "pid (comm) state ..." (comm may hold anything): utime and stime
-	 * are the 12th and 13th fields after the comm. */
-	if (!n || (p = strrchr(line, ')')) == NULL ||
-	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-	    "%llu %llu", &ut, &st) != 2)
-		return -1;
-	return (long long)((ut + st) * 1000 / (unsigned long long)
-	    sysconf(_SC_CLK_TCK));
 }
 
 /* Open descriptors of this process; -1 if unknown. */

@@ -1,7 +1,6 @@
 /*
  * What /proc says about a process: resident memory (RSS, and PSS: with
- * shared pages divided among their sharers), how busy it is, open
- * descriptors.
+ * shared pages divided among their sharers), open descriptors.
  *
  * Base: used by the pool and /health.
  */
@@ -12,7 +11,6 @@
 
 long	 procstat_rss_kb(pid_t);
 long	 procstat_pss_kb(pid_t);
-long long procstat_busy_ms(pid_t);
 int	 procstat_nfds(void);
 
 #endif /* PROCSTAT_H */

@@ -10,7 +10,6 @@ fault injection.  What it does is chosen by the post URL's user name:
   crashonce     exit the first time (per ID), answer afterwards
   hang          never answer
   slowMS        answer after MS milliseconds (e.g. slow300)
-  spinMS        as slow, busy all along (a processor's worth of work)
   garbage       write a line that is not JSON
   long          write a line longer than tiktok-fcgi accepts
   notfound, private, blocked, other    fail with that kind
@@ -161,10 +160,6 @@ def extract(rid, url):
         time.sleep(3600)
     if mode.startswith('slow'):
         time.sleep(int(mode[4:]) / 1000)
-    if mode.startswith('spin'):
-        end = time.time() + int(mode[4:]) / 1000
-        while time.time() < end:
-            pass
     if mode == 'garbage':
         raw(b'this is not json\n')
         return

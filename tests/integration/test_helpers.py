@@ -5,8 +5,8 @@ flowing (fake helper: its --parent forks as src/ytdlp_helper.py's does):
 1. The helper parent is killed: its helpers go on serving, a new parent
    starts, and they are replaced by its own; no request fails, nothing
    is left behind.
-2. Busy work makes a second helper; helpers die with extractions in
-   flight: each is retried on another helper.  One handed to a helper that was dying at that moment (it
+2. Helpers die with extractions in flight: each is retried on another
+   helper.  One handed to a helper that was dying at that moment (it
    never began it) is not charged its one retry: killing every helper
    at once fails no request.
 3. A helper is replaced under load while a fresh process is slow to
@@ -120,53 +120,36 @@ with Stack(env={'HELPERS': '2', 'MAX_WORKERS': '8', 'YTDLP_TIMEOUT': '10'}
     check(within(lambda: zombies_of(s.app.pid) == [], 5),
           'no zombie below tiktok-fcgi')
 
-# 2. Helpers die with extractions in flight.  Busy work (spin) makes the
-# pool fork a second helper: one helper wants a whole processor.
-def on_two(s, tag):
-    """Four busy extractions, a second helper forked for them, four more
-    (the new helper's); returns the thread that posts them and their
-    statuses."""
-    out = []
-
-    def post(mode, k):
-        out.extend(posts_at_once(s, [TT % (mode, '8%d%d%04d' % (tag, k, i))
-                                     for i in range(4)]))
-    a = threading.Thread(target=post, args=('spin3000', 1))
-    a.start()
-    wait_for(lambda: s.health()['pool']['helpers'] == 2, 15,
-             'a second helper for busy work')
-    b = threading.Thread(target=post, args=('slow3000', 2))
-    b.start()
-    return (a, b), out
-
-
+# 2. Helpers die with extractions in flight.
 with Stack(env={'HELPERS': '2', 'MAX_WORKERS': '8', 'YTDLP_TIMEOUT': '20'}
            ) as s:
     # One helper dies: its work is retried on the other.
-    ts, out = on_two(s, 1)
+    out = []
+    t = threading.Thread(target=lambda: out.extend(posts_at_once(
+        s, [TT % ('slow1500', '81%05d' % i) for i in range(8)])))
+    t.start()
     (a, n), _ = wait_for(lambda: busy_helpers(s, 2), 10,
                          'two busy helpers')
     os.kill(a, signal.SIGKILL)
-    for t in ts:
-        t.join()
+    t.join()
     check(out == [200] * 8, 'a helper killed with %d extractions in '
           'flight: all 8 answered 200 (%s)' % (n, out))
     # Both die "at once": the second was stopped when the first one's
     # work was handed to it, and is killed before it could begin it.
-    wait_for(lambda: s.health()['pool']['helpers'] == 1, 30,
-             'back to one helper')
-    ts, out = on_two(s, 2)
+    out = []
+    t = threading.Thread(target=lambda: out.extend(posts_at_once(
+        s, [TT % ('slow3000', '82%05d' % i) for i in range(6)])))
+    t.start()
     (a, _), (b, nb) = wait_for(lambda: busy_helpers(s, 2), 10,
                                'two busy helpers')
     os.kill(b, signal.SIGSTOP)
     os.kill(a, signal.SIGKILL)
     moved = within(lambda: inflight(s, b) > nb, 10)
     os.kill(b, signal.SIGKILL)
-    for t in ts:
-        t.join()
+    t.join()
     check(moved, "the first one's work was handed to the stopped one")
-    check(out == [200] * 8, 'both helpers killed with extractions in '
-          'flight: all 8 answered 200, retried on new helpers (%s)' % out)
+    check(out == [200] * 6, 'both helpers killed with extractions in '
+          'flight: all 6 answered 200, retried on new helpers (%s)' % out)
 
 # 3. A fresh process needs 4 s before its first extraction (> the 3 s
 # YTDLP_TIMEOUT); a helper is killed under load, then SIGHUP.

@@ -4,6 +4,8 @@ TikTok (tests/integration/fake_tiktok.py):
 
     python3 bench/bench_memory.py [SERVERPY_DIR]
     BENCH_BEFORE=/path/to/an/older/tree       # measure that build too
+    BENCH_SET=MAX_WORKERS=40,...              # settings for tiktok-fcgi
+    BENCH_PHASES=a|b                          # one latency only
 
 SERVERPY_DIR (or the environment's SERVERPY_DIR) is the serverpy/ folder
 of a checkout of github.com/bestdownloaderoverflow/yt-dlp, whose parent
@@ -53,6 +55,9 @@ MORE = [int(u) for u in os.environ.get('BENCH_USERS', '').split(',') if u]
 SERVERPY = (sys.argv[1] if len(sys.argv) > 1 else
             os.environ.get('SERVERPY_DIR'))
 BEFORE = os.environ.get('BENCH_BEFORE')
+SETTINGS = dict(kv.split('=', 1) for kv in
+                os.environ.get('BENCH_SET', '').split(',') if kv)
+PHASES = os.environ.get('BENCH_PHASES', 'a,b').split(',')
 tmp = tempfile.mkdtemp(prefix='tiktok-fcgi-bench-mem-')
 ROUND = [0]
 
@@ -73,7 +78,7 @@ class Ours:
             'YTDLP_PYTHON': py, 'OUTBOUND_PROXY': fake.proxy,
             'CA_FILE': fake.ca, 'FETCH_ALLOW_PRIVATE': '0',
             'LOG_LEVEL': 'warn', 'HELPERS': str(os.cpu_count()),
-            'FCGI_THREADS': '256', 'SHUTDOWN_TIMEOUT': '20'})
+            'FCGI_THREADS': '256', 'SHUTDOWN_TIMEOUT': '20', **SETTINGS})
         self.s.start()
         wait_for(lambda: self.s.health()['pool']['helpers'] >= 1, 60,
                  'a helper')
@@ -262,10 +267,11 @@ def main():
         servers.append(('serverpy', lambda f: ServerPy(f, SERVERPY), []))
     else:
         print('# serverpy skipped: no SERVERPY_DIR')
-    print('yt-dlp %s; tiktok-fcgi %s; load average %s' % (
-        ytdlp_version(py), os.environ['TOP_BUILDDIR'],
+    print('yt-dlp %s; tiktok-fcgi %s %s; load average %s' % (
+        ytdlp_version(py), os.environ['TOP_BUILDDIR'], SETTINGS or '',
         open('/proc/loadavg').read().split()[0]))
-    for latency, phase in ((0, phase_a), (500, phase_b)):
+    for latency, phase in [(ms, f) for ms, f, name in ((0, phase_a, 'a'),
+                           (500, phase_b, 'b')) if name in PHASES]:
         fake = FakeTikTok(os.path.join(tmp, 'tiktok%d' % latency), latency)
         for name, start, more in servers:
             print('%s, TikTok answering in %d ms:' % (name, latency))

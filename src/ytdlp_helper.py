@@ -6,6 +6,7 @@ many extractions over stdin/stdout, one JSON object per line:
 
   -> {"id": 7, "op": "extract", "url": "https://www.tiktok.com/...",
       "proxy": "socks5h://..."}      (proxy: absent or "" = none)
+  <- {"id": 7, "started": true}     (a thread began it: its clock runs)
   <- {"id": 7, "ok": true, "info": {...}}
   <- {"id": 7, "ok": false, "error": "...", "kind": "not_found"}
   -> {"id": 8, "op": "ping"}        (answered at once, busy or not)
@@ -335,6 +336,7 @@ def serve(yt):
     def extract(rid, url, proxy):
         local.status = None
         y = None
+        send({'id': rid, 'started': True})
         try:
             y = ydls.take(proxy)
             info = y.extract_info(url, download=False)

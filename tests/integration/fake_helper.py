@@ -30,7 +30,9 @@ blocked address (kind "blocked"); one in $FAKE_STATE/failing-proxies
 gets every post "missing" (kind "not_found", status 10204's words).
 
 With --parent it is the helper parent (src/ytdlp_helper.py's parent():
-the same fork protocol), its helpers forked from it.  FAKE_START=die
+the same fork protocol), its helpers forked from it; a forked helper
+says {"id": N, "started": true} when an extraction begins, as the real
+one does (started alone, it speaks the protocol before that message).  FAKE_START=die
 exits at once (the parent, or a helper started alone); FAKE_START=
 nullversion says it is ready with a null yt-dlp version.
 FAKE_COLD_MS=N: a process needs N ms of work (as importing yt-dlp and

@@ -123,6 +123,8 @@ on_msg(void *arg, const struct forkserver_msg *m)
 	struct parent	*pa = sd->pa, *old;
 	struct member	*h;
 
+	if (m->what != FORKSERVER_FORKED && m->pidfd != -1)
+		close(m->pidfd);	/* comes only with a fork */
 	switch (m->what) {
 	case FORKSERVER_READY:
 		if (pa->ready)
@@ -168,8 +170,6 @@ on_msg(void *arg, const struct forkserver_msg *m)
 			pool_member_lost(p, h, "could not be forked");
 		return 0;
 	case FORKSERVER_EXITED:
-		if (m->pidfd != -1)
-			close(m->pidfd);
 		log_debug("%s: helper %d exited (%d)", __func__, (int)m->pid,
 		    m->status);
 		return 0;

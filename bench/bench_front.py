@@ -18,7 +18,6 @@ YTDLP_WHEELS (or ../shared/ytdlp).  Needs nothing beyond the tests'.
 """
 
 import asyncio
-import json
 import os
 import resource
 import shutil
@@ -26,16 +25,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.dirname(HERE)
-os.environ.setdefault('TOP_SRCDIR', TOP)
-os.environ.setdefault('TOP_BUILDDIR', TOP)
-sys.path.insert(0, os.path.join(TOP, 'tests', 'integration'))
-from harness import (Stack, children_of, fcgi_get, unix_connect,  # noqa
-                     wait_for)
+from benchlib import TOP, Peak, crowd, post_id, throughput, ytdlp_python
+from harness import Stack, fcgi_get, unix_connect, wait_for
 
 USERS = [int(a) for a in sys.argv[1:]] or [2000, 10000]
 # BENCH_SECTIONS: crowd, miss, peers (default all).  TOP_BUILDDIR may
@@ -47,97 +40,8 @@ resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 tmp = tempfile.mkdtemp(prefix='tiktok-fcgi-bench-')
 
 
-def pss_kb(pid):
-    try:
-        with open('/proc/%d/smaps_rollup' % pid) as f:
-            for line in f:
-                if line.startswith('Pss:'):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-class Peak:
-    """Samples the PSS of tiktok-fcgi and its helpers in the background."""
-
-    def __init__(self, pid):
-        self.pid, self.peak, self.app = pid, 0, 0
-        self.stop = threading.Event()
-        self.t = threading.Thread(target=self.run)
-        self.t.start()
-
-    def run(self):
-        while not self.stop.is_set():
-            app = pss_kb(self.pid)
-            total = app + sum(pss_kb(p) for p in children_of(self.pid))
-            self.peak = max(self.peak, total)
-            self.app = max(self.app, app)
-            time.sleep(0.1)
-
-    def done(self):
-        self.stop.set()
-        self.t.join()
-        return self.peak / 1024, self.app / 1024
-
-
-async def post(port, vid, out):
-    body = json.dumps({'url': 'https://www.tiktok.com/@fakecreator/'
-                       'video/%s' % vid}).encode()
-    req = (b'POST /tiktok HTTP/1.1\r\nHost: 127.0.0.1\r\n'
-           b'Content-Type: application/json\r\nConnection: close\r\n'
-           b'Content-Length: %d\r\n\r\n' % len(body)) + body
-    t0 = time.monotonic()
-    try:
-        r, w = await asyncio.open_connection('127.0.0.1', port)
-        w.write(req)
-        await w.drain()
-        data = await asyncio.wait_for(r.read(), 120)
-        w.close()
-        status = int(data.split(b' ', 2)[1]) if data else 0
-    except (OSError, asyncio.TimeoutError, ValueError, IndexError):
-        status = -1
-    out.append((status, time.monotonic() - t0))
-
-
-async def crowd(port, ids):
-    out = []
-    await asyncio.gather(*(post(port, v, out) for v in ids))
-    return out
-
-
-async def throughput(port, secs, first):
-    out, n = [], [first]
-    end = time.monotonic() + secs
-
-    async def one():
-        while time.monotonic() < end:
-            n[0] += 1
-            await post(port, post_id(99, n[0]), out)
-    await asyncio.gather(*(one() for _ in range(20)))
-    return out
-
-
-def post_id(rnd, k):
-    """A post of today's TikTok shape, new for each round and k."""
-    return '73%09d%05d1%02d' % (rnd, k // 100, k % 100)
-
-
-def ytdlp_python():
-    if os.environ.get('YTDLP_PYTHON'):
-        return os.environ['YTDLP_PYTHON']
-    wheels = os.environ.get('YTDLP_WHEELS') or os.path.join(
-        TOP, '..', 'shared', 'ytdlp')
-    d = os.path.join(tmp, 'yt-dlp')
-    subprocess.run(['sh', os.path.join(TOP, 'fcgi', 'tiktok-fcgi-ytdlp'),
-                    '-d', d, '-f', wheels, 'update'], check=True,
-                   env=dict(os.environ, HELPER_SCRIPT=os.path.join(
-                       TOP, 'src', 'ytdlp_helper.py')))
-    return os.path.join(d, 'current', 'bin', 'python3')
-
-
 def main():
-    py = ytdlp_python()
+    py = ytdlp_python(tmp)
     fdir = os.path.join(tmp, 'tiktok')
     os.makedirs(fdir)
     fake = subprocess.Popen(
@@ -159,8 +63,8 @@ def main():
                         'print(v.__version__)'], capture_output=True,
                        text=True).stdout.strip(), LATENCY))
     with Stack(helper='real', env=env) as s:
-        wait_for(lambda: s.health()['pool']['helpers'] == os.cpu_count(),
-                 60, 'the helpers')
+        wait_for(lambda: s.health()['pool']['helpers'] >= 1, 60,
+                 'a helper')
         time.sleep(1)
         for rnd, n in enumerate(USERS if 'crowd' in SECTIONS else [], 1):
             ids = [post_id(rnd, k % 100) for k in range(n)]
@@ -168,14 +72,15 @@ def main():
             t0 = time.monotonic()
             res = asyncio.run(crowd(s.port, ids))
             wall = time.monotonic() - t0
-            total, app = peak.done()
+            total, at = peak.done()
+            total, app = total / 1024, at.get(s.app.pid, 0) / 1024
             ok = sum(1 for st, _ in res if st == 200)
             codes = {}
             for st, _ in res:
                 codes[st] = codes.get(st, 0) + 1
             print('%5d users, 100 posts: %d answered 200 %s, wall %.1f s, '
                   'peak PSS tiktok-fcgi + helpers %.1f MB (tiktok-fcgi '
-                  '%.1f MB)' % (n, ok, codes, wall, total, app))
+                  '%.1f MB at that peak)' % (n, ok, codes, wall, total, app))
         h = s.health()
         print('  extractions so far: %d (cache misses)' %
               h['cache']['misses'])
@@ -195,10 +100,10 @@ def main():
     env.update(OUTBOUND_PROXY='http://127.0.0.1:%s' % port,
                CA_FILE=os.path.join(tmp, 'tiktok0', 'ca.pem'))
     with Stack(helper='real', env=env) as s:
-        wait_for(lambda: s.health()['pool']['helpers'] == os.cpu_count(),
-                 60, 'the helpers')
+        wait_for(lambda: s.health()['pool']['helpers'] >= 1, 60,
+                 'a helper')
         secs = 15 if 'miss' in SECTIONS else 0
-        res = asyncio.run(throughput(s.port, secs, 1000))
+        res = asyncio.run(throughput(s.port, 20, secs, 99))
         ok = sum(1 for st, _ in res if st == 200)
         if secs:
             print('cache misses, 20 connections, no latency: %.1f '

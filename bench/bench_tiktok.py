@@ -18,12 +18,8 @@ import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.dirname(HERE)
-os.environ.setdefault('TOP_SRCDIR', TOP)
-os.environ.setdefault('TOP_BUILDDIR', TOP)
-sys.path.insert(0, os.path.join(TOP, 'tests', 'integration'))
-from harness import Stack, children_of  # noqa
+from benchlib import HERE, pss_kb, tree
+from harness import Stack
 
 SECS = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 DELAY = os.environ.get('FAKE_DELAY_MS', '100')
@@ -32,19 +28,10 @@ if WRK is None:
     sys.exit('wrk is not installed: apt-get install wrk')
 
 
-def pss_kb(pid):
-    try:
-        with open('/proc/%d/smaps_rollup' % pid) as f:
-            for line in f:
-                if line.startswith('Pss:'):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def total_pss(app):
-    pids = [app] + children_of(app)
+    """PSS of tiktok-fcgi and every process below it (the helper parent
+    and the helpers), and how many those are."""
+    pids = tree(app)
     return sum(pss_kb(p) for p in pids), len(pids) - 1
 
 
@@ -74,7 +61,7 @@ print('fake helper latency %s ms, %d s per run, HELPERS=2 MAX_WORKERS=100 '
 with Stack(env=env) as s:
     time.sleep(1)
     idle, nh = total_pss(s.app.pid)
-    print('idle: PSS tiktok-fcgi + %d helpers = %.1f MB (tiktok-fcgi '
+    print('idle: PSS tiktok-fcgi + %d helper processes = %.1f MB (tiktok-fcgi '
           'alone %.1f MB, %d threads)' % (nh, idle / 1024,
                                           pss_kb(s.app.pid) / 1024,
                                           len(os.listdir('/proc/%d/task'

@@ -6,7 +6,9 @@
  *
  *   fast   read the request (FCGX_Accept_r), dispatch it, shape answers:
  *          short, CPU-bound work; a few threads per core
- *   slow   streams, renders, short links: FCGI_THREADS threads
+ *   slow   streams, renders, short links: up to FCGI_THREADS threads,
+ *          started as the work needs them (SLOW_START at first: an idle
+ *          thread still costs its stack pages and more)
  *
  * A request that must wait (an extraction) parks: the handler returns,
  * the thread goes back to its pool, and whoever ends the wait queues the
@@ -60,9 +62,15 @@ struct pool_of_threads {
 	pthread_cond_t		 cv;
 	struct connq		 queue;
 	int			 stop;
-	int			 n;
+	int			 n;		/* started */
+	int			 max;
+	int			 idle;		/* waiting for work */
+	int			 queued;
+	pthread_attr_t		 attr;
 	pthread_t		*threads;
 };
+
+#define SLOW_START	4	/* slow threads started at once */
 
 static struct app		*app;
 static struct pool_of_threads	 pools[2];	/* HTTP_FAST, HTTP_SLOW */
@@ -226,6 +234,8 @@ static const struct http_io front_io = {
 
 /* -- connections ---------------------------------------------------------- */
 
+static int	 pool_grow(struct pool_of_threads *, int);
+
 static void
 enqueue(enum http_kind kind, struct conn *c)
 {
@@ -233,6 +243,10 @@ enqueue(enum http_kind kind, struct conn *c)
 
 	pthread_mutex_lock(&p->mtx);
 	TAILQ_INSERT_TAIL(&p->queue, c, entry);
+	/* Work beyond the threads waiting for it: one more, if allowed
+	 * (if none can start, the work waits for one to be free). */
+	if (++p->queued > p->idle && p->n < p->max && !p->stop)
+		pool_grow(p, 1);
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mtx);
 }
@@ -350,13 +364,16 @@ worker(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&p->mtx);
+		p->idle++;
 		while ((c = TAILQ_FIRST(&p->queue)) == NULL && !p->stop)
 			pthread_cond_wait(&p->cv, &p->mtx);
+		p->idle--;
 		if (c == NULL) {
 			pthread_mutex_unlock(&p->mtx);
 			break;
 		}
 		TAILQ_REMOVE(&p->queue, c, entry);
+		p->queued--;
 		pthread_mutex_unlock(&p->mtx);
 		__atomic_add_fetch(&app->threads_busy, 1, __ATOMIC_RELAXED);
 		pthread_mutex_lock(&c->mtx);
@@ -372,48 +389,65 @@ worker(void *arg)
 	return NULL;
 }
 
+/*
+ * Start n more threads of p (called with p->mtx held, or before any
+ * thread runs).  Workers take no signals: the main thread's sigwait
+ * does.  Returns how many started.
+ */
 static int
-pool_start_threads(struct pool_of_threads *p, int n, pthread_attr_t *attr)
+pool_grow(struct pool_of_threads *p, int n)
 {
 	sigset_t	 all, old;
 	int		 i, rc = 0;
 
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (i = 0; i < n && p->n < p->max; i++) {
+		if ((rc = pthread_create(&p->threads[p->n], &p->attr, worker,
+		    p)) != 0)
+			break;
+		p->n++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		log_warnx("%s: %d threads, no more: %s", __func__, p->n,
+		    strerror(rc));
+	return i;
+}
+
+/* A pool of at most max threads, start of them started now.  0, or -1. */
+static int
+pool_start_threads(struct pool_of_threads *p, int max, int start,
+    const struct front_opts *o)
+{
 	pthread_mutex_init(&p->mtx, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	TAILQ_INIT(&p->queue);
-	if ((p->threads = calloc((size_t)n, sizeof(*p->threads))) == NULL)
+	pthread_attr_init(&p->attr);
+	pthread_attr_setstacksize(&p->attr, (size_t)o->stack_kb * 1024);
+	p->max = max;
+	if ((p->threads = calloc((size_t)max, sizeof(*p->threads))) == NULL)
 		return -1;
-	/* Workers take no signals: the main thread's sigwait does. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (i = 0; i < n; i++)
-		if ((rc = pthread_create(&p->threads[i], attr, worker, p)) !=
-		    0)
-			break;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	p->n = i;
-	if (rc != 0)
-		log_warnx("%s: only %d of %d threads: %s", __func__, i, n,
-		    strerror(rc));
-	return i > 0 ? 0 : -1;
+	pthread_mutex_lock(&p->mtx);
+	pool_grow(p, start);
+	pthread_mutex_unlock(&p->mtx);
+	return p->n > 0 ? 0 : -1;
 }
 
-/* Start both pools.  0, or -1. */
+/* Start both pools (the slow one grows with its work).  0, or -1. */
 int
 front_start(struct app *a, const struct front_opts *o)
 {
-	pthread_attr_t	 attr;
-	int		 rc;
+	int	 rc;
 
 	app = a;
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, (size_t)o->stack_kb * 1024);
-	rc = pool_start_threads(&pools[HTTP_FAST], o->fast_threads, &attr);
+	rc = pool_start_threads(&pools[HTTP_FAST], o->fast_threads,
+	    o->fast_threads, o);
 	if (rc == 0)
 		rc = pool_start_threads(&pools[HTTP_SLOW], o->slow_threads,
-		    &attr);
-	pthread_attr_destroy(&attr);
-	app->threads_max = pools[HTTP_FAST].n + pools[HTTP_SLOW].n;
+		    o->slow_threads < SLOW_START ? o->slow_threads :
+		    SLOW_START, o);
+	app->threads_max = pools[HTTP_FAST].max + pools[HTTP_SLOW].max;
 	return rc;
 }
 
@@ -444,10 +478,15 @@ front_stop(void)
 		pthread_mutex_unlock(&pools[k].mtx);
 	}
 	for (k = 0; k < 2; k++) {
+		/* No thread starts after stop: n is final under the lock. */
+		pthread_mutex_lock(&pools[k].mtx);
+		pools[k].max = pools[k].n;
+		pthread_mutex_unlock(&pools[k].mtx);
 		for (i = 0; i < pools[k].n; i++)
 			pthread_join(pools[k].threads[i], NULL);
 		free(pools[k].threads);
 		pools[k].threads = NULL;
 		pools[k].n = 0;
+		pthread_attr_destroy(&pools[k].attr);
 	}
 }

@@ -27,6 +27,7 @@
 #include <fcgiapp.h>
 
 #include "app.h"
+#include "cache.h"
 #include "fetch.h"
 #include "front.h"
 #include "http.h"
@@ -411,6 +412,8 @@ main(int argc, char *argv[])
 		if ((sig = sigtimedwait(&waitset, NULL, &trim_every)) == -1) {
 			if (errno == EAGAIN) {
 				fetch_trim();
+				if (app.cache != NULL)
+					cache_trim(app.cache);
 				malloc_trim(0);
 			}
 			continue;

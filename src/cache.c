@@ -11,6 +11,12 @@
  * under the cache lock: take with cache_get, give back with
  * cache_release.  Readers only read (no json_object_to_json_string on
  * shared objects).
+ *
+ * An entry keeps its post as JSON text, and a parsed document only
+ * while it is in demand: a document costs json-c about seven times its
+ * text (35 KB for a post of 5 KB), and most posts are asked for once.
+ * A hit parses the text when no document is kept, and keeps the
+ * document until it has not been asked for in HOT_MS.
  */
 #include "config.h"
 
@@ -26,10 +32,14 @@
 #include "cache.h"
 #include "proc.h"
 
+#define HOT_MS	10000	/* a parsed document kept after its last hit */
+
 struct entry {
 	char			*key;
 	unsigned int		 hash;
-	struct json_object	*info;		/* NULL while pending */
+	struct json_object	*info;		/* parsed, while hot; or NULL */
+	char			*text;		/* the info; NULL: pending */
+	long long		 used;		/* its last hit */
 	int			 pending;
 	int			 linked;	/* in table and LRU */
 	struct waiter		*waiters;	/* while pending */
@@ -39,6 +49,7 @@ struct entry {
 	long long		 expires;
 	struct entry		*hnext;
 	TAILQ_ENTRY(entry)	 lru;
+	TAILQ_ENTRY(entry)	 hot;		/* while info is kept */
 };
 TAILQ_HEAD(entryq, entry);
 
@@ -54,6 +65,7 @@ struct cache {
 	struct entry		**table;
 	size_t			 nbuckets;
 	struct entryq		 lru;		/* most recent first */
+	struct entryq		 hot;		/* with a document */
 	int			 entries;
 	int			 inflight;
 	int			 max, ttl;
@@ -99,6 +111,7 @@ cache_new(int max, int ttl, cache_fill_fn fill, void *arg)
 		return NULL;
 	}
 	TAILQ_INIT(&c->lru);
+	TAILQ_INIT(&c->hot);
 	pthread_mutex_init(&c->mtx, NULL);
 	return c;
 }
@@ -107,8 +120,46 @@ static void
 entry_free(struct entry *e)
 {
 	json_object_put(e->info);
+	free(e->text);
 	free(e->key);
 	free(e);
+}
+
+/*
+ * Drop e's document (its text stays), or keep it (parsed, info set)
+ * hot from now.
+ */
+static void
+cool(struct cache *c, struct entry *e)
+{
+	if (e->info == NULL)
+		return;
+	TAILQ_REMOVE(&c->hot, e, hot);
+	json_object_put(e->info);
+	e->info = NULL;
+}
+
+static void
+heat(struct cache *c, struct entry *e, struct json_object *parsed,
+    long long now)
+{
+	if (e->info != NULL)
+		TAILQ_REMOVE(&c->hot, e, hot);
+	else
+		e->info = parsed;
+	e->used = now;
+	TAILQ_INSERT_HEAD(&c->hot, e, hot);
+}
+
+/* Documents not asked for in HOT_MS go; their text stays. */
+static void
+cool_down(struct cache *c, long long now)
+{
+	struct entry	*e;
+
+	while ((e = TAILQ_LAST(&c->hot, entryq)) != NULL &&
+	    now - e->used >= HOT_MS)
+		cool(c, e);
 }
 
 static void
@@ -125,6 +176,7 @@ unlink_entry(struct cache *c, struct entry *e)
 			break;
 		}
 	TAILQ_REMOVE(&c->lru, e, lru);
+	cool(c, e);
 	e->linked = 0;
 	c->entries--;
 }
@@ -193,14 +245,17 @@ filled(void *arg, enum pool_err err, struct json_object *info,
 	e->waiters = NULL;
 	for (w = list; w != NULL; w = w->next)
 		w->info = err == POOL_OK ? json_object_get(info) : NULL;
-	if (err == POOL_OK) {
-		e->info = info;		/* the cache's reference */
+	if (err == POOL_OK && c->max > 0 && c->ttl > 0) {
+		/* Kept as text; the waiters hold the document while they
+		 * use it (nobody else sees it yet: it may be printed). */
+		e->text = strdup(json_object_to_json_string_ext(info,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		e->filled = proc_now_ms();
 		e->forced = forgotten(c, e->hash);
 		e->expires = e->filled + (long long)c->ttl * 1000;
-	} else
-		json_object_put(info);
-	if (err != POOL_OK || c->max == 0 || c->ttl == 0) {
+	}
+	json_object_put(info);
+	if (err != POOL_OK || e->text == NULL) {
 		/* Failures are not kept: the next lookup tries again. */
 		unlink_entry(c, e);
 		entry_free(e);
@@ -226,11 +281,12 @@ int
 cache_lookup(struct cache *c, const char *key, const char *url,
     cache_done_fn fn, void *arg, struct json_object **info)
 {
-	struct entry	*e;
-	struct waiter	*w;
-	unsigned int	 hv;
-	long long	 now = proc_now_ms();
-	int		 start = 0, fresh;
+	struct entry		*e;
+	struct waiter		*w;
+	struct json_object	*parsed;
+	unsigned int		 hv;
+	long long		 now = proc_now_ms();
+	int			 start = 0, fresh;
 
 	*info = NULL;
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
@@ -249,10 +305,19 @@ cache_lookup(struct cache *c, const char *key, const char *url,
 		entry_free(e);
 		e = NULL;
 	}
+	cool_down(c, now);
+	parsed = NULL;
+	if (e != NULL && !e->pending && e->info == NULL &&
+	    (parsed = json_tokener_parse(e->text)) == NULL) {
+		unlink_entry(c, e);	/* out of memory: extract again */
+		entry_free(e);
+		e = NULL;
+	}
 	if (e != NULL && !e->pending) {
 		c->hits++;
 		TAILQ_REMOVE(&c->lru, e, lru);
 		TAILQ_INSERT_HEAD(&c->lru, e, lru);
+		heat(c, e, parsed, now);
 		*info = json_object_get(e->info);
 		pthread_mutex_unlock(&c->mtx);
 		free(w);
@@ -392,6 +457,28 @@ cache_forget(struct cache *c, const char *key, long long min_age_ms)
 	}
 	pthread_mutex_unlock(&c->mtx);
 	return rc;
+}
+
+/*
+ * Give back what idles: documents not asked for lately, entries past
+ * their TTL.  Called now and then (the main thread, every 30 s).
+ */
+void
+cache_trim(struct cache *c)
+{
+	long long	 now = proc_now_ms();
+	struct entry	*e, *prev;
+
+	pthread_mutex_lock(&c->mtx);
+	cool_down(c, now);
+	for (e = TAILQ_LAST(&c->lru, entryq); e != NULL; e = prev) {
+		prev = TAILQ_PREV(e, entryq, lru);
+		if (!e->pending && e->expires <= now) {
+			unlink_entry(c, e);
+			entry_free(e);
+		}
+	}
+	pthread_mutex_unlock(&c->mtx);
 }
 
 void

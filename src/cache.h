@@ -2,7 +2,8 @@
  * Metadata cache: extracted post info kept for CACHE_TTL seconds, at most
  * CACHE_MAX entries, keyed by the post (posturl.h: "tiktok:ID").  Concurrent lookups
  * of a post being extracted wait for that one extraction (single-flight).
- * Failures are not kept.
+ * Failures are not kept.  A post is kept as JSON text, parsed again when
+ * it is asked for after a while (json-c's documents are large).
  *
  * Used by the handlers that extract (through the app); fed by the pool.
  */
@@ -41,6 +42,7 @@ enum pool_err	 cache_get(struct cache *, const char *key,
 void		 cache_release(struct cache *, struct json_object *);
 int		 cache_forget(struct cache *, const char *key,
 		    long long min_age_ms);
+void		 cache_trim(struct cache *);
 void		 cache_stats(struct cache *, struct cache_stats *);
 
 #endif /* CACHE_H */

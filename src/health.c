@@ -128,13 +128,57 @@ redis_json(struct app *app, struct json_object *w)
 }
 
 /*
+ * The memory of this process and of each process of the pool (the
+ * helper parent and the helpers): RSS, and PSS (shared pages divided
+ * among their sharers: what a process costs), each and summed.
+ */
+static struct json_object *
+memory_json(struct app *app)
+{
+	struct json_object	*m, *a, *e;
+	struct pool_proc	*pp;
+	long long		 rss = 0, pss = 0;
+	int			 i, n = 0;
+
+	m = json_object_new_object();
+	num(m, "rss_kb", procstat_rss_kb(getpid()));
+	num(m, "pss_kb", procstat_pss_kb(getpid()));
+	a = json_object_new_array();
+	if (app->pool != NULL &&
+	    (pp = calloc(POOL_PROCS_MAX, sizeof(*pp))) != NULL) {
+		n = pool_procs(app->pool, pp, POOL_PROCS_MAX);
+		for (i = 0; i < n; i++) {
+			e = json_object_new_object();
+			num(e, "pid", pp[i].pid);
+			json_object_object_add(e, "role",
+			    json_object_new_string(pp[i].parent ? "parent" :
+			    "helper"));
+			json_object_object_add(e, "state",
+			    json_object_new_string(pp[i].state));
+			num(e, "inflight", pp[i].inflight);
+			num(e, "served", pp[i].served);
+			num(e, "rss_kb", pp[i].rss_kb);
+			num(e, "pss_kb", pp[i].pss_kb);
+			json_object_array_add(a, e);
+			rss += pp[i].rss_kb > 0 ? pp[i].rss_kb : 0;
+			pss += pp[i].pss_kb > 0 ? pp[i].pss_kb : 0;
+		}
+		free(pp);
+	}
+	num(m, "helpers_rss_kb", rss);
+	num(m, "helpers_pss_kb", pss);
+	json_object_object_add(m, "helpers", a);
+	return m;
+}
+
+/*
  * Answer the health document.  "degraded" with 503 when no helper is
  * alive, so that a load balancer takes the instance out.
  */
 void
 handle_health(struct app *app, struct http *h)
 {
-	struct json_object	*o, *t, *p, *c, *m, *f, *s;
+	struct json_object	*o, *t, *p, *c, *f, *s;
 	struct renders_stats	 ss;
 	struct pool_stats	 ps;
 	struct cache_stats	 cs;
@@ -194,6 +238,7 @@ handle_health(struct app *app, struct http *h)
 
 	p = json_object_new_object();
 	num(p, "helpers", ps.helpers);
+	num(p, "max_helpers", ps.max_helpers);
 	num(p, "busy", ps.busy);
 	num(p, "inflight", ps.inflight);
 	num(p, "queued", ps.queued);
@@ -213,10 +258,7 @@ handle_health(struct app *app, struct http *h)
 	num(c, "misses", (long long)cs.misses);
 	json_object_object_add(o, "cache", c);
 
-	m = json_object_new_object();
-	num(m, "rss_kb", procstat_rss_kb(getpid()));
-	num(m, "helpers_rss_kb", ps.rss_kb);
-	json_object_object_add(o, "memory", m);
+	json_object_object_add(o, "memory", memory_json(app));
 
 	if (app->renders != NULL) {
 		renders_stats(app->renders, &ss);

@@ -17,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef HAVE_SYS_PIDFD_H
+#include <sys/pidfd.h>
+#endif
 
 #include "helper.h"
 #include "log.h"
@@ -28,7 +31,9 @@
 extern char **environ;
 
 struct helper {
-	pid_t		 pid;		/* < 0 once reaped */
+	pid_t		 pid;		/* < 0 once reaped; 0 until known */
+	int		 forked;	/* by the helper parent, who reaps it */
+	int		 pidfd;		/* forked: its pidfd, or -1 */
 	int		 fd[3];		/* our ends; -1 closed */
 	char		*obuf;		/* to its stdin */
 	size_t		 olen, ocap;
@@ -37,6 +42,29 @@ struct helper {
 	char		 ebuf[1024];	/* from its stderr */
 	size_t		 elen;
 };
+
+/* A helper around our ends of its descriptors (taken over, made
+ * non-blocking); NULL (ours closed) when out of memory. */
+static struct helper *
+helper_own(const int ours[3])
+{
+	struct helper	*h;
+	int		 i;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		for (i = 0; i < 3; i++)
+			if (ours[i] != -1)
+				close(ours[i]);
+		return NULL;
+	}
+	h->pidfd = -1;
+	for (i = 0; i < 3; i++) {
+		h->fd[i] = ours[i];
+		if (ours[i] != -1)
+			fcntl(ours[i], F_SETFL, O_NONBLOCK);
+	}
+	return h;
+}
 
 /*
  * Variables a helper must not see: ours that it gets in its own form,
@@ -124,50 +152,71 @@ helper_env_free(char **env)
 }
 
 /*
- * Start python script: three pipes become its stdin, stdout and stderr
- * (proc_spawn: no other descriptor, signals reset, its own group).
- * Returns NULL on failure (logged).
+ * Start argv (proc_spawn: no other descriptor, signals reset, its own
+ * process group) with child[] as its stdin, stdout and stderr; those are
+ * closed here, whatever happens.  ours[] are our ends (-1: none), owned
+ * by the helper from now on.  Returns NULL on failure (logged), ours[]
+ * closed.
  */
 struct helper *
-helper_spawn(const char *python, const char *script, char **envp)
+helper_spawn(char *const argv[], char **envp, const int child[3],
+    const int ours[3])
 {
 	struct helper	*h;
-	int		 pin[2] = { -1, -1 }, pout[2] = { -1, -1 };
-	int		 perr[2] = { -1, -1 }, fds[3], i;
-	char		*argv[3];
+	int		 i;
 
-	if ((h = calloc(1, sizeof(*h))) == NULL)
-		return NULL;
+	if ((h = helper_own(ours)) != NULL &&
+	    (h->pid = proc_spawn(argv, envp, child)) == -1) {
+		log_warn("%s: %s", __func__, argv[0]);
+		helper_free(h);
+		h = NULL;
+	}
+	for (i = 0; i < 3; i++)
+		if (child[i] != -1 && (i == 0 || child[i] != child[i - 1]))
+			close(child[i]);
+	return h;
+}
+
+/*
+ * A helper that another process will start (the helper parent forks it):
+ * three pipes, our ends kept, its ends in child[] for the caller to hand
+ * over and close.  Its pid comes later (helper_adopt).  NULL on failure.
+ */
+struct helper *
+helper_pipes(int child[3])
+{
+	int	 pin[2] = { -1, -1 }, pout[2] = { -1, -1 };
+	int	 perr[2] = { -1, -1 }, ours[3];
+
 	if (pipe2(pin, O_CLOEXEC) == -1 || pipe2(pout, O_CLOEXEC) == -1 ||
 	    pipe2(perr, O_CLOEXEC) == -1) {
 		log_warn("%s: pipe", __func__);
-		goto fail;
+		if (pin[0] != -1) { close(pin[0]); close(pin[1]); }
+		if (pout[0] != -1) { close(pout[0]); close(pout[1]); }
+		return NULL;
 	}
-	argv[0] = (char *)(uintptr_t)python;
-	argv[1] = (char *)(uintptr_t)script;
-	argv[2] = NULL;
-	fds[0] = pin[0];
-	fds[1] = pout[1];
-	fds[2] = perr[1];
-	if ((h->pid = proc_spawn(argv, envp, fds)) == -1) {
-		log_warn("%s: %s", __func__, python);
-		goto fail;
-	}
-	close(pin[0]);
-	close(pout[1]);
-	close(perr[1]);
-	h->fd[HELPER_IN] = pin[1];
-	h->fd[HELPER_OUT] = pout[0];
-	h->fd[HELPER_ERR] = perr[0];
-	for (i = 0; i < 3; i++)
-		fcntl(h->fd[i], F_SETFL, O_NONBLOCK);
-	return h;
-fail:
-	if (pin[0] != -1) { close(pin[0]); close(pin[1]); }
-	if (pout[0] != -1) { close(pout[0]); close(pout[1]); }
-	if (perr[0] != -1) { close(perr[0]); close(perr[1]); }
-	free(h);
-	return NULL;
+	child[0] = pin[0];
+	child[1] = pout[1];
+	child[2] = perr[1];
+	ours[0] = pin[1];
+	ours[1] = pout[0];
+	ours[2] = perr[0];
+	return helper_own(ours);
+}
+
+/*
+ * The pid of a helper another process forked (its parent reaps it), and
+ * a pidfd of it (-1: none; taken over): with one, a signal can never
+ * reach a process that reused the pid.
+ */
+void
+helper_adopt(struct helper *h, pid_t pid, int pidfd)
+{
+	h->forked = 1;
+	h->pid = pid;
+	if (h->pidfd != -1)
+		close(h->pidfd);
+	h->pidfd = pidfd;
 }
 
 /*
@@ -435,15 +484,42 @@ helper_close_input(struct helper *h)
 	}
 }
 
-/* Signal its whole process group (yt-dlp may have children). */
+/* Has a forked helper exited (its pidfd says so, or its pid is gone)? */
+static int
+gone(const struct helper *h)
+{
+	struct pollfd	 pfd;
+
+	if (h->pidfd != -1) {
+		pfd.fd = h->pidfd;
+		pfd.events = POLLIN;
+		return poll(&pfd, 1, 0) == 1;
+	}
+	return kill(h->pid, 0) == -1 && errno == ESRCH;
+}
+
+/*
+ * Signal its whole process group (yt-dlp may have children).  A forked
+ * helper is signalled only while it lives: its parent reaps it, and its
+ * pid may then name another process.
+ */
 void
 helper_signal(struct helper *h, int sig)
 {
-	if (h->pid > 0)
-		kill(-h->pid, sig);
+	if (h->pid <= 0)
+		return;
+	if (h->forked) {
+		if (gone(h))
+			return;
+#ifdef HAVE_PIDFD_SEND_SIGNAL
+		if (h->pidfd != -1)
+			pidfd_send_signal(h->pidfd, sig, NULL, 0);
+#endif
+	}
+	kill(-h->pid, sig);
 }
 
-/* Has it exited?  Reaps it if so.  1 or 0. */
+/* Has it exited?  Reaps it if so (its parent reaps a forked one). */
 int
 helper_reaped(struct helper *h)
 {
@@ -451,24 +527,39 @@ helper_reaped(struct helper *h)
 
 	if (h->pid < 0)
 		return 1;
-	if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
+	if (h->pid == 0)
+		return 0;
+	if (h->forked ? gone(h) :
+	    waitpid(h->pid, &status, WNOHANG) == h->pid) {
 		h->pid = -h->pid;
 		return 1;
 	}
 	return 0;
 }
 
-/* Kill its process group now and reap it. */
+/*
+ * Kill its process group now and reap it; a forked one is waited for
+ * (up to a second: its parent reaps it) but not reaped.
+ */
 void
 helper_kill(struct helper *h)
 {
-	int	 status;
+	struct pollfd	 pfd;
+	int		 status;
 
 	if (h->pid <= 0)
 		return;
-	kill(-h->pid, SIGKILL);
-	while (waitpid(h->pid, &status, 0) == -1 && errno == EINTR)
-		continue;
+	helper_signal(h, SIGKILL);
+	if (h->forked) {
+		if (h->pidfd != -1) {
+			pfd.fd = h->pidfd;
+			pfd.events = POLLIN;
+			while (poll(&pfd, 1, 1000) == -1 && errno == EINTR)
+				continue;
+		}
+	} else
+		while (waitpid(h->pid, &status, 0) == -1 && errno == EINTR)
+			continue;
 	h->pid = -h->pid;
 }
 
@@ -484,6 +575,8 @@ helper_free(struct helper *h)
 	for (i = 0; i < 3; i++)
 		if (h->fd[i] != -1)
 			close(h->fd[i]);
+	if (h->pidfd != -1)
+		close(h->pidfd);
 	free(h->obuf);
 	free(h->ibuf);
 	free(h);

@@ -1,10 +1,12 @@
 /*
- * One yt-dlp helper process: spawned safely (argv, three pipes, its own
- * process group, the settings in its environment), fed lines on stdin,
+ * One yt-dlp helper process: spawned safely (argv, its descriptors, its
+ * own process group, the settings in its environment) or forked by the
+ * helper parent (forkserver.h) onto pipes made here; fed lines on stdin,
  * read line by line on stdout (each line capped), its stderr passed to
- * our log, and killed and reaped.  What the lines mean is the pool's
- * business (pool.c); this module knows processes and pipes.  Used only
- * by the pool's supervisor thread.
+ * our log, and killed and reaped (a forked one is reaped by its parent).
+ * What the lines mean is the pool's business (pool.c); this module knows
+ * processes and pipes.  Used by the pool's supervisor thread and the
+ * helper parent (forkserver.c).
  */
 #ifndef HELPER_H
 #define HELPER_H
@@ -28,8 +30,10 @@ enum helper_fd { HELPER_IN, HELPER_OUT, HELPER_ERR };
 
 char		**helper_env(const struct helper_settings *);
 void		  helper_env_free(char **);
-struct helper	 *helper_spawn(const char *python, const char *script,
-		    char **envp);
+struct helper	 *helper_spawn(char *const argv[], char **envp,
+		    const int child[3], const int ours[3]);
+struct helper	 *helper_pipes(int child[3]);
+void		  helper_adopt(struct helper *, pid_t, int pidfd);
 int		  helper_probe(const char *python, const char *script,
 		    char **envp, int timeout_s, char *out, size_t outsz);
 pid_t		  helper_pid(const struct helper *);

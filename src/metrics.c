@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "cache.h"
@@ -16,6 +17,7 @@
 #include "handlers.h"
 #include "http.h"
 #include "pool.h"
+#include "procstat.h"
 #include "render.h"
 #include "shared.h"
 
@@ -53,6 +55,46 @@ egress_metrics(FILE *f)
 	}
 }
 
+/*
+ * The memory of this process, and of each process of the pool (labelled
+ * by pid and role: parent or helper): RSS, and PSS (shared pages divided
+ * among their sharers).
+ */
+static void
+memory_metrics(FILE *f, struct app *app)
+{
+	static const char *const fam[][2] = {
+		{ "helper_rss_bytes", "Resident memory of each process of "
+		    "the helper pool." },
+		{ "helper_pss_bytes", "Proportional memory (shared pages "
+		    "divided among their sharers) of each process of the "
+		    "helper pool." },
+	};
+	struct pool_proc	*pp = NULL;
+	long			 v;
+	int			 i, k, n = 0;
+
+	v = procstat_pss_kb(getpid());
+	counters_one(f, "pss_bytes", "gauge", "Proportional memory of "
+	    "tiktok-fcgi itself.", v > 0 ? 1024ULL * (unsigned long)v : 0);
+	if (app->pool != NULL &&
+	    (pp = calloc(POOL_PROCS_MAX, sizeof(*pp))) != NULL)
+		n = pool_procs(app->pool, pp, POOL_PROCS_MAX);
+	for (k = 0; k < 2; k++) {
+		fprintf(f, "# HELP tiktok_fcgi_%s %s\n# TYPE tiktok_fcgi_%s "
+		    "gauge\n", fam[k][0], fam[k][1], fam[k][0]);
+		for (i = 0; i < n; i++) {
+			v = k == 0 ? pp[i].rss_kb : pp[i].pss_kb;
+			if (v >= 0)
+				fprintf(f, "tiktok_fcgi_%s{pid=\"%d\",role="
+				    "\"%s\"} %lld\n", fam[k][0],
+				    (int)pp[i].pid, pp[i].parent ? "parent" :
+				    "helper", 1024LL * v);
+		}
+	}
+	free(pp);
+}
+
 /* The whole exposition; the caller frees it.  NULL on failure. */
 static char *
 metrics_text(struct app *app)
@@ -76,6 +118,8 @@ metrics_text(struct app *app)
 		pool_stats(app->pool, &ps);
 	counters_one(f, "pool_helpers", "gauge", "Helpers alive and ready.",
 	    ps.helpers);
+	counters_one(f, "pool_max_helpers", "gauge", "Helpers at most "
+	    "(HELPERS).", ps.max_helpers);
 	counters_one(f, "pool_busy", "gauge", "Helpers with work.", ps.busy);
 	counters_one(f, "pool_inflight", "gauge", "Extractions running.", ps.inflight);
 	counters_one(f, "pool_queued", "gauge", "Extractions waiting.", ps.queued);
@@ -117,6 +161,7 @@ metrics_text(struct app *app)
 	    ss.failed);
 
 	egress_metrics(f);
+	memory_metrics(f, app);
 	if (app->shared != NULL) {
 		shared_stats(app->shared, &rs);
 		counters_one(f, "redis_up", "gauge", "1 while Redis (REDIS_URL) "

@@ -3,7 +3,7 @@
  * helper state changes; callers only queue a request with a function to
  * call when it ends, and return: nobody waits on a thread.  Every request
  * ends exactly once: with an answer, an error, or its deadline, which the
- * supervisor enforces; their functions are called by the supervisor,
+ * supervisor enforces; their functions are called by the pool_supervisor,
  * without the lock.
  *
  * A slot is one of the P places for a helper.  Its current helper takes
@@ -38,68 +38,6 @@
 #include "proc.h"
 #include "procstat.h"
 
-void
-wake(struct pool *p)
-{
-	char	 c = 1;
-
-	if (write(p->wake[1], &c, 1) == -1 && errno != EAGAIN)
-		log_warn("%s: write", __func__);
-}
-
-const char *
-pool_strerror(enum pool_err e)
-{
-	switch (e) {
-	case POOL_OK:		return "ok";
-	case POOL_NOT_FOUND:	return "not_found";
-	case POOL_PRIVATE:	return "private";
-	case POOL_BLOCKED:	return "blocked";
-	case POOL_UNSUPPORTED:	return "unsupported";
-	case POOL_TIMEOUT:	return "timeout";
-	case POOL_BUSY:		return "busy";
-	case POOL_UNREADABLE:	return "unreadable";
-	case POOL_UNREACHABLE:	return "unreachable";
-	default:		return "other";
-	}
-}
-
-/*
- * End a request: record the outcome; deliver() tells its caller.  Takes
- * the reference to info.  Called with the lock held.
- */
-void
-req_done(struct pool *p, struct req *r, enum pool_err err, const char *msg,
-    struct json_object *info)
-{
-	r->err = err;
-	r->info = info;
-	r->msg = msg != NULL ? strdup(msg) : NULL;
-	r->helper = NULL;
-	TAILQ_INSERT_TAIL(&p->ended, r, entry);
-}
-
-/*
- * Tell the callers of ended requests, without the lock (a caller may
- * start another extraction from its function).  Called with the lock
- * held; returns with it held.
- */
-void
-deliver(struct pool *p)
-{
-	struct req	*r;
-
-	while ((r = TAILQ_FIRST(&p->ended)) != NULL) {
-		TAILQ_REMOVE(&p->ended, r, entry);
-		pthread_mutex_unlock(&p->mtx);
-		r->done(r->arg, r->err, r->info, r->msg);
-		free(r->msg);
-		free(r->url);
-		free(r);
-		pthread_mutex_lock(&p->mtx);
-	}
-}
-
 /*
  * Make a pool; nothing starts until pool_start().  The options' strings
  * are copied.  Returns NULL on failure.
@@ -119,6 +57,7 @@ pool_new(const struct pool_opts *o)
 	if (p->o.max_workers < 1)
 		p->o.max_workers = 1;
 	p->per_helper = (p->o.max_workers + p->o.helpers - 1) / p->o.helpers;
+	p->want = 1;
 	p->python = strdup(o->python);
 	p->script = strdup(o->script);
 	hs = o->helper;
@@ -126,6 +65,7 @@ pool_new(const struct pool_opts *o)
 	p->envp = helper_env(&hs);
 	p->slots = calloc(p->o.helpers, sizeof(*p->slots));
 	LIST_INIT(&p->helpers);
+	LIST_INIT(&p->parents);
 	TAILQ_INIT(&p->queue);
 	TAILQ_INIT(&p->ended);
 	pthread_mutex_init(&p->mtx, NULL);
@@ -138,7 +78,7 @@ pool_new(const struct pool_opts *o)
 	return p;
 }
 
-/* Start the supervisor, which starts the helpers.  0, or -1. */
+/* Start the pool_supervisor, which starts the helpers.  0, or -1. */
 
 int
 pool_start(struct pool *p)
@@ -149,7 +89,7 @@ pool_start(struct pool *p)
 	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	rc = pthread_create(&p->thread, NULL, supervisor, p);
+	rc = pthread_create(&p->thread, NULL, pool_supervisor, p);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		errno = rc;
@@ -187,7 +127,7 @@ pool_extract(struct pool *p, const char *url, pool_done_fn done, void *arg)
 	else if (p->nqueued >= p->o.queue_max +
 	    (p->o.max_workers - p->inflight))
 		why = "too many extractions waiting";
-	else if (storm(p))
+	else if (pool_storm(p))
 		why = "no extraction helper is running";
 	if (why != NULL) {
 		pthread_mutex_unlock(&p->mtx);
@@ -201,7 +141,7 @@ pool_extract(struct pool *p, const char *url, pool_done_fn done, void *arg)
 	r->deadline = proc_now_ms() + (long long)p->o.timeout * 1000;
 	TAILQ_INSERT_TAIL(&p->queue, r, entry);
 	p->nqueued++;
-	wake(p);
+	pool_wake(p);
 	pthread_mutex_unlock(&p->mtx);
 }
 
@@ -212,7 +152,7 @@ pool_reload(struct pool *p)
 {
 	pthread_mutex_lock(&p->mtx);
 	p->reload = 1;
-	wake(p);
+	pool_wake(p);
 	pthread_mutex_unlock(&p->mtx);
 }
 
@@ -277,12 +217,11 @@ pool_stats(struct pool *p, struct pool_stats *st)
 			st->helpers++;
 		if (h->inflight > 0)
 			st->busy++;
-		if (h->rss_kb > 0)
-			st->rss_kb += h->rss_kb;
 	}
 	st->inflight = p->inflight;
 	st->queued = p->nqueued;
 	st->max_concurrency = p->o.max_workers;
+	st->max_helpers = p->o.helpers;
 	st->restarts = p->restarts;
 	st->timeouts = p->timeouts;
 	st->crashes = p->crashes;
@@ -290,13 +229,49 @@ pool_stats(struct pool *p, struct pool_stats *st)
 	st->outdated = p->unreadable >= OUTDATED_STREAK;
 	st->blocking = pool_refused(p) >= BLOCK_POSTS;
 	pthread_mutex_unlock(&p->mtx);
-	if (st->rss_kb == 0) {
-		/* Fresh numbers when the supervisor has not read them. */
-		pthread_mutex_lock(&p->mtx);
-		LIST_FOREACH(h, &p->helpers, entry)
-			st->rss_kb += procstat_rss_kb(h->pid);
-		pthread_mutex_unlock(&p->mtx);
+}
+
+/*
+ * Each process of the pool (its parents, then its helpers, at most max)
+ * into out, with its memory read now from /proc; returns how many.  For
+ * /health and /metrics.
+ */
+int
+pool_procs(struct pool *p, struct pool_proc *out, int max)
+{
+	static const char *const hstates[] = { "starting", "ready",
+	    "draining" };
+	struct member	*h;
+	struct parent	*pa;
+	int		 n = 0, i;
+
+	pthread_mutex_lock(&p->mtx);
+	LIST_FOREACH(pa, &p->parents, entry) {
+		if (n == max)
+			break;
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].pid = pa->pid;
+		out[n].parent = 1;
+		out[n++].state = pa->retiring ? "retiring" : pa->ready ?
+		    "ready" : "starting";
 	}
+	LIST_FOREACH(h, &p->helpers, entry) {
+		if (n == max)
+			break;
+		if (h->pid <= 0)
+			continue;
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].pid = h->pid;
+		out[n].state = hstates[h->state];
+		out[n].inflight = h->inflight;
+		out[n++].served = h->served;
+	}
+	pthread_mutex_unlock(&p->mtx);
+	for (i = 0; i < n; i++) {
+		out[i].rss_kb = procstat_rss_kb(out[i].pid);
+		out[i].pss_kb = procstat_pss_kb(out[i].pid);
+	}
+	return n;
 }
 
 /* The yt-dlp version the last helper reported; caller frees; or NULL. */
@@ -346,6 +321,7 @@ void
 pool_stop(struct pool *p)
 {
 	struct member	*h;
+	struct parent	*pa;
 	struct req	*r;
 	long long	 end;
 	int		 alive;
@@ -355,7 +331,7 @@ pool_stop(struct pool *p)
 	if (p->running) {
 		pthread_mutex_lock(&p->mtx);
 		p->stopping = 1;
-		wake(p);
+		pool_wake(p);
 		pthread_mutex_unlock(&p->mtx);
 		pthread_join(p->thread, NULL);
 		p->running = 0;
@@ -365,20 +341,20 @@ pool_stop(struct pool *p)
 		TAILQ_REMOVE(&p->queue, r, entry);
 		p->nqueued--;
 		r->queued = 0;
-		req_done(p, r, POOL_BUSY, "shutting down", NULL);
+		pool_req_done(p, r, POOL_BUSY, "shutting down", NULL);
 	}
 	LIST_FOREACH(h, &p->helpers, entry) {
 		while ((r = TAILQ_FIRST(&h->work)) != NULL) {
 			TAILQ_REMOVE(&h->work, r, entry);
 			p->inflight--;
-			req_done(p, r, POOL_BUSY, "shutting down", NULL);
+			pool_req_done(p, r, POOL_BUSY, "shutting down", NULL);
 		}
 		h->inflight = 0;
 		h->state = H_DRAINING;
 		helper_close_input(h->proc);
 		helper_signal(h->proc, SIGTERM);
 	}
-	deliver(p);
+	pool_deliver(p);
 	end = proc_now_ms() + 2000;
 	do {
 		alive = 0;
@@ -390,8 +366,12 @@ pool_stop(struct pool *p)
 	} while (alive > 0 && proc_now_ms() < end);
 	/* Past the moment: killed (helper_free); drained ones quietly. */
 	while ((h = LIST_FIRST(&p->helpers)) != NULL)
-		member_lost(p, h, "killed at shutdown");
-	deliver(p);
+		pool_member_lost(p, h, "killed at shutdown");
+	while ((pa = LIST_FIRST(&p->parents)) != NULL) {
+		pa->retiring = 1;
+		pool_parent_lost(p, pa, "stopped");
+	}
+	pool_deliver(p);
 	pthread_mutex_unlock(&p->mtx);
 }
 

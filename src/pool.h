@@ -1,16 +1,19 @@
 /*
- * The helper pool: the only place yt-dlp runs.  P resident helper
- * processes (Python, importing yt_dlp once), each serving several
- * extractions at once over stdin/stdout JSON lines tagged with request
- * ids.  One supervisor thread owns every pipe: it dispatches queued
- * requests, reads answers, enforces deadlines, restarts crashed helpers
- * with backoff and recycles old ones.
+ * The helper pool: the only place yt-dlp runs.  Up to P resident helper
+ * processes (Python), forked from one helper parent that imported
+ * yt_dlp once, each serving several extractions at once over
+ * stdin/stdout JSON lines tagged with request ids; as many as the work
+ * needs, one at idle.  One supervisor thread owns every pipe: it
+ * dispatches queued requests, reads answers, enforces deadlines,
+ * restarts crashed helpers with backoff and recycles old ones.
  *
  * Used by the app and the cache (pool_extract), /health and /metrics
  * (pool_stats); its error vocabulary by answer.c.
  */
 #ifndef POOL_H
 #define POOL_H
+
+#include <sys/types.h>
 
 #include <stddef.h>
 #include <time.h>
@@ -48,6 +51,7 @@ enum pool_err {
 
 struct pool_stats {
 	int		 helpers;	/* alive and ready */
+	int		 max_helpers;	/* HELPERS: at most, under load */
 	int		 busy;		/* helpers with work */
 	int		 inflight;	/* extractions running */
 	int		 queued;	/* waiting for a slot */
@@ -56,10 +60,23 @@ struct pool_stats {
 	unsigned long	 timeouts;
 	unsigned long	 crashes;
 	unsigned long	 requests;
-	long		 rss_kb;	/* summed over helpers */
 	int		 outdated;	/* answers unreadable, again and again */
 	int		 blocking;	/* TikTok refuses this address */
 };
+
+/* One process of the pool: a helper parent or a helper. */
+struct pool_proc {
+	pid_t		 pid;
+	int		 parent;	/* 1: the helper parent */
+	const char	*state;		/* starting, ready, draining,
+					 * retiring (a parent replaced) */
+	int		 inflight;	/* extractions running in it */
+	int		 served;	/* extractions it answered */
+	long		 rss_kb;	/* -1: unknown */
+	long		 pss_kb;	/* its share of what it maps */
+};
+
+#define POOL_PROCS_MAX	160	/* 2 * HELPERS's bound, and parents */
 
 /* Told when an extraction ends; see pool_extract(). */
 typedef void (*pool_done_fn)(void *arg, enum pool_err,
@@ -77,6 +94,7 @@ int		 pool_set_program(struct pool *, const char *python,
 void		 pool_set_limits(struct pool *, int max_requests,
 		    int max_rss_mb, int queue_max);
 void		 pool_stats(struct pool *, struct pool_stats *);
+int		 pool_procs(struct pool *, struct pool_proc *, int max);
 char		*pool_version(struct pool *);
 int		 pool_version_age(const char *version, time_t now);
 const char	*pool_strerror(enum pool_err);

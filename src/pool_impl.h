@@ -1,9 +1,12 @@
 /*
- * The helper pool's inside, shared by its three files and nobody else:
- * pool.c (the API, and telling callers), pool_run.c (the supervisor
- * thread: helpers started, fed, timed and replaced) and pool_answer.c
- * (what a helper's lines mean, and what they say about TikTok and
- * yt-dlp).  Everything here is used with pool->mtx held.
+ * The helper pool's inside, shared by its files and nobody else: pool.c
+ * (the API), pool_run.c (the supervisor thread: what it watches),
+ * pool_tend.c (each pass: helpers forked, fed, timed, grown, shrunk and
+ * replaced), pool_parent.c (the helper parent they are forked from:
+ * started, replaced at SIGHUP, what it says), pool_member.c (a helper:
+ * what its lines mean, drained, lost) and pool_req.c (requests ended and
+ * told; what the pool's state says).  pool_answer.h, a leaf, reads a
+ * helper's line.  Everything here is used with pool->mtx held.
  */
 #ifndef POOL_IMPL_H
 #define POOL_IMPL_H
@@ -26,6 +29,8 @@ struct helper;
 #define BLOCK_SEEN	8
 #define PING_EVERY_MS	5000	/* a ready helper is asked if it lives */
 #define PING_TIMEOUT_MS	10000	/* ... and replaced if it says nothing */
+#define SHRINK_MS	10000	/* a helper not needed, idle this long, goes */
+#define HANDOVERS_MAX	3	/* a request handed to dying helpers */
 
 /* glibc's sys/queue.h lacks the _SAFE variants. */
 #ifndef TAILQ_FOREACH_SAFE
@@ -47,7 +52,9 @@ struct req {
 	struct json_object	*info;
 	char			*msg;
 	enum pool_err		 err;
-	int			 retried;
+	int			 retried;	/* once, after a helper died */
+	int			 started;	/* the helper said it began */
+	int			 handed;	/* times handed to a helper */
 	const struct egress	*egress;	/* the way out it takes */
 	int			 moved;		/* to another egress, once */
 	int			 queued;	/* on pool->queue, else helper */
@@ -61,10 +68,30 @@ TAILQ_HEAD(reqq, req);
 
 enum hstate { H_STARTING, H_READY, H_DRAINING };
 
+/*
+ * A helper parent (forkserver.h): helpers are forked from the current
+ * one; at SIGHUP a new one starts beside it, and once it is ready the
+ * old one retires: its helpers are replaced, and it is closed when the
+ * last of them is gone.
+ */
+struct parent {
+	struct forkserver	*fs;
+	pid_t			 pid;
+	int			 ready;
+	int			 retiring;
+	int			 children;	/* members forked from it */
+	long long		 kill_at;	/* not ready by then: killed */
+	long			 rss_kb, pss_kb;
+	LIST_ENTRY(parent)	 entry;
+};
+LIST_HEAD(parentl, parent);
+
 /* A helper as the pool sees it: its process, and what it is doing. */
 struct member {
 	struct helper		*proc;
-	pid_t			 pid;		/* for logs */
+	struct parent		*from;		/* NULL once it is gone */
+	unsigned long		 tag;		/* in the parent's answer */
+	pid_t			 pid;		/* 0 until forked */
 	enum hstate		 state;
 	int			 slot;		/* -1 when draining */
 	int			 inflight;	/* live requests */
@@ -74,7 +101,8 @@ struct member {
 	int			 recycle;	/* due for replacement */
 	long long		 started;
 	long long		 kill_at;	/* 0, or when to SIGKILL */
-	long			 rss_kb;
+	long			 rss_kb, pss_kb;
+	long long		 idle_since;	/* its last work ended */
 	char			*version;
 	unsigned long		 ping_id;	/* a ping waiting for its pong */
 	long long		 ping_at;	/* when it went; 0: none out */
@@ -103,12 +131,18 @@ struct pool {
 	int			 reload;
 	int			 wake[2];
 	struct slot		*slots;
+	int			 want;		/* slots in use */
 	struct memberl		 helpers;
+	struct parentl		 parents;
+	struct parent		*parent;	/* helpers come from it */
+	struct parent		*parent_next;	/* its replacement, starting */
+	int			 parent_failures;	/* in a row */
+	long long		 parent_start_at;	/* backoff */
 	struct reqq		 queue;
-	struct reqq		 ended;		/* to be told, by deliver() */
+	struct reqq		 ended;		/* to be told (pool_deliver) */
 	int			 nqueued;
 	int			 inflight;
-	int			 per_helper;
+	int			 per_helper;	/* extractions a helper runs */
 	unsigned long		 seq;
 	unsigned long		 restarts, timeouts, crashes, requests;
 	long long		 rss_checked;
@@ -121,17 +155,41 @@ struct pool {
 	int			 nrefused;
 };
 
-void		 wake(struct pool *);
-void		 req_done(struct pool *, struct req *, enum pool_err,
-		    const char *msg, struct json_object *info);
-void		 deliver(struct pool *);
-int		 storm(struct pool *);
-int		 member_line(struct pool *, struct member *, const char *,
+/*
+ * Each file calls only those listed after it: pool.c (the API) ->
+ * pool_run.c (the supervisor thread) -> pool_tend.c (each pass) ->
+ * pool_parent.c (the helper parent) -> pool_member.c (a helper and its
+ * lines; pool_answer.h reads them) -> pool_req.c (requests ended and
+ * told, the pool's state).
+ */
+
+/* pool_run.c */
+void		*pool_supervisor(void *);
+
+/* pool_tend.c */
+long long	 pool_maintain(struct pool *);
+
+/* pool_parent.c */
+long long	 pool_parent_maintain(struct pool *, long long now);
+int		 pool_parent_read(struct pool *, struct parent *);
+void		 pool_parent_lost(struct pool *, struct parent *,
+		    const char *why);
+struct member	*pool_parent_fork(struct pool *, int slot);
+
+/* pool_member.c */
+int		 pool_member_line(struct pool *, struct member *, const char *,
 		    size_t);
+void		 pool_member_drain(struct pool *, struct member *);
+void		 pool_member_lost(struct pool *, struct member *,
+		    const char *why);
+
+/* pool_req.c */
+void		 pool_wake(struct pool *);
+void		 pool_req_done(struct pool *, struct req *, enum pool_err,
+		    const char *msg, struct json_object *info);
+void		 pool_deliver(struct pool *);
+int		 pool_storm(struct pool *);
 void		 pool_note(struct pool *, enum pool_err, const char *url);
 int		 pool_refused(struct pool *);
-void		*supervisor(void *);
-void		 member_drain(struct pool *, struct member *);
-void		 member_lost(struct pool *, struct member *, const char *why);
 
 #endif /* POOL_IMPL_H */

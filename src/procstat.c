@@ -1,5 +1,6 @@
 /*
- * Resident set size and descriptor counts from /proc (Linux).  Where
+ * Resident and proportional set sizes and descriptor counts from /proc
+ * (Linux).  Where
  * /proc is missing both answer -1.
  */
 #include "config.h"
@@ -27,6 +28,28 @@ procstat_rss_kb(pid_t pid)
 	if (resident < 0)
 		return -1;
 	return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/*
+ * Proportional set size of pid in KiB (its pages, each shared one
+ * divided among the processes sharing it), from /proc/PID/smaps_rollup;
+ * -1 if unknown.
+ */
+long
+procstat_pss_kb(pid_t pid)
+{
+	char		 path[64], line[128];
+	FILE		*f;
+	long		 kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Pss: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
 }
 
 /* Open descriptors of this process; -1 if unknown. */

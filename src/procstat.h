@@ -1,5 +1,6 @@
 /*
- * What /proc says about a process: resident memory, open descriptors.
+ * What /proc says about a process: resident memory (RSS, and PSS: with
+ * shared pages divided among their sharers), open descriptors.
  *
  * Base: used by the pool and /health.
  */
@@ -9,6 +10,7 @@
 #include <sys/types.h>
 
 long	 procstat_rss_kb(pid_t);
+long	 procstat_pss_kb(pid_t);
 int	 procstat_nfds(void);
 
 #endif /* PROCSTAT_H */

@@ -35,9 +35,18 @@ $FAKE_STATE/proxies.log; a proxy listed in $FAKE_STATE/blocked-proxies
 blocked address (kind "blocked"); one in $FAKE_STATE/failing-proxies
 gets every post "missing" (kind "not_found", status 10204's words).
 
-FAKE_START=die exits at once; FAKE_START=nullversion says it is ready
-with a null yt-dlp version.  With --check (the start's check) it prints
-its version, or fails as a python without yt_dlp when FAKE_CHECK=fail.
+With --parent it is the helper parent (src/ytdlp_helper.py's parent():
+the same fork protocol), its helpers forked from it; a forked helper
+says {"id": N, "started": true} when an extraction begins, as the real
+one does (started alone, it speaks the protocol before that message).  FAKE_START=die
+exits at once (the parent, or a helper started alone); FAKE_START=
+nullversion says it is ready with a null yt-dlp version.
+FAKE_COLD_MS=N: a process needs N ms of work (as importing yt-dlp and
+loading its extractors) before its first extraction can run; the parent
+does it before it forks, a helper started alone on its first
+extraction, holding up every extraction until it is done.  With --check
+(the start's check) it prints its version, or fails as a python without
+yt_dlp when FAKE_CHECK=fail.
 
 Environment: FAKE_CDN (base URL of the fake CDN), FAKE_STATE (a directory
 where each extraction appends its URL to extract.log), FAKE_FIXTURES (the
@@ -54,6 +63,9 @@ import time
 
 LOCK = threading.Lock()
 OUT = sys.stdout.buffer
+COLD = threading.Lock()
+WARM = []
+FORKED = []     # a helper forked by the parent (today's protocol)
 
 
 def send(obj):
@@ -139,7 +151,18 @@ def info_for(url, mode, vid):
     return info
 
 
+def warm_up():
+    """FAKE_COLD_MS of work, once per process (forks inherit it done)."""
+    with COLD:
+        if not WARM:
+            time.sleep(int(os.environ.get('FAKE_COLD_MS', '0')) / 1000)
+            WARM.append(True)
+
+
 def extract(rid, url):
+    warm_up()
+    if FORKED:
+        send({'id': rid, 'started': True})
     m = re.search(r'/@([\w.-]+)/(?:video|photo)/(\d+)', url)
     mode, vid = (m.group(1), m.group(2)) if m else ('ok', '1')
     state = os.environ.get('FAKE_STATE')
@@ -184,29 +207,25 @@ def listed(state, name):
         return []
 
 
-def main():
-    if sys.argv[1:] == ['--check']:
-        # The start's check.  FAKE_CHECK=fail: as a python without yt_dlp.
-        # FAKE_START faults come later: the check passes, the helpers
-        # then fail (a yt-dlp broken while the service runs).
-        if os.environ.get('FAKE_CHECK') == 'fail':
-            sys.stderr.write("cannot import yt_dlp: No module named "
-                             "'yt_dlp'\n")
-            return 3
-        print('fake-1.0')
-        return 0
+def prepare():
+    """What a process does before it serves: the start's faults, the
+    environment it got (for the tests), the cold work.  (None, the
+    version it says)."""
     if os.environ.get('FAKE_START') == 'die':
         sys.stderr.write('fake helper: dying at start\n')
-        return 3
+        sys.exit(3)
     state = os.environ.get('FAKE_STATE')
     if state:
         with open(os.path.join(state, 'helper-env'), 'w') as f:
             f.write('\n'.join(sorted(os.environ)) + '\n')
     if os.environ.get('FAKE_START') == 'nullversion':
-        send({'ready': True, 'ytdlp': None})
-        sys.stdin.read()
-        return 0
-    send({'ready': True, 'ytdlp': 'fake-1.0'})
+        return None, None
+    return None, 'fake-1.0'
+
+
+def serve(_, version='fake-1.0'):
+    state = os.environ.get('FAKE_STATE')
+    send({'ready': True, 'ytdlp': version})
     for line in sys.stdin.buffer:
         req = json.loads(line)
         if req.get('op') == 'ping':
@@ -237,6 +256,33 @@ def main():
     while threading.active_count() > 1 and time.time() < deadline:
         time.sleep(0.05)
     return 0
+
+
+def main():
+    if sys.argv[1:] == ['--check']:
+        # The start's check.  FAKE_CHECK=fail: as a python without yt_dlp.
+        # FAKE_START faults come later: the check passes, the helpers
+        # then fail (a yt-dlp broken while the service runs).
+        if os.environ.get('FAKE_CHECK') == 'fail':
+            sys.stderr.write("cannot import yt_dlp: No module named "
+                             "'yt_dlp'\n")
+            return 3
+        print('fake-1.0')
+        return 0
+    if sys.argv[1:] == ['--parent']:
+        sys.path.insert(0, os.path.join(os.environ.get('TOP_SRCDIR') or
+                                        os.path.join(os.path.dirname(
+                                            __file__), '..', '..'), 'src'))
+        import ytdlp_helper
+
+        def prepared():
+            _, version = prepare()
+            warm_up()
+            FORKED.append(True)
+            return version, version
+        return ytdlp_helper.parent(prepared, lambda v: serve(None, v))
+    _, version = prepare()
+    return serve(None, version)
 
 
 if __name__ == '__main__':

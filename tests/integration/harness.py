@@ -163,9 +163,20 @@ def children_of(pid):
     return out
 
 
+def descendants(pid):
+    """Every process below pid (children, theirs, ...)."""
+    out, todo = [], children_of(pid)
+    while todo:
+        c = todo.pop()
+        out.append(c)
+        todo.extend(children_of(c))
+    return out
+
+
 def zombies_of(pid):
+    """Zombies anywhere below pid (the app's, or the helper parent's)."""
     z = []
-    for c in children_of(pid):
+    for c in descendants(pid):
         try:
             with open('/proc/%d/stat' % c) as f:
                 stat = f.read()
@@ -728,7 +739,15 @@ class Stack:
         return self.get('/health').json()
 
     def helper_pids(self):
-        return [p for p in children_of(self.app.pid)]
+        """The helpers (forked by the helper parent), as /health lists
+        them."""
+        return [h['pid'] for h in self.health()['memory']['helpers']
+                if h['role'] == 'helper']
+
+    def parent_pid(self):
+        """The helper parent, as /health lists it (the ready one)."""
+        return [h['pid'] for h in self.health()['memory']['helpers']
+                if h['role'] == 'parent' and h['state'] == 'ready'][0]
 
     def log(self):
         try:

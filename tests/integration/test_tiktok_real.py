@@ -8,7 +8,8 @@ CA_FILE), with both yt-dlp generations:
             tiktok-fcgi-ytdlp update, from the wheel folder in
             YTDLP_WHEELS (the stand-in for the package index here)
 
-For each: every URL form users paste gives the same answer as the
+For each: the helper registers only the TikTok, short-link and Douyin
+extractors; every URL form users paste gives the same answer as the
 canonical URL with one extraction; links stream the bytes TikTok's CDN
 serves (cookie and Referer reach libcurl); the watermarked file is only
 ever the watermark link; photo posts and Douyin; every error means what
@@ -18,12 +19,14 @@ current yt-dlp only: the Debian one is checked on older page shapes and
 must answer today's with 502 "may be outdated".
 """
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, check, done, skip  # noqa: E402
+from harness import TOP_SRCDIR, Stack, check, done, skip  # noqa: E402
 from tiktok_world import (BASE, FakeTikTok, expected, fetch,  # noqa
                          generations, ytdlp_version)
 
@@ -180,7 +183,34 @@ def check_error(s, gen, vid, status, what, words=None):
     return r
 
 
+REGISTRY = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import ytdlp_helper
+yt = ytdlp_helper.Yt()
+y = yt.ydl('')
+print(json.dumps({'ies': sorted(y._ies), 'all': [m for m in sys.modules if
+      m in ('yt_dlp.extractor._extractors', 'yt_dlp.extractor.extractors',
+            'yt_dlp.extractor.youtube')]}))
+"""
+
+
+def check_registry(gen, py):
+    """The helper registers TikTok's, its short links' and Douyin's
+    extractors only; yt-dlp's table of every extractor is never loaded."""
+    r = subprocess.run([py, '-c', REGISTRY, os.path.join(TOP_SRCDIR, 'src')],
+                       capture_output=True, text=True)
+    try:
+        got = json.loads(r.stdout)
+    except ValueError:
+        got = {'ies': r.stderr.strip()[-300:], 'all': None}
+    check(got['ies'] == ['Douyin', 'TikTok', 'TikTokVM'] and
+          got['all'] == [], '%s: only the TikTok, short-link and Douyin '
+          'extractors, no table of all (%s)' % (gen, got))
+
+
 def run(gen, py):
+    check_registry(gen, py)
     fake = FakeTikTok(gen)
     want = ytdlp_version(py)
     with Stack(helper='real', env={

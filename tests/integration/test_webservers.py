@@ -143,8 +143,15 @@ def suite(web, mount, docroot):
                           'status="206"}', 0) >= 1, '%s: and the 206' % tag)
         check(samples.get('tiktok_fcgi_stream_bytes_total', 0) >= 700000,
               '%s: bytes streamed counted' % tag)
-        check(samples.get('tiktok_fcgi_pool_helpers') == 2,
-              '%s: pool helpers gauge' % tag)
+        check(samples.get('tiktok_fcgi_pool_helpers', 0) >= 1 and
+              samples.get('tiktok_fcgi_pool_max_helpers') == 2,
+              '%s: pool helpers gauges (%s of %s)' % (
+                  tag, samples.get('tiktok_fcgi_pool_helpers'),
+                  samples.get('tiktok_fcgi_pool_max_helpers')))
+        check(any(k.startswith('tiktok_fcgi_helper_pss_bytes{') and
+                  'role="parent"' in k and v > 0
+                  for k, v in samples.items()),
+              '%s: the helper parent\'s memory' % tag)
         check(samples.get('tiktok_fcgi_request_seconds_count{route='
                           '"/tiktok"}', 0) >= 2,
               '%s: latency histogram' % tag)

@@ -1,6 +1,6 @@
 /*
  * The metadata cache: single-flight under concurrency, TTL, the size
- * bound, failures not kept, canonical keys.
+ * bound, failures not kept, canonical keys, posts kept as text.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -249,6 +249,43 @@ test_ttl_and_bound(void **state)
 	cache_free(c);
 }
 
+/*
+ * A kept post is text: a hit gives the same document back (parsed from
+ * it), a second hit the very same document (kept while in demand), and
+ * cache_trim drops what expired.
+ */
+static void
+test_kept_as_text(void **state)
+{
+	struct cache		*c = cache_new(10, 1, fill, NULL);
+	struct json_object	*a, *b, *v;
+	struct cache_stats	 st;
+	const char		*url = "https://www.tiktok.com/@a/video/\"7\"";
+	char			*msg;
+
+	(void)state;
+	calls = 0;
+	next_err = POOL_OK;
+	assert_int_equal(cache_get(c, "tiktok:7", url, &a, &msg), POOL_OK);
+	cache_release(c, a);
+	assert_int_equal(cache_get(c, "tiktok:7", url, &a, &msg), POOL_OK);
+	assert_int_equal(calls, 1);
+	assert_true(json_object_object_get_ex(a, "url", &v));
+	assert_string_equal(json_object_get_string(v), url);
+	assert_int_equal(cache_get(c, "tiktok:7", url, &b, &msg), POOL_OK);
+	assert_ptr_equal(a, b);
+	cache_release(c, a);
+	cache_release(c, b);
+	cache_trim(c);
+	cache_stats(c, &st);
+	assert_int_equal(st.entries, 1);
+	sleep(2);
+	cache_trim(c);
+	cache_stats(c, &st);
+	assert_int_equal(st.entries, 0);
+	cache_free(c);
+}
+
 int
 main(void)
 {
@@ -257,6 +294,7 @@ main(void)
 		cmocka_unit_test(test_lookup_parks),
 		cmocka_unit_test(test_failures_not_kept),
 		cmocka_unit_test(test_ttl_and_bound),
+		cmocka_unit_test(test_kept_as_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

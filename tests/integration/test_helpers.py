@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""The helper parent and its helpers, under faults, with requests
+flowing (fake helper: its --parent forks as src/ytdlp_helper.py's does):
+
+1. The helper parent is killed: its helpers go on serving, a new parent
+   starts, and they are replaced by its own; no request fails, nothing
+   is left behind.
+2. Helpers die with extractions in flight: each is retried on another
+   helper.  One handed to a helper that was dying at that moment (it
+   never began it) is not charged its one retry: killing every helper
+   at once fails no request.
+3. A helper is replaced under load while a fresh process is slow to
+   warm (FAKE_COLD_MS longer than YTDLP_TIMEOUT, as a cold yt-dlp on a
+   busy machine): helpers are forked warm from the parent, so no 504.
+   The same at SIGHUP: the new parent warms while the old helpers serve.
+4. The real helper: tiktok-fcgi-ytdlp updates yt-dlp (a new virtual
+   environment, "current" switched, SIGHUP) while requests flow: a new
+   parent with the new yt-dlp, new helpers, the old ones retired, no
+   request failed.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (TOP_BUILDDIR, TOP_SRCDIR, Stack, all_dead,  # noqa
+                     check, descendants, done, posts_at_once, wait_for,
+                     within, zombies_of)
+from tiktok_world import BASE, FakeTikTok, current_ytdlp  # noqa: E402
+
+TT = 'https://www.tiktok.com/@%s/video/%s'
+
+
+class Load:
+    """Clients posting new posts until stopped; every status kept."""
+
+    def __init__(self, s, n, post):
+        self.s, self.stop, self.codes = s, threading.Event(), []
+        self.lock = threading.Lock()
+        self.ts = [threading.Thread(target=self.run, args=(k, post))
+                   for k in range(n)]
+        for t in self.ts:
+            t.start()
+
+    def run(self, k, post):
+        i = 0
+        while not self.stop.is_set():
+            i += 1
+            try:
+                st = self.s.tiktok(post(k, i), timeout=120).status
+            except OSError as e:
+                st = str(e)
+            with self.lock:
+                self.codes.append(st)
+
+    def count(self):
+        with self.lock:
+            return len(self.codes)
+
+    def end(self):
+        self.stop.set()
+        for t in self.ts:
+            t.join()
+        return [c for c in self.codes if c != 200]
+
+
+def procs(s, role=None, state=None):
+    """/health's processes of the pool, by role and state."""
+    return [p['pid'] for p in s.health()['memory']['helpers']
+            if (role is None or p['role'] == role) and
+            (state is None or p['state'] == state)]
+
+
+def busy_helpers(s, n):
+    """[(pid, inflight)] of n helpers with work, most work first; None
+    while fewer than n have work."""
+    b = sorted(((p['pid'], p['inflight']) for p in
+                s.health()['memory']['helpers']
+                if p['role'] == 'helper' and p['inflight'] > 0),
+               key=lambda x: -x[1])
+    return b[:n] if len(b) >= n else None
+
+
+def inflight(s, pid):
+    return sum(p['inflight'] for p in s.health()['memory']['helpers']
+               if p['pid'] == pid)
+
+
+def slow(ms):
+    return lambda k, i: TT % ('slow%d' % ms, '7%d%07d' % (k, i))
+
+
+# 1. The parent dies.
+with Stack(env={'HELPERS': '2', 'MAX_WORKERS': '8', 'YTDLP_TIMEOUT': '10'}
+           ) as s:
+    parent = procs(s, 'parent', 'ready')[0]
+    load = Load(s, 4, slow(100))
+    wait_for(lambda: load.count() >= 8, 20, 'requests to flow')
+    old = set(procs(s, 'helper'))
+    os.kill(parent, signal.SIGKILL)
+    wait_for(lambda: [p for p in procs(s, 'parent', 'ready')
+                      if p != parent], 20, 'a new helper parent')
+    new = procs(s, 'parent', 'ready')[0]
+    gone = within(lambda: all_dead(old) and procs(s, 'helper', 'ready'),
+                  30)
+    n0 = load.count()
+    wait_for(lambda: load.count() >= n0 + 8, 20, 'requests to go on')
+    fails = load.end()
+    check(gone, "the dead parent's helpers are replaced (%s)" % old)
+    check(set(procs(s, 'helper')) <= set(descendants(new)),
+          'every helper is a child of the new parent')
+    check(fails == [] and load.count() > 16,
+          'the helper parent killed under load: %d requests, none failed '
+          '%s' % (load.count(), fails[:5]))
+    check(within(lambda: zombies_of(s.app.pid) == [], 5),
+          'no zombie below tiktok-fcgi')
+
+# 2. Helpers die with extractions in flight.
+with Stack(env={'HELPERS': '2', 'MAX_WORKERS': '8', 'YTDLP_TIMEOUT': '20'}
+           ) as s:
+    # One helper dies: its work is retried on the other.
+    out = []
+    t = threading.Thread(target=lambda: out.extend(posts_at_once(
+        s, [TT % ('slow1500', '81%05d' % i) for i in range(8)])))
+    t.start()
+    (a, n), _ = wait_for(lambda: busy_helpers(s, 2), 10,
+                         'two busy helpers')
+    os.kill(a, signal.SIGKILL)
+    t.join()
+    check(out == [200] * 8, 'a helper killed with %d extractions in '
+          'flight: all 8 answered 200 (%s)' % (n, out))
+    # Both die "at once": the second was stopped when the first one's
+    # work was handed to it, and is killed before it could begin it.
+    out = []
+    t = threading.Thread(target=lambda: out.extend(posts_at_once(
+        s, [TT % ('slow3000', '82%05d' % i) for i in range(6)])))
+    t.start()
+    (a, _), (b, nb) = wait_for(lambda: busy_helpers(s, 2), 10,
+                               'two busy helpers')
+    os.kill(b, signal.SIGSTOP)
+    os.kill(a, signal.SIGKILL)
+    moved = within(lambda: inflight(s, b) > nb, 10)
+    os.kill(b, signal.SIGKILL)
+    t.join()
+    check(moved, "the first one's work was handed to the stopped one")
+    check(out == [200] * 6, 'both helpers killed with extractions in '
+          'flight: all 6 answered 200, retried on new helpers (%s)' % out)
+
+# 3. A fresh process needs 4 s before its first extraction (> the 3 s
+# YTDLP_TIMEOUT); a helper is killed under load, then SIGHUP.
+with Stack(env={'HELPERS': '2', 'MAX_WORKERS': '8', 'YTDLP_TIMEOUT': '3',
+                'FAKE_COLD_MS': '4000'}) as s:
+    load = Load(s, 6, slow(300))
+    wait_for(lambda: load.count() >= 12, 30, 'requests to flow')
+    victim = procs(s, 'helper', 'ready')[0]
+    os.kill(victim, signal.SIGKILL)
+    n0 = load.count()
+    wait_for(lambda: load.count() >= n0 + 40, 60,
+             'requests after the replacement')
+    old = set(descendants(s.app.pid))
+    s.app.send_signal(signal.SIGHUP)
+    wait_for(lambda: not old & set(descendants(s.app.pid)), 60,
+             'the old parent and helpers to retire')
+    n1 = load.count()
+    wait_for(lambda: load.count() >= n1 + 12, 30, 'requests after SIGHUP')
+    fails = load.end()
+    check(fails == [], 'helper replaced, then SIGHUP, with a 4 s cold '
+          'start: %d requests, none failed (%s)' % (load.count(),
+                                                   fails[:10]))
+    check(s.health()['pool']['timeouts'] == 0, 'no extraction timed out')
+
+
+# 4. A yt-dlp update while requests flow (the real helper).
+def update_under_load():
+    wheels = os.environ.get('YTDLP_WHEELS') or os.path.join(
+        TOP_SRCDIR, '..', 'shared', 'ytdlp')
+    if not os.path.isdir(wheels) or current_ytdlp() is None:
+        print('# SKIP the update under load: no wheel folder of the '
+              'current yt-dlp (YTDLP_WHEELS, ../shared/ytdlp)')
+        return
+    if subprocess.run(['/usr/bin/python3', '-c', 'import yt_dlp'],
+                      capture_output=True).returncode != 0:
+        print("# SKIP the update under load: Debian's yt-dlp (the one "
+              'updated from) is not installed')
+        return
+    d = os.path.join(BASE, 'ytdlp-dir')
+    os.makedirs(d)
+    # Live before the update: a virtual environment with Debian's
+    # yt-dlp 2023.03.04 (through its system site packages).
+    subprocess.run(['/usr/bin/python3', '-m', 'venv',
+                    '--system-site-packages', os.path.join(d, 'env-0')],
+                   check=True)
+    os.symlink('env-0', os.path.join(d, 'current'))
+    fake = FakeTikTok('update')
+    with Stack(helper='real', env={
+            'YTDLP_PYTHON': os.path.join(d, 'current', 'bin', 'python3'),
+            'OUTBOUND_PROXY': fake.proxy, 'CA_FILE': fake.ca,
+            'FETCH_ALLOW_PRIVATE': '0', 'YTDLP_TIMEOUT': '60',
+            'HELPERS': '2'}) as s:
+        check(s.health()['ytdlp'] == '2023.03.04', 'before: yt-dlp '
+              '2023.03.04 (%s)' % s.health()['ytdlp'])
+        pidfile = os.path.join(BASE, 'tiktok-fcgi.pid')
+        with open(pidfile, 'w') as f:
+            f.write('%d\n' % s.app.pid)
+        # Posts of the page shape both generations read.
+        load = Load(s, 3, lambda k, i: TT % ('u', '73%06d%08d2%02d' % (
+            k, i, i % 100)))
+        wait_for(lambda: load.count() >= 6, 60, 'requests to flow')
+        old = set(descendants(s.app.pid))
+        r = subprocess.run(
+            ['sh', os.path.join(TOP_BUILDDIR, 'fcgi', 'tiktok-fcgi-ytdlp'),
+             '-d', d, '-f', wheels, '-k', pidfile, 'update'],
+            env=dict(os.environ, HELPER_SCRIPT=os.path.join(
+                TOP_SRCDIR, 'src', 'ytdlp_helper.py')),
+            capture_output=True, text=True)
+        check(r.returncode == 0 and 'replaces its helpers' in r.stderr,
+              'tiktok-fcgi-ytdlp update: installed, switched, SIGHUP '
+              '(%s)' % r.stderr.strip()[-300:])
+        wait_for(lambda: not old & set(descendants(s.app.pid)), 120,
+                 'the old parent and helpers to retire')
+        n = load.count()
+        wait_for(lambda: load.count() >= n + 6, 60, 'requests after it')
+        fails = load.end()
+        h = s.health()
+        check(h['ytdlp'] == '2026.02.04' and
+              h['memory']['helpers'] and all(
+                  p['pid'] in descendants(s.app.pid)
+                  for p in h['memory']['helpers']),
+              'after: a new parent and helpers with yt-dlp 2026.02.04 '
+              '(%s)' % h['ytdlp'])
+        check(fails == [], 'yt-dlp updated under load: %d requests, none '
+              'failed (%s)' % (load.count(), fails[:5]))
+    fake.stop()
+
+
+update_under_load()
+shutil.rmtree(BASE, ignore_errors=True)
+done()

@@ -156,7 +156,7 @@ int
 app_init(struct app *app, char *err, size_t errsz)
 {
 	struct pool_opts	 po;
-	unsigned char		 rnd[32];
+	unsigned char		 rnd[32], key[32];
 	char			 secret[65];
 	size_t			 i;
 	const struct conf	*c = &app->conf;
@@ -191,7 +191,8 @@ app_init(struct app *app, char *err, size_t errsz)
 		return -1;
 	}
 
-	if (egress_init(c->outbound_proxy, c->egress_rest) == -1) {
+	token_subkey(app->token, "tiktok-fcgi egress id", key);
+	if (egress_init(c->outbound_proxy, c->egress_rest, key) == -1) {
 		snprintf(err, errsz, "OUTBOUND_PROXY: out of memory");
 		return -1;
 	}

@@ -12,6 +12,7 @@
 #include <sys/time.h>
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
 
@@ -67,6 +68,20 @@ token_free(struct token *t)
 		return;
 	OPENSSL_cleanse(t->key, sizeof(t->key));
 	free(t);
+}
+
+/*
+ * A key for another use, derived from the token key: HMAC-SHA256(key,
+ * label).  Different labels give independent keys, none of which tells
+ * the token key; the same secret gives the same keys on every instance.
+ */
+void
+token_subkey(const struct token *t, const char *label, unsigned char out[32])
+{
+	unsigned int	 len = 32;
+
+	HMAC(EVP_sha256(), t->key, KEY_LEN, (const unsigned char *)label,
+	    strlen(label), out, &len);
 }
 
 /* Base64url without padding of len bytes; caller frees. */

@@ -216,7 +216,11 @@ app_init(struct app *app, char *err, size_t errsz)
 		snprintf(err, errsz, "could not start the helper pool");
 		return -1;
 	}
-	if (c->redis_url != NULL && (app->shared = shared_new(c,
+	if (c->redis_url != NULL && c->encryption_key == NULL)
+		log_warnx("REDIS_URL without ENCRYPTION_KEY: entries are sealed "
+		    "with this process's random key, so no other instance "
+		    "can read them");
+	if (c->redis_url != NULL && (app->shared = shared_new(c, app->token,
 	    extract_here, app->pool)) == NULL) {
 		snprintf(err, errsz, "REDIS_URL: could not start its thread");
 		return -1;
@@ -227,6 +231,7 @@ app_init(struct app *app, char *err, size_t errsz)
 		snprintf(err, errsz, "could not make the cache");
 		return -1;
 	}
+	cache_remember_missing(app->cache, c->missing_ttl);
 	if ((app->renders = renders_new(c->temp_dir, c->ffmpeg,
 	    c->slideshow_max, c->slideshow_timeout, c->cache_ttl)) == NULL) {
 		snprintf(err, errsz, "could not make the renderer");

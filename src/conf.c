@@ -63,6 +63,7 @@ static const struct key keys[] = {
 	{ "TOKEN_TTL",		K_INT,	S(token_ttl), 1, 604800 },
 	{ "CACHE_TTL",		K_INT,	S(cache_ttl), 0, 86400 },
 	{ "CACHE_MAX",		K_INT,	S(cache_max), 0, 1000000 },
+	{ "MISSING_TTL",	K_INT,	S(missing_ttl), 0, 3600 },
 	{ "OUTBOUND_PROXY",	K_PROXIES, S(outbound_proxy), 0, 0 },
 	{ "EGRESS_REST",	K_INT,	S(egress_rest), 1, 86400 },
 	{ "REDIS_URL",		K_REDIS, S(redis_url), 0, 0 },
@@ -114,6 +115,7 @@ defaults(struct conf *c)
 	c->token_ttl = 360;
 	c->cache_ttl = 300;
 	c->cache_max = 1000;
+	c->missing_ttl = 60;
 	c->ytdlp_dir = strdup(YTDLP_DIR_PATH);
 	c->slideshow_max = conf_ncpu();
 	c->slideshow_timeout = 120;

@@ -32,6 +32,7 @@ struct conf {
 	int	 token_ttl;		/* TOKEN_TTL, s */
 	int	 cache_ttl;		/* CACHE_TTL, s */
 	int	 cache_max;		/* CACHE_MAX */
+	int	 missing_ttl;		/* MISSING_TTL, s */
 	char	*outbound_proxy;	/* OUTBOUND_PROXY: a list (egress.h) */
 	int	 egress_rest;		/* EGRESS_REST, s */
 	char	*redis_url;		/* REDIS_URL, or NULL */

@@ -258,7 +258,8 @@ class Redis:
         """One command, by redis-cli; its answer as text."""
         r = subprocess.run([self.cli, '-h', '127.0.0.1', '-p',
                             str(self.port)] + [str(a) for a in args],
-                           capture_output=True, text=True, timeout=10)
+                           capture_output=True, text=True, timeout=10,
+                           errors="replace")
         return r.stdout.strip()
 
     def kill(self):

@@ -159,6 +159,7 @@ app_init(struct app *app, char *err, size_t errsz)
 	unsigned char		 rnd[32], key[32];
 	char			 secret[65];
 	size_t			 i;
+	int			 age;
 	const struct conf	*c = &app->conf;
 
 	app->started = time(NULL);
@@ -233,13 +234,18 @@ app_init(struct app *app, char *err, size_t errsz)
 	}
 	cache_remember_missing(app->cache, c->missing_ttl);
 	if ((app->renders = renders_new(c->temp_dir, c->ffmpeg,
-	    c->slideshow_max, c->slideshow_timeout, c->cache_ttl)) == NULL) {
+	    c->slideshow_max, c->slideshow_timeout, c->cache_ttl,
+	    (long long)c->render_fetch_max_mb * 1024 * 1024)) == NULL) {
 		snprintf(err, errsz, "could not make the renderer");
 		return -1;
 	}
-	/* Work folders older than an hour are leftovers (of a crash, or a
-	 * kill -9): at start and every 15 minutes. */
-	if ((app->janitor = janitor_start(c->temp_dir, 3600, 900)) == NULL) {
+	/* Work folders older than an hour, and than any render is kept
+	 * (CACHE_TTL after it was made, twice SLIDESHOW_TIMEOUT after it
+	 * began), are leftovers (of a crash, or a kill -9): at start and
+	 * every 15 minutes. */
+	age = c->cache_ttl + 2 * c->slideshow_timeout + 600;
+	if ((app->janitor = janitor_start(c->temp_dir, age > 3600 ? age :
+	    3600, 900)) == NULL) {
 		snprintf(err, errsz, "could not start the janitor");
 		return -1;
 	}

@@ -74,6 +74,7 @@ static const struct key keys[] = {
 	{ "YTDLP_DIR",		K_STR,	S(ytdlp_dir), 0, 0 },
 	{ "SLIDESHOW_MAX",	K_INT,	S(slideshow_max), 1, 256 },
 	{ "SLIDESHOW_TIMEOUT",	K_INT,	S(slideshow_timeout), 1, 3600 },
+	{ "RENDER_FETCH_MAX",	K_INT,	S(render_fetch_max_mb), 1, 65536 },
 	{ "FFMPEG",		K_STR,	S(ffmpeg), 0, 0 },
 	{ "LOG_LEVEL",		K_LEVEL, S(log_level), 0, 0 },
 	{ "LOG_FILE",		K_STR,	S(log_file), 0, 0 },
@@ -119,6 +120,7 @@ defaults(struct conf *c)
 	c->ytdlp_dir = strdup(YTDLP_DIR_PATH);
 	c->slideshow_max = conf_ncpu();
 	c->slideshow_timeout = 120;
+	c->render_fetch_max_mb = 512;
 	c->ffmpeg = strdup(DEFAULT_FFMPEG);
 	c->log_level = LOG_LEVEL_INFO;
 	c->body_max = 65536;

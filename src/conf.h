@@ -50,6 +50,7 @@ struct conf {
 	int	 weak_key;		/* ENCRYPTION_KEY shorter than 16 */
 	int	 slideshow_max;		/* SLIDESHOW_MAX */
 	int	 slideshow_timeout;	/* SLIDESHOW_TIMEOUT, s */
+	int	 render_fetch_max_mb;	/* RENDER_FETCH_MAX, MB */
 	char	*ffmpeg;		/* FFMPEG */
 	int	 log_level;		/* LOG_LEVEL, enum log_level */
 	char	*log_file;		/* LOG_FILE */

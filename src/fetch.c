@@ -299,10 +299,15 @@ to_fd(char *data, size_t size, size_t n, void *arg)
 	size_t			 len = size * n, off = 0;
 	ssize_t			 w;
 
+	if (f->budget != NULL && (*f->budget -= (long long)len) < 0) {
+		f->toobig = 1;
+		return 0;
+	}
 	while (off < len) {
 		if ((w = write(f->fd, data + off, len - off)) == -1) {
 			if (errno == EINTR)
 				continue;
+			f->werr = errno;
 			return 0;
 		}
 		off += (size_t)w;
@@ -312,7 +317,8 @@ to_fd(char *data, size_t size, size_t n, void *arg)
 
 /*
  * Fetch n files at once (libcurl multi) into their fds, with the safety
- * rules of every fetch.  Gives up at deadline_ms (monotonic) or when
+ * rules of every fetch, and no more than each file's budget (shared by
+ * the batch) allows.  Gives up at deadline_ms (monotonic) or when
  * gone(arg) says the client left.  Returns 0 when every file came with a
  * 2xx status, -1 otherwise (see each file's status and result); -2 when
  * stopped by the deadline, -3 when stopped because the client left.
@@ -334,6 +340,7 @@ fetch_many(const struct egress *e, struct fetch_file *files, int n,
 	for (i = 0; i < n; i++) {
 		files[i].status = 0;
 		files[i].result = CURLE_OK;
+		files[i].toobig = files[i].werr = 0;
 		if ((h[i] = curl_easy_init()) == NULL || fetch_setup(h[i], e) ==
 		    -1) {
 			rc = -1;
@@ -345,6 +352,9 @@ fetch_many(const struct egress *e, struct fetch_file *files, int n,
 		curl_easy_setopt(h[i], CURLOPT_WRITEDATA, &files[i]);
 		curl_easy_setopt(h[i], CURLOPT_PRIVATE, &files[i]);
 		curl_easy_setopt(h[i], CURLOPT_FAILONERROR, 1L);
+		if (files[i].budget != NULL)	/* refused at once if it says */
+			curl_easy_setopt(h[i], CURLOPT_MAXFILESIZE_LARGE,
+			    (curl_off_t)*files[i].budget);
 		curl_multi_add_handle(m, h[i]);
 	}
 	do {

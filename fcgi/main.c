@@ -32,6 +32,24 @@
 #include "proc.h"
 
 static struct app	 app;
+static char		*bound;		/* -s: the socket file we made */
+static struct stat	 bound_st;
+
+/*
+ * Remove the socket file we made (-s), at a stop or when the start fails
+ * after binding (atexit), unless another process has bound that path
+ * since (a new instance started beside us).
+ */
+static void
+unbind(void)
+{
+	struct stat	 st;
+
+	if (bound != NULL && lstat(bound, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == bound_st.st_dev && st.st_ino == bound_st.st_ino)
+		unlink(bound);
+	bound = NULL;
+}
 
 static void __attribute__((noreturn))
 usage(int status)
@@ -75,6 +93,9 @@ open_listener(const char *sock, const char *bind_to, int backlog)
 			unlink(sock);
 		if ((fd = FCGX_OpenSocket(sock, backlog)) < 0)
 			err(1, "%s", sock);
+		if (lstat(sock, &bound_st) == 0 && (bound = strdup(sock)) !=
+		    NULL)
+			atexit(unbind);
 		/* Who may connect is decided by the directory's mode. */
 		if (chmod(sock, 0666) == -1)
 			err(1, "chmod %s", sock);
@@ -119,6 +140,7 @@ stop_front(int deadline_s)
 	long long	 end = proc_now_ms() + (long long)deadline_s * 1000;
 
 	acceptor_stop();
+	unbind();		/* nobody listens there any more */
 	while (front_inflight() > 0 && proc_now_ms() < end)
 		nanosleep(&ts, NULL);
 	if (front_inflight() == 0)
@@ -284,7 +306,7 @@ main(int argc, char *argv[])
 	ao.backlog = app.conf.listen_backlog;
 	ao.read_timeout = app.conf.read_timeout;
 	ao.send_timeout = app.conf.send_timeout;
-	ao.request_max = (size_t)app.conf.body_max + 65536;
+	ao.body_max = app.conf.body_max;
 	if (acceptor_start(&ao) == -1)
 		fatalx("%s: cannot start the acceptor", __func__);
 	log_info("%s: ready: %d threads (%d for streams and renders), %d "
@@ -320,15 +342,11 @@ main(int argc, char *argv[])
 		 * Helpers and ffmpeg are gone (app_stop, front_cut). */
 		log_warnx("%s: %d requests did not end; exiting anyway",
 		    __func__, front_inflight());
-		if (sock != NULL)
-			unlink(sock);
 		log_info("%s: stopped", __func__);
 		_exit(0);
 	}
 	front_stop();
 	app_free(&app);
-	if (sock != NULL)
-		unlink(sock);
 	log_info("%s: stopped", __func__);
 	log_close();
 	return 0;

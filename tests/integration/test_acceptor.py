@@ -58,7 +58,7 @@ def records(s, timeout=10):
     while True:
         try:
             chunk = s.recv(65536)
-        except socket.timeout:
+        except OSError:     # a timeout, or a reset
             return None
         if not chunk:
             break

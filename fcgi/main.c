@@ -30,6 +30,9 @@
 #include "http.h"
 #include "log.h"
 #include "proc.h"
+#include "restart.h"
+
+#define RESTART_WAIT_S	60	/* a new process's time to come up */
 
 static struct app	 app;
 static char		*bound;		/* -s: the socket file we made */
@@ -88,6 +91,13 @@ open_listener(const char *sock, const char *bind_to, int backlog)
 	socklen_t	 len = sizeof(type);
 	char		 addr[PATH_MAX + 8];
 
+	if (restart_inherited()) {
+		/* A restart handed us its socket (fd 0): -s names it. */
+		if (sock != NULL && lstat(sock, &bound_st) == 0 &&
+		    (bound = strdup(sock)) != NULL)
+			atexit(unbind);
+		return 0;
+	}
 	if (sock != NULL) {
 		if (lstat(sock, &st) == 0 && S_ISSOCK(st.st_mode))
 			unlink(sock);
@@ -181,6 +191,8 @@ main(int argc, char *argv[])
 	long			 n;
 	char			*end;
 
+	if (restart_init(argv) == -1)
+		warn("/proc/self/exe: no restart (SIGUSR2) possible");
 	while ((ch = getopt(argc, argv, "b:c:fhns:t:V")) != -1) {
 		switch (ch) {
 		case 'b':
@@ -312,12 +324,14 @@ main(int argc, char *argv[])
 	log_info("%s: ready: %d threads (%d for streams and renders), %d "
 	    "helpers, pid %d", __func__, app.threads_max,
 	    app.conf.fcgi_threads, app.conf.helpers, (int)getpid());
+	restart_ready(&app, RESTART_WAIT_S);
 
 	sigemptyset(&waitset);
 	sigaddset(&waitset, SIGTERM);
 	sigaddset(&waitset, SIGINT);
 	sigaddset(&waitset, SIGHUP);
 	sigaddset(&waitset, SIGQUIT);
+	sigaddset(&waitset, SIGUSR2);
 	for (;;) {
 		/* Every 30 s without a signal, give memory freed after a
 		 * burst back to the system. */
@@ -331,6 +345,12 @@ main(int argc, char *argv[])
 			app_reload(&app);
 			continue;
 		}
+		/* SIGUSR2: a new process takes over the socket, this one
+		 * finishes what it has (the socket file is the new one's). */
+		if (sig == SIGUSR2 && restart_spawn(fd, RESTART_WAIT_S) == -1)
+			continue;
+		if (sig == SIGUSR2)
+			bound = NULL;
 		log_info("%s: signal %d: finishing requests in flight "
 		    "(at most %d s)", __func__, sig,
 		    app.conf.shutdown_timeout);

@@ -787,6 +787,22 @@ def fleet(env, redis_url=None, egresses=0):
     return a, b, proc
 
 
+def post_and_download(s, vid, timeout=60):
+    """POST /tiktok for @cdn_gen_20000's post vid, then its no-watermark
+    link (20000 bytes from the fake CDN).  Returns (ok, what): what is
+    the status that failed, or the error."""
+    try:
+        r = s.tiktok('https://www.tiktok.com/@cdn_gen_20000/video/%d' % vid,
+                     timeout=timeout)
+        if r.status != 200:
+            return False, r.status
+        r2 = s.get(s.local(r.json()['download_link']['no_watermark']),
+                   timeout=timeout)
+        return r2.status == 200 and len(r2.body) == 20000, r2.status
+    except OSError as e:
+        return False, str(e)
+
+
 def posts_at_once(s, urls, timeout=60):
     """POST /tiktok for each of urls, all at once: their statuses (or
     the error, for a request that got no answer)."""

@@ -32,7 +32,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (BINARY, Stack, check, done, free_port, nginx_http,  # noqa
-                     wait_for, which)
+                     wait_for)
 
 TT = 'https://www.tiktok.com/@ok/video/%d'
 TICK = os.sysconf('SC_CLK_TCK')

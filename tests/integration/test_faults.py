@@ -31,13 +31,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (HERE, SANITIZED, Stack, all_dead, check, done,  # noqa
-                     ffmpeg_pids, ffmpeg_slow, rss_kb, skip, wait_for)
+                     ffmpeg_pids, ffmpeg_slow, post_and_download, rss_kb,
+                     skip, wait_for)
 
 FFMPEG = shutil.which('ffmpeg')
 if not FFMPEG:
     skip('ffmpeg is not installed (apt-get install ffmpeg)')
 WRAP = os.path.join(HERE, 'fake_ffmpeg.sh')
-TT = 'https://www.tiktok.com/@cdn_gen_20000/video/%d'
 PHOTO = 'https://www.tiktok.com/@ok/photo/74%017d'
 MISSING = 'https://www.tiktok.com/@notfound/video/%d'
 
@@ -78,18 +78,9 @@ class Clients:
         i = 0
         while not self.stop.is_set():
             i += 1
-            try:
-                r = self.s.tiktok(TT % (7300000000000000000 + k * 10 ** 6 +
-                                        i), timeout=60)
-                ok = r.status == 200
-                if ok:
-                    r2 = self.s.get(self.s.local(
-                        r.json()['download_link']['no_watermark']),
-                        timeout=60)
-                    ok = r2.status == 200 and len(r2.body) == 20000
-                self.note('post', ok, r.status)
-            except OSError as e:
-                self.note('post', False, str(e))
+            ok, what = post_and_download(self.s, 7300000000000000000 +
+                                         k * 10 ** 6 + i)
+            self.note('post', ok, what)
 
     def render(self, k):
         i = 0

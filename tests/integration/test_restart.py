@@ -25,11 +25,10 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BINARY, TOP_BUILDDIR, TOP_SRCDIR, Stack, all_dead,  # noqa
-                     check, children_of, done, wait_for)
+from harness import (BINARY, TOP_SRCDIR, Stack, all_dead, check,  # noqa
+                     children_of, done, post_and_download, wait_for)
 
 TT = 'https://www.tiktok.com/@cdn_gen_20000/video/%d'
 SPAWN = os.path.join(TOP_SRCDIR, 'fcgi', 'tiktok-fcgi-spawn')
@@ -85,18 +84,8 @@ class Traffic:
         i = 0
         while not self.stop.is_set():
             i += 1
-            try:
-                r = self.s.tiktok(TT % (7200000000000000000 + k * 10 ** 6 + i),
-                                  timeout=60)
-                ok = r.status == 200
-                if ok:
-                    r2 = self.s.get(self.s.local(
-                        r.json()['download_link']['no_watermark']),
-                        timeout=60)
-                    ok = r2.status == 200 and len(r2.body) == 20000
-                st = r.status
-            except OSError as e:
-                ok, st = False, str(e)
+            ok, st = post_and_download(self.s, 7200000000000000000 +
+                                       k * 10 ** 6 + i)
             with self.lock:
                 self.done += 1
                 if not ok:

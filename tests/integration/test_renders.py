@@ -6,6 +6,8 @@ count runs and slowed down on demand).
    HLS playlist naming a local file is refused (502) by /download-audio,
    the file never served; as a slideshow's sound it is left out.
 2. RENDER_FETCH_MAX: a render downloads no more than that (502).
+   Every ffmpeg run reads only pipe:0 and files of its render's folder,
+   each input's format named and its protocols limited.
 3. A kept render whose folder went (a janitor, a person) is made again
    (200), not a 500.
 4. ffmpeg killed mid-render, three clients waiting: the render is tried
@@ -138,6 +140,30 @@ with Stack(docroot=docroot, env={'FFMPEG': WRAP, 'SLIDESHOW_TIMEOUT': '30',
     log = s.log()
     check('killed by signal 9' in log and 'trying once more' in log,
           'the log names the cause (ffmpeg killed) and the retry')
+
+    # ffmpeg only ever gets pipes and files of the render's folder, each
+    # with its format named and its protocols limited.
+    work = os.path.join(s.tmp, 'work', 'render-')
+    runs = [l.split('\t')[:-1] for l in open(os.path.join(
+        s.state, 'ffmpeg-args')).read().splitlines()]
+    bad = []
+    for args in runs:
+        fmt = proto = None
+        for i, a in enumerate(args):
+            if a == '-f':
+                fmt = args[i + 1]
+            elif a == '-protocol_whitelist':
+                proto = args[i + 1]
+            elif a == '-i':
+                src = args[i + 1]
+                if not ((src == 'pipe:0' and proto == 'pipe') or
+                        (src.startswith(work) and proto == 'file')) or \
+                        fmt is None:
+                    bad.append(args)
+                fmt = proto = None
+    check(len(runs) >= 4 and bad == [], 'every ffmpeg run (%d): inputs are '
+          'pipe:0 or files of the render\'s folder, each with -f and '
+          '-protocol_whitelist %s' % (len(runs), bad[:1]))
 
 with Stack(docroot=docroot, env={'FFMPEG': WRAP}) as s:
     # 1. A playlist for a slideshow's sound: rendered without it.

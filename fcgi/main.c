@@ -32,7 +32,8 @@
 #include "proc.h"
 #include "restart.h"
 
-#define RESTART_WAIT_S	60	/* a new process's time to come up */
+#define RESTART_WAIT_S	60	/* a new process's time to come up (it says
+				 * ready after 45 s, helpers or not) */
 
 static struct app	 app;
 static char		*bound;		/* -s: the socket file we made */
@@ -324,7 +325,7 @@ main(int argc, char *argv[])
 	log_info("%s: ready: %d threads (%d for streams and renders), %d "
 	    "helpers, pid %d", __func__, app.threads_max,
 	    app.conf.fcgi_threads, app.conf.helpers, (int)getpid());
-	restart_ready(&app, RESTART_WAIT_S);
+	restart_ready(&app, RESTART_WAIT_S - 15);
 
 	sigemptyset(&waitset);
 	sigaddset(&waitset, SIGTERM);

@@ -179,7 +179,7 @@ value(const unsigned char *name, long nlen, const unsigned char *v,
 	    memcmp(name, FCGI_MPXS_CONNS, nlen) == 0)
 		answer = "0";
 	else
-		return;			/* the spec: ignore what we do not know */
+		return;		/* the spec: ignore what we do not know */
 	alen = strlen(answer);
 	if (vs->end - vs->p < 2 + nlen + (long)alen)
 		return;

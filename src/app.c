@@ -218,9 +218,9 @@ app_init(struct app *app, char *err, size_t errsz)
 		return -1;
 	}
 	if (c->redis_url != NULL && c->encryption_key == NULL)
-		log_warnx("REDIS_URL without ENCRYPTION_KEY: entries are sealed "
-		    "with this process's random key, so no other instance "
-		    "can read them");
+		log_warnx("REDIS_URL without ENCRYPTION_KEY: entries are "
+		    "sealed with this process's random key, so no other "
+		    "instance can read them");
 	if (c->redis_url != NULL && (app->shared = shared_new(c, app->token,
 	    extract_here, app->pool)) == NULL) {
 		snprintf(err, errsz, "REDIS_URL: could not start its thread");

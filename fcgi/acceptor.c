@@ -1,18 +1,23 @@
 /*
  * The acceptor: one thread, one epoll set, never blocked by a peer.  It
  * drains the listening socket as fast as connections arrive, and keeps
- * each new connection until its whole request is in the socket (the
- * FastCGI records up to the empty PARAMS and the empty STDIN record,
- * seen with MSG_PEEK: libfcgi reads them afterwards), then hands it to
- * the front (front_take).  A connection that does not deliver its
- * request within READ_TIMEOUT, closes, or speaks something else is
- * closed: it costs only itself.  Nothing here parses FastCGI beyond the
- * 8-byte record headers that frame it.
+ * each new connection until its request is in the socket (seen with
+ * MSG_PEEK: libfcgi reads it afterwards; record.c says when), then hands
+ * it to the front (front_take).  A request larger than a socket holds
+ * (over TCP, some 64 KB) is handed on once its PARAMS and a part of its
+ * body are in, and one whose announced body is over BODY_MAX at once
+ * (413), so no request waits for bytes its peer cannot send.  Sockets
+ * are watched edge-triggered: a connection holding half a request costs
+ * nothing until more of it comes.  A connection that does not deliver
+ * its request within READ_TIMEOUT, closes, or speaks something else is
+ * closed: it costs only itself.  FCGI_GET_VALUES is answered here, and a
+ * request in a role other than RESPONDER refused (FCGI_UNKNOWN_ROLE).
  */
 #include "config.h"
 
 #include <sys/epoll.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -25,16 +30,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fastcgi.h>
+
 #include "front.h"
 #include "log.h"
 #include "proc.h"
+#include "record.h"
 
-#define FCGI_VERSION_1	1
-#define FCGI_PARAMS	4
-#define FCGI_STDIN	5
 #define MAX_EVENTS	256
 #define PAUSE_MS	100	/* out of descriptors: accept again after */
 #define DRAIN_MS	2000	/* at a stop, for requests still arriving */
+#define PEEK_MAX	(128 * 1024)	/* PARAMS must be in within this */
+#define HANDON		(32 * 1024)	/* then the worker reads the rest */
 
 /* A connection whose request is still arriving. */
 struct pending {
@@ -51,6 +58,7 @@ static struct {
 	pthread_t		 thread;
 	struct pendingq		 pending;
 	unsigned char		*buf;
+	long long		 max_conns;
 	int			 paused;
 	long long		 resume_at;
 	long long		 drain_until;	/* stopping: 0 while serving */
@@ -60,40 +68,77 @@ static char	 listen_tag, wake_tag;	/* epoll data for the two fds */
 
 enum framing { F_MORE, F_WHOLE, F_BAD };
 
+/* Write all of a short answer to a peer (non-blocking: a peer that does
+ * not take 200 bytes is closed anyway).  0, or -1. */
+static int
+answer(int fd, const unsigned char *p, size_t len)
+{
+	ssize_t	 w;
+
+	while (len > 0) {
+		if ((w = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
 /*
- * Has the whole request arrived?  Walk the record headers in what the
- * socket holds: whole once the empty PARAMS and the empty STDIN records
- * are in.  A request larger than request_max is handed on once its
- * PARAMS are in (the handler refuses the body, 413).
+ * Has the request arrived (record.c)?  Management records that come
+ * first are taken off the socket and answered here; a request in a role
+ * we do not play is refused.
  */
 static enum framing
 framing(int fd)
 {
-	ssize_t		 n;
-	size_t		 off = 0, clen, plen;
-	int		 params = 0, in = 0;
+	struct record_scan	 rs;
+	unsigned char		 out[256];
+	size_t			 len;
+	ssize_t			 n;
 
-	n = recv(fd, acc.buf, acc.o.request_max, MSG_PEEK | MSG_DONTWAIT);
-	if (n == 0)
-		return F_BAD;		/* closed before asking anything */
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? F_MORE : F_BAD;
-	while (off + 8 <= (size_t)n) {
-		if (acc.buf[off] != FCGI_VERSION_1)
+	for (;;) {
+		n = recv(fd, acc.buf, PEEK_MAX, MSG_PEEK | MSG_DONTWAIT);
+		if (n == 0)
+			return F_BAD;	/* closed before asking anything */
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? F_MORE :
+			    F_BAD;
+		record_scan(acc.buf, (size_t)n, acc.o.body_max, HANDON, &rs);
+		switch (rs.verdict) {
+		case RECORD_WHOLE:
+			return F_WHOLE;
+		case RECORD_MORE:
+			/* PARAMS larger than we take: not a request of a
+			 * web server. */
+			return n >= PEEK_MAX ? F_BAD : F_MORE;
+		case RECORD_VALUES:
+		case RECORD_MANAGEMENT:
+			len = rs.verdict == RECORD_VALUES ?
+			    record_values(acc.buf, rs.first, acc.max_conns, out,
+			    sizeof(out)) : record_unknown_type(rs.type, out,
+			    sizeof(out));
+			if (recv(fd, acc.buf, rs.first, MSG_DONTWAIT) !=
+			    (ssize_t)rs.first || answer(fd, out, len) == -1)
+				return F_BAD;
+			continue;	/* a request may follow */
+		case RECORD_ROLE:
+			log_debug("%s: a request in another role than "
+			    "RESPONDER: refused", __func__);
+			len = record_end_request(rs.request_id,
+			    FCGI_UNKNOWN_ROLE, out, sizeof(out));
+			/* Taken off the socket first: closing on unread
+			 * bytes would reset the connection, answer and all. */
+			if (recv(fd, acc.buf, (size_t)n, MSG_DONTWAIT) == n)
+				(void)answer(fd, out, len);
 			return F_BAD;
-		clen = (size_t)acc.buf[off + 4] << 8 | acc.buf[off + 5];
-		plen = acc.buf[off + 6];
-		if (acc.buf[off + 1] == FCGI_PARAMS && clen == 0)
-			params = 1;
-		if (acc.buf[off + 1] == FCGI_STDIN && clen == 0)
-			in = 1;
-		off += 8 + clen + plen;
+		default:
+			return F_BAD;
+		}
 	}
-	if (params && in)
-		return F_WHOLE;
-	if (params && (size_t)n >= acc.o.request_max)
-		return F_WHOLE;
-	return F_MORE;
 }
 
 /* Done with a pending connection: hand it on, or close it. */
@@ -168,7 +213,9 @@ accept_all(void)
 		p->deadline = proc_now_ms() +
 		    (long long)acc.o.read_timeout * 1000;
 		memset(&ev, 0, sizeof(ev));
-		ev.events = EPOLLIN | EPOLLRDHUP;
+		/* Edge-triggered: woken when more comes, not again and
+		 * again for what is there already. */
+		ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
 		ev.data.ptr = p;
 		if (epoll_ctl(acc.ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
 			close(fd);
@@ -299,6 +346,7 @@ int
 acceptor_start(const struct acceptor_opts *o)
 {
 	struct epoll_event	 ev;
+	struct rlimit		 rl;
 	sigset_t		 all, old;
 	int			 fl, rc, backlog;
 
@@ -310,7 +358,11 @@ acceptor_start(const struct acceptor_opts *o)
 	if ((fl = fcntl(o->fd, F_GETFL)) == -1 ||
 	    fcntl(o->fd, F_SETFL, fl | O_NONBLOCK) == -1)
 		return -1;
-	if ((acc.buf = malloc(o->request_max)) == NULL ||
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		acc.max_conns = (long long)rl.rlim_cur / 2;
+	else
+		acc.max_conns = 65536;
+	if ((acc.buf = malloc(PEEK_MAX)) == NULL ||
 	    (acc.ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
 	    pipe2(acc.wake, O_CLOEXEC | O_NONBLOCK) == -1)
 		return -1;

@@ -272,11 +272,16 @@ front_take(int fd)
 	enqueue(HTTP_FAST, c);
 }
 
-/* The end: answer out, END_REQUEST sent, the connection closed. */
+/*
+ * The end: answer out, END_REQUEST sent, the connection closed, even when
+ * the web server asked to keep it (FCGI_KEEP_CONN): nobody would read
+ * its next request, and the descriptor would stay open for good.
+ */
 static void
 conn_end(struct conn *c)
 {
 	http_free(c->h);
+	c->req.keepConnection = 0;
 	if (c->started)
 		FCGX_Finish_r(&c->req);
 	else if (c->req.ipcFd >= 0)

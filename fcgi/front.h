@@ -31,7 +31,7 @@ struct acceptor_opts {
 	int	 backlog;	/* LISTEN_BACKLOG (0: somaxconn) */
 	int	 read_timeout;	/* s for a request to arrive whole */
 	int	 send_timeout;	/* s a write to the web server may block */
-	size_t	 request_max;	/* bytes of records we wait for, at most */
+	long long body_max;	/* BODY_MAX: a larger body is refused */
 };
 
 int	 acceptor_start(const struct acceptor_opts *);

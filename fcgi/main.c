@@ -33,9 +33,31 @@
 #include "http.h"
 #include "log.h"
 #include "proc.h"
+#include "restart.h"
+
+#define RESTART_WAIT_S	60	/* a new process's time to come up (it says
+				 * ready after 45 s, helpers or not) */
 
 static struct app	 app;
 static char		*pid_file;	/* written at start, gone at exit */
+static char		*bound;		/* -s: the socket file we made */
+static struct stat	 bound_st;
+
+/*
+ * Remove the socket file we made (-s), at a stop or when the start fails
+ * after binding (atexit), unless another process has bound that path
+ * since (a new instance started beside us).
+ */
+static void
+unbind(void)
+{
+	struct stat	 st;
+
+	if (bound != NULL && lstat(bound, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == bound_st.st_dev && st.st_ino == bound_st.st_ino)
+		unlink(bound);
+	bound = NULL;
+}
 
 static void __attribute__((noreturn))
 usage(int status)
@@ -74,10 +96,20 @@ open_listener(const char *sock, const char *bind_to, int backlog)
 	socklen_t	 len = sizeof(type);
 	char		 msg[PATH_MAX + 128];
 
+	if (restart_inherited()) {
+		/* A restart handed us its socket (fd 0): -s names it. */
+		if (sock != NULL && lstat(sock, &bound_st) == 0 &&
+		    (bound = strdup(sock)) != NULL)
+			atexit(unbind);
+		return 0;
+	}
 	if (sock != NULL) {
 		if ((fd = listener_unix(sock, backlog, 0, msg,
 		    sizeof(msg))) == -1)
 			errx(1, "%s", msg);
+		if (lstat(sock, &bound_st) == 0 && (bound = strdup(sock)) !=
+		    NULL)
+			atexit(unbind);
 		return fd;
 	}
 	if (bind_to != NULL) {
@@ -118,6 +150,7 @@ stop_front(int deadline_s)
 	long long	 end = proc_now_ms() + (long long)deadline_s * 1000;
 
 	acceptor_stop();
+	unbind();		/* nobody listens there any more */
 	while (front_inflight() > 0 && proc_now_ms() < end)
 		nanosleep(&ts, NULL);
 	if (front_inflight() == 0)
@@ -242,6 +275,8 @@ main(int argc, char *argv[])
 		{ NULL,		0,		NULL,	0 }
 	};
 
+	if (restart_init(argv) == -1)
+		warn("/proc/self/exe: no restart (SIGUSR2) possible");
 	while ((ch = getopt_long(argc, argv, "b:c:fhns:t:V", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -393,12 +428,13 @@ main(int argc, char *argv[])
 	ao.backlog = app.conf.listen_backlog;
 	ao.read_timeout = app.conf.read_timeout;
 	ao.send_timeout = app.conf.send_timeout;
-	ao.request_max = (size_t)app.conf.body_max + 65536;
+	ao.body_max = app.conf.body_max;
 	if (acceptor_start(&ao) == -1)
 		fatalx("%s: cannot start the acceptor", __func__);
 	log_info("%s: ready: %d threads (%d for streams and renders), %d "
 	    "helpers, pid %d", __func__, app.threads_max,
 	    app.conf.fcgi_threads, app.conf.helpers, (int)getpid());
+	restart_ready(&app, RESTART_WAIT_S - 15);
 
 	sigemptyset(&waitset);
 	sigaddset(&waitset, SIGTERM);
@@ -406,6 +442,7 @@ main(int argc, char *argv[])
 	sigaddset(&waitset, SIGHUP);
 	sigaddset(&waitset, SIGUSR1);
 	sigaddset(&waitset, SIGQUIT);
+	sigaddset(&waitset, SIGUSR2);
 	for (;;) {
 		/* Every 30 s without a signal, give memory freed after a
 		 * burst back to the system. */
@@ -433,6 +470,12 @@ main(int argc, char *argv[])
 				    __func__);
 			continue;
 		}
+		/* SIGUSR2: a new process takes over the socket, this one
+		 * finishes what it has (the socket file is the new one's). */
+		if (sig == SIGUSR2 && restart_spawn(fd, RESTART_WAIT_S) == -1)
+			continue;
+		if (sig == SIGUSR2)
+			bound = NULL;
 		log_info("%s: signal %d: finishing requests in flight "
 		    "(at most %d s)", __func__, sig,
 		    app.conf.shutdown_timeout);
@@ -444,16 +487,12 @@ main(int argc, char *argv[])
 		 * Helpers and ffmpeg are gone (app_stop, front_cut). */
 		log_warnx("%s: %d requests did not end; exiting anyway",
 		    __func__, front_inflight());
-		if (sock != NULL)
-			unlink(sock);
 		remove_pid_file();
 		log_info("%s: stopped", __func__);
 		_exit(0);
 	}
 	front_stop();
 	app_free(&app);
-	if (sock != NULL)
-		unlink(sock);
 	remove_pid_file();
 	log_info("%s: stopped", __func__);
 	log_close();

@@ -210,9 +210,10 @@ int
 app_init(struct app *app, char *err, size_t errsz)
 {
 	struct pool_opts	 po;
-	unsigned char		 rnd[32];
+	unsigned char		 rnd[32], key[32];
 	char			 secret[65];
 	size_t			 i;
+	int			 age;
 	const struct conf	*c = &app->conf;
 
 	app->started = time(NULL);
@@ -245,7 +246,8 @@ app_init(struct app *app, char *err, size_t errsz)
 		return -1;
 	}
 
-	if (egress_init(c->outbound_proxy, c->egress_rest) == -1) {
+	token_subkey(app->token, "tiktok-fcgi egress id", key);
+	if (egress_init(c->outbound_proxy, c->egress_rest, key) == -1) {
 		snprintf(err, errsz, "OUTBOUND_PROXY: out of memory");
 		return -1;
 	}
@@ -269,7 +271,11 @@ app_init(struct app *app, char *err, size_t errsz)
 		snprintf(err, errsz, "could not start the helper pool");
 		return -1;
 	}
-	if (c->redis_url != NULL && (app->shared = shared_new(c,
+	if (c->redis_url != NULL && c->encryption_key == NULL)
+		log_warnx("REDIS_URL without ENCRYPTION_KEY: entries are "
+		    "sealed with this process's random key, so no other "
+		    "instance can read them");
+	if (c->redis_url != NULL && (app->shared = shared_new(c, app->token,
 	    extract_here, app->pool)) == NULL) {
 		snprintf(err, errsz, "REDIS_URL: could not start its thread");
 		return -1;
@@ -280,14 +286,20 @@ app_init(struct app *app, char *err, size_t errsz)
 		snprintf(err, errsz, "could not make the cache");
 		return -1;
 	}
+	cache_remember_missing(app->cache, c->missing_ttl);
 	if ((app->renders = renders_new(c->temp_dir, c->ffmpeg,
-	    c->slideshow_max, c->slideshow_timeout, c->cache_ttl)) == NULL) {
+	    c->slideshow_max, c->slideshow_timeout, c->cache_ttl,
+	    (long long)c->render_fetch_max_mb * 1024 * 1024)) == NULL) {
 		snprintf(err, errsz, "could not make the renderer");
 		return -1;
 	}
-	/* Work folders older than an hour are leftovers (of a crash, or a
-	 * kill -9): at start and every 15 minutes. */
-	if ((app->janitor = janitor_start(c->temp_dir, 3600, 900)) == NULL) {
+	/* Work folders older than an hour, and than any render is kept
+	 * (CACHE_TTL after it was made, twice SLIDESHOW_TIMEOUT after it
+	 * began), are leftovers (of a crash, or a kill -9): at start and
+	 * every 15 minutes. */
+	age = c->cache_ttl + 2 * c->slideshow_timeout + 600;
+	if ((app->janitor = janitor_start(c->temp_dir, age > 3600 ? age :
+	    3600, 900)) == NULL) {
 		snprintf(err, errsz, "could not start the janitor");
 		return -1;
 	}

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,25 +39,25 @@
 static int
 make_audio(struct render_ctl *o, void *arg)
 {
-	struct json_object	*info = arg, *fmt = shape_audio(info), *u;
+	struct json_object	*info = arg, *f = shape_audio(info), *u;
 	struct json_object	*hh = NULL;
 	struct fetch_file	 src;
-	char			 path[1100], msg[256];
-	char			*av[24] = { NULL };
-	const char		*out;
+	char			 path[1100];
+	char			*av[26] = { NULL };
+	const char		*out, *fmt;
 	int			 rc = -1, frc, k;
 
 	memset(&src, 0, sizeof(src));
 	snprintf(path, sizeof(path), "%s/source", render_dir(o));
 	src.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
 	    O_NOFOLLOW, 0600);
-	json_object_object_get_ex(fmt, "url", &u);
+	json_object_object_get_ex(f, "url", &u);
 	src.url = json_object_get_string(u);
-	json_object_object_get_ex(fmt, "http_headers", &hh);
+	src.budget = render_budget(o);
+	json_object_object_get_ex(f, "http_headers", &hh);
 	src.headers = media_headers(hh, NULL);
 	if (src.fd == -1) {
-		log_warn("%s: %s", __func__, path);
-		render_fail(o, 500, "Could not write to the work folder");
+		render_fail_io(o, errno, path);
 		goto out;
 	}
 	frc = fetch_many(egress_find(shape_egress(info)), &src, 1,
@@ -69,11 +70,11 @@ make_audio(struct render_ctl *o, void *arg)
 		render_fail(o, 504, "Fetching the video took too long");
 		goto out;
 	}
-	if (src.result != CURLE_OK || src.status / 100 != 2) {
-		snprintf(msg, sizeof(msg), "Could not fetch the video: %s %ld",
-		    src.result == CURLE_OK ? "the CDN answered" :
-		    curl_easy_strerror(src.result), src.status);
-		render_fail(o, 502, msg);
+	if (renderlink_fetched(o, &src, 1, "the video") == -1)
+		goto out;
+	if ((fmt = ffmpeg_format(path)) == NULL) {
+		/* A playlist, say: not handed to ffmpeg. */
+		render_fail(o, 502, "The post's media is in no format we know");
 		goto out;
 	}
 	out = render_output(o, "audio.mp3");
@@ -82,9 +83,9 @@ make_audio(struct render_ctl *o, void *arg)
 		 * quality 2, about 190 kbit/s. */
 		const char *const args[] = { render_ffmpeg_path(o),
 		    "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-		    "-protocol_whitelist", "file", "-i", path, "-map", "0:a:0",
-		    "-vn", "-c:a", "libmp3lame", "-q:a", "2", "-f", "mp3", out,
-		    NULL };
+		    "-protocol_whitelist", "file", "-f", fmt, "-i", path,
+		    "-map", "0:a:0", "-vn", "-c:a", "libmp3lame", "-q:a", "2",
+		    "-f", "mp3", out, NULL };
 
 		for (k = 0; args[k] != NULL; k++)
 			if ((av[k] = strdup(args[k])) == NULL)
@@ -97,7 +98,7 @@ make_audio(struct render_ctl *o, void *arg)
 	}
 	rc = ffmpeg_run(o, av);
 out:
-	for (k = 0; k < 24 && av[k] != NULL; k++)
+	for (k = 0; k < 26 && av[k] != NULL; k++)
 		free(av[k]);
 	if (src.fd != -1)
 		close(src.fd);

@@ -40,6 +40,7 @@ struct entry {
 	struct json_object	*info;		/* parsed, while hot; or NULL */
 	char			*text;		/* the info; NULL: pending */
 	long long		 used;		/* its last hit */
+	enum pool_err		 err;		/* a missing post remembered */
 	int			 pending;
 	int			 linked;	/* in table and LRU */
 	struct waiter		*waiters;	/* while pending */
@@ -69,6 +70,7 @@ struct cache {
 	int			 entries;
 	int			 inflight;
 	int			 max, ttl;
+	int			 missing_ttl;	/* s, 0: not remembered */
 	unsigned long		 hits, misses;
 	cache_fill_fn		 fill;
 	void			*arg;
@@ -237,6 +239,7 @@ filled(void *arg, enum pool_err err, struct json_object *info,
 	struct entry	*e = arg;
 	struct cache	*c = e->cache;
 	struct waiter	*w, *list;
+	int		 keep = 0;
 
 	pthread_mutex_lock(&c->mtx);
 	c->inflight--;
@@ -245,18 +248,27 @@ filled(void *arg, enum pool_err err, struct json_object *info,
 	e->waiters = NULL;
 	for (w = list; w != NULL; w = w->next)
 		w->info = err == POOL_OK ? json_object_get(info) : NULL;
+	e->filled = proc_now_ms();
 	if (err == POOL_OK && c->max > 0 && c->ttl > 0) {
 		/* Kept as text; the waiters hold the document while they
 		 * use it (nobody else sees it yet: it may be printed). */
 		e->text = strdup(json_object_to_json_string_ext(info,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-		e->filled = proc_now_ms();
 		e->forced = forgotten(c, e->hash);
 		e->expires = e->filled + (long long)c->ttl * 1000;
+		keep = e->text != NULL;
+	} else if (err != POOL_OK) {
+		/* A post TikTok says is missing or private is remembered
+		 * a short while: asking again costs a whole extraction. */
+		e->err = err;
+		e->expires = e->filled + (long long)c->missing_ttl * 1000;
+		keep = (err == POOL_NOT_FOUND || err == POOL_PRIVATE) &&
+		    c->missing_ttl > 0;
 	}
 	json_object_put(info);
-	if (err != POOL_OK || e->text == NULL) {
-		/* Failures are not kept: the next lookup tries again. */
+	if (!keep || c->max == 0) {
+		/* Other failures are not kept: the next lookup tries
+		 * again. */
 		unlink_entry(c, e);
 		entry_free(e);
 	} else if (c->entries > c->max)
@@ -276,6 +288,7 @@ filled(void *arg, enum pool_err err, struct json_object *info,
  * info, msg) is called once when the extraction ends (from another
  * thread, or from this call when it fails at once), with a reference to
  * give back in the same way on POOL_OK, and msg valid during the call.
+ * A post remembered missing or private is told so from this call.
  */
 int
 cache_lookup(struct cache *c, const char *key, const char *url,
@@ -287,6 +300,7 @@ cache_lookup(struct cache *c, const char *key, const char *url,
 	unsigned int		 hv;
 	long long		 now = proc_now_ms();
 	int			 start = 0, fresh;
+	enum pool_err		 known;
 
 	*info = NULL;
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
@@ -305,6 +319,13 @@ cache_lookup(struct cache *c, const char *key, const char *url,
 		entry_free(e);
 		e = NULL;
 	}
+	if (e != NULL && !e->pending && e->err != POOL_OK) {
+		c->hits++;
+		known = e->err;
+		pthread_mutex_unlock(&c->mtx);
+		free(w);
+		fn(arg, known, NULL, "remembered as missing");
+		return 0;
 	cool_down(c, now);
 	parsed = NULL;
 	if (e != NULL && !e->pending && e->info == NULL &&
@@ -411,6 +432,17 @@ out:
 	pthread_cond_destroy(&w.cv);
 	pthread_mutex_destroy(&w.mtx);
 	return w.err;
+}
+
+/*
+ * Remember for ttl seconds (0: not at all) that TikTok says a post is
+ * missing or private (MISSING_TTL): lookups in that time are told so at
+ * once, without an extraction.  Before the first lookup.
+ */
+void
+cache_remember_missing(struct cache *c, int ttl)
+{
+	c->missing_ttl = ttl;
 }
 
 /* Give back a reference taken with cache_get().  NULL is a no-op. */

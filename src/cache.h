@@ -2,8 +2,10 @@
  * Metadata cache: extracted post info kept for CACHE_TTL seconds, at most
  * CACHE_MAX entries, keyed by the post (posturl.h: "tiktok:ID").  Concurrent lookups
  * of a post being extracted wait for that one extraction (single-flight).
- * Failures are not kept.  A post is kept as JSON text, parsed again when
- * it is asked for after a while (json-c's documents are large).
+ * Failures are not kept, but that a post is missing or private is, for
+ * MISSING_TTL (cache_remember_missing).  A post is kept as JSON text,
+ * parsed again when it is asked for after a while (json-c's documents
+ * are large).
  *
  * Used by the handlers that extract (through the app); fed by the pool.
  */
@@ -34,6 +36,7 @@ typedef void (*cache_fill_fn)(void *arg, const char *key, const char *url,
 
 struct cache	*cache_new(int max, int ttl, cache_fill_fn, void *arg);
 void		 cache_free(struct cache *);
+void		 cache_remember_missing(struct cache *, int ttl);
 int		 cache_lookup(struct cache *, const char *key,
 		    const char *url, cache_done_fn, void *arg,
 		    struct json_object **info);

@@ -72,6 +72,7 @@ static const struct key keys[] = {
 	{ "TOKEN_TTL",		K_INT,	S(token_ttl), 1, 604800 },
 	{ "CACHE_TTL",		K_INT,	S(cache_ttl), 0, 86400 },
 	{ "CACHE_MAX",		K_INT,	S(cache_max), 0, 1000000 },
+	{ "MISSING_TTL",	K_INT,	S(missing_ttl), 0, 3600 },
 	{ "OUTBOUND_PROXY",	K_PROXIES, S(outbound_proxy), 0, 0 },
 	{ "EGRESS_REST",	K_INT,	S(egress_rest), 1, 86400 },
 	{ "REDIS_URL",		K_REDIS, S(redis_url), 0, 0 },
@@ -83,6 +84,7 @@ static const struct key keys[] = {
 	{ "YTDLP_DIR",		K_STR,	S(ytdlp_dir), 0, 0 },
 	{ "SLIDESHOW_MAX",	K_INT,	S(slideshow_max), 1, 256 },
 	{ "SLIDESHOW_TIMEOUT",	K_INT,	S(slideshow_timeout), 1, 3600 },
+	{ "RENDER_FETCH_MAX",	K_INT,	S(render_fetch_max_mb), 1, 65536 },
 	{ "FFMPEG",		K_STR,	S(ffmpeg), 0, 0 },
 	{ "LOG_LEVEL",		K_LEVEL, S(log_level), 0, 0 },
 	{ "LOG_FILE",		K_STR,	S(log_file), 0, 0 },
@@ -130,9 +132,11 @@ defaults(struct conf *c)
 	c->token_ttl = 360;
 	c->cache_ttl = 300;
 	c->cache_max = 1000;
+	c->missing_ttl = 60;
 	c->ytdlp_dir = strdup(YTDLP_DIR_PATH);
 	c->slideshow_max = conf_ncpu();
 	c->slideshow_timeout = 120;
+	c->render_fetch_max_mb = 512;
 	c->ffmpeg = strdup(DEFAULT_FFMPEG);
 	c->log_level = LOG_LEVEL_INFO;
 	c->body_max = 65536;

@@ -32,6 +32,7 @@ struct conf {
 	int	 token_ttl;		/* TOKEN_TTL, s */
 	int	 cache_ttl;		/* CACHE_TTL, s */
 	int	 cache_max;		/* CACHE_MAX */
+	int	 missing_ttl;		/* MISSING_TTL, s */
 	char	*outbound_proxy;	/* OUTBOUND_PROXY: a list (egress.h) */
 	int	 egress_rest;		/* EGRESS_REST, s */
 	char	*redis_url;		/* REDIS_URL, or NULL */
@@ -50,6 +51,7 @@ struct conf {
 	int	 weak_key;		/* ENCRYPTION_KEY shorter than 16 */
 	int	 slideshow_max;		/* SLIDESHOW_MAX */
 	int	 slideshow_timeout;	/* SLIDESHOW_TIMEOUT, s */
+	int	 render_fetch_max_mb;	/* RENDER_FETCH_MAX, MB */
 	char	*ffmpeg;		/* FFMPEG */
 	int	 log_level;		/* LOG_LEVEL, enum log_level */
 	char	*log_file;		/* LOG_FILE */

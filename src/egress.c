@@ -13,7 +13,8 @@
 #include <string.h>
 
 #include <curl/curl.h>
-#include <openssl/sha.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "egress.h"
 #include "log.h"
@@ -25,7 +26,7 @@
 
 struct egress {
 	char		*url;		/* with credentials: for curl, yt-dlp */
-	char		 id[17];	/* 16 hex digits of SHA-256(url) */
+	char		 id[17];	/* 16 hex digits of a MAC of url */
 	char		 shown[256];	/* without credentials: for people */
 	long long	 rest_until;	/* monotonic ms; 0: usable */
 	int		 refusals;	/* in a row, no success since */
@@ -42,6 +43,7 @@ static int		 ntable;	/* entries made, retired ones too */
 static int		 nactive;	/* entries not retired */
 static int		 turn;		/* round robin */
 static long long	 rest_ms = 60000;
+static unsigned char	 id_key[32];
 static pthread_mutex_t	 mtx = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const schemes[] = { "http", "https", "socks4",
@@ -169,7 +171,8 @@ static int
 add_one(const char *url, int n, void *arg)
 {
 	struct egress	*e = &table[n];
-	unsigned char	 md[SHA256_DIGEST_LENGTH];
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen = 0;
 	char		 why[128];
 	int		 i;
 
@@ -177,7 +180,12 @@ add_one(const char *url, int n, void *arg)
 	if (n >= EGRESS_MAX || parse_one(url, e->shown, sizeof(e->shown),
 	    why, sizeof(why)) == -1 || (e->url = strdup(url)) == NULL)
 		return -1;
-	SHA256((const unsigned char *)url, strlen(url), md);
+	/* Keyed: a plain hash of a URL with a password in it could be
+	 * checked against guessed passwords by anyone who sees the id. */
+	if (HMAC(EVP_sha256(), id_key, sizeof(id_key),
+	    (const unsigned char *)url, strlen(url), md, &mdlen) == NULL ||
+	    mdlen < 8)
+		return -1;
 	for (i = 0; i < 8; i++)
 		snprintf(e->id + 2 * i, 3, "%02x", md[i]);
 	ntable = n + 1;
@@ -243,12 +251,16 @@ egress_reload(const char *list, int rest_s)
 	return 0;
 }
 
-/* Build the table from OUTBOUND_PROXY (checked); NULL or "": none. */
+/*
+ * Build the table from OUTBOUND_PROXY (checked); NULL or "": none.  key
+ * makes the ids (token_subkey of ENCRYPTION_KEY).  0, or -1.
+ */
 int
-egress_init(const char *list, int rest_s)
+egress_init(const char *list, int rest_s, const unsigned char key[32])
 {
 	egress_free();
 	rest_ms = 1000LL * rest_s;
+	memcpy(id_key, key, sizeof(id_key));
 	if (list == NULL)
 		return 0;
 	if (each(list, add_one, NULL) == -1) {
@@ -266,6 +278,7 @@ egress_free(void)
 	for (i = 0; i < ntable; i++)
 		free(table[i].url);
 	memset(table, 0, sizeof(table));
+	OPENSSL_cleanse(id_key, sizeof(id_key));
 	ntable = nactive = 0;
 }
 

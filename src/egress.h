@@ -5,10 +5,13 @@
  * Extractions take turns over them; one that TikTok refuses (HTTP 403 or
  * 429: a blocked address; or failing every post while the others
  * succeed) rests, EGRESS_REST seconds the first time and twice as long
- * each time it is refused again, while the others carry the load.  A success ends its back-off.  Each egress has an id (a hash
- * of its URL, the same on every instance with the same list) that
- * extracted posts and download tokens carry, so that a post's CDN URLs
- * are fetched through the address that extracted them.
+ * each time it is refused again, while the others carry the load.  A
+ * success ends its back-off.  Each egress has an id that extracted posts
+ * and download tokens carry, so that a post's CDN URLs are fetched
+ * through the address that extracted them: a MAC of its URL under a key
+ * derived from ENCRYPTION_KEY, the same on every instance with the same
+ * list and key, and no help to whoever would guess a proxy's password
+ * (the id is shown in /health and /metrics).
  *
  * Services: used by the pool (which egress extracts), fetch (which proxy
  * a transfer uses), shape (the id in tokens), /health and /metrics.
@@ -38,7 +41,8 @@ struct egress_stats {
 
 int			 egress_check(const char *list, char *err,
 			    size_t errsz);
-int			 egress_init(const char *list, int rest_s);
+int			 egress_init(const char *list, int rest_s,
+			    const unsigned char key[32]);
 int			 egress_reload(const char *list, int rest_s);
 void			 egress_free(void);
 int			 egress_count(void);

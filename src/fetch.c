@@ -270,10 +270,15 @@ to_fd(char *data, size_t size, size_t n, void *arg)
 	size_t			 len = size * n, off = 0;
 	ssize_t			 w;
 
+	if (f->budget != NULL && (*f->budget -= (long long)len) < 0) {
+		f->toobig = 1;
+		return 0;
+	}
 	while (off < len) {
 		if ((w = write(f->fd, data + off, len - off)) == -1) {
 			if (errno == EINTR)
 				continue;
+			f->werr = errno;
 			return 0;
 		}
 		off += (size_t)w;
@@ -396,7 +401,8 @@ fetch_setup(CURL *h, const struct egress *e)
 
 /*
  * Fetch n files at once (libcurl multi) into their fds, with the safety
- * rules of every fetch.  Gives up at deadline_ms (monotonic) or when
+ * rules of every fetch, and no more than each file's budget (shared by
+ * the batch) allows.  Gives up at deadline_ms (monotonic) or when
  * gone(arg) says the client left.  Returns 0 when every file came with a
  * 2xx status, -1 otherwise (see each file's status and result); -2 when
  * stopped by the deadline, -3 when stopped because the client left.
@@ -416,6 +422,7 @@ fetch_many(const struct egress *e, struct fetch_file *files, int n,
 		f = &files[i];
 		f->status = 0;
 		f->result = CURLE_OK;
+		f->toobig = f->werr = 0;
 		if ((f->conn = fetch_take(e, f->url)) == NULL) {
 			rc = -1;
 			goto out;
@@ -431,6 +438,9 @@ fetch_many(const struct egress *e, struct fetch_file *files, int n,
 		curl_easy_setopt(f->conn->curl, CURLOPT_WRITEDATA, f);
 		curl_easy_setopt(f->conn->curl, CURLOPT_PRIVATE, f);
 		curl_easy_setopt(f->conn->curl, CURLOPT_FAILONERROR, 1L);
+		if (f->budget != NULL)	/* refused at once if it says */
+			curl_easy_setopt(f->conn->curl,
+			    CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)*f->budget);
 		curl_multi_add_handle(m, f->conn->curl);
 		f->added = 1;
 	}

@@ -43,8 +43,12 @@ struct fetch_file {
 	const char		*url;
 	struct curl_slist	*headers;	/* request headers, or NULL */
 	int			 fd;		/* written from offset 0 */
+	long long		*budget;	/* bytes the batch may still
+						 * write, shared; NULL: any */
 	long			 status;	/* the answer's */
 	CURLcode		 result;
+	int			 toobig;	/* stopped: past the budget */
+	int			 werr;		/* errno of a failed write */
 	struct fetch_conn	*conn;		/* fetch_many's own */
 	struct fetch_hops	 hops;
 	int			 added;

@@ -4,6 +4,9 @@
  * ffmpeg.log in the render's folder, its own process group; fed on its
  * stdin when asked (ffmpeg_feed); waited for within the render's
  * deadline and killed, with whatever it started, when nobody waits.
+ * Every input's format is named (-f, ffmpeg_format) and its protocols
+ * limited (-protocol_whitelist): ffmpeg only reads the files and pipes
+ * it is given.
  */
 #include "config.h"
 
@@ -123,8 +126,7 @@ ffmpeg_feed(struct render_ctl *o, int fd, const char *path)
 	int		 in, rc = -1;
 
 	if ((in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
-		log_warn("%s: %s", __func__, path);
-		render_fail(o, 500, "Could not read the work folder");
+		render_fail_io(o, errno, path);
 		return -1;
 	}
 	while ((n = read(in, buf, sizeof(buf))) > 0) {
@@ -196,13 +198,60 @@ ffmpeg_wait(struct render_ctl *o, pid_t pid, int failed)
 	/* ffmpeg's own children, if any, go with its group. */
 	kill(-pid, SIGKILL);
 	snprintf(errlog, sizeof(errlog), "%s/ffmpeg.log", render_dir(o));
+	if (WIFSIGNALED(status))
+		log_warnx("%s: ffmpeg %d killed by signal %d", __func__,
+		    (int)pid, WTERMSIG(status));
+	else if (WEXITSTATUS(status) != 0)
+		log_warnx("%s: ffmpeg %d exited with %d", __func__, (int)pid,
+		    WEXITSTATUS(status));
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
 	    stat(render_output_path(o), &st) == -1 || st.st_size == 0) {
 		log_ffmpeg(errlog);
-		render_fail(o, 500, "Could not render the file");
+		if (render_disk_full(o))
+			render_fail_io(o, ENOSPC, "ffmpeg");
+		else
+			render_fail(o, 500, "Could not render the file");
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The format of a downloaded input, for ffmpeg's -f, by its first bytes:
+ * one of the few containers TikTok serves sound and video in, or NULL.
+ * ffmpeg is never left to guess: its guess may be a playlist or a concat
+ * list naming other files, local ones included.
+ */
+const char *
+ffmpeg_format(const char *path)
+{
+	unsigned char	 b[12];
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return NULL;
+	n = read(fd, b, sizeof(b));
+	close(fd);
+	if (n < (ssize_t)sizeof(b))
+		return NULL;
+	if (memcmp(b + 4, "ftyp", 4) == 0)
+		return "mov";			/* mp4, m4a */
+	if (memcmp(b, "\x1a\x45\xdf\xa3", 4) == 0)
+		return "matroska";		/* webm too */
+	if (memcmp(b, "ID3", 3) == 0)
+		return "mp3";
+	if (b[0] == 0xff && (b[1] & 0xf6) == 0xf0)
+		return "aac";			/* ADTS */
+	if (b[0] == 0xff && (b[1] & 0xe0) == 0xe0 && (b[1] & 0x06) != 0)
+		return "mp3";			/* a frame, no tag */
+	if (memcmp(b, "OggS", 4) == 0)
+		return "ogg";
+	if (memcmp(b, "fLaC", 4) == 0)
+		return "flac";
+	if (memcmp(b, "RIFF", 4) == 0 && memcmp(b + 8, "WAVE", 4) == 0)
+		return "wav";
+	return NULL;
 }
 
 /* Run ffmpeg on inputs in the folder: start and wait.  As _wait. */

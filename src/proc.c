@@ -31,6 +31,19 @@ extern char **environ;
 pid_t
 proc_spawn(char *const argv[], char *const envp[], const int fds[3])
 {
+	return proc_spawn_fds(argv[0], argv, envp, fds, 3, 0);
+}
+
+/*
+ * Start file (searched in PATH when it has no slash) with argv and envp,
+ * fds[0..n-1] as its descriptors 0..n-1 and no other; in a process group
+ * of its own, or with session set in a session of its own (a process
+ * that outlives us).  Returns the pid, or -1 with errno set.
+ */
+pid_t
+proc_spawn_fds(const char *file, char *const argv[], char *const envp[],
+    const int *fds, int n, int session)
+{
 	posix_spawn_file_actions_t	 fa;
 	posix_spawnattr_t		 sa;
 	sigset_t			 none, all;
@@ -38,11 +51,11 @@ proc_spawn(char *const argv[], char *const envp[], const int fds[3])
 	int				 i, rc;
 
 	posix_spawn_file_actions_init(&fa);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < n; i++)
 		posix_spawn_file_actions_adddup2(&fa, fds[i], i);
 #ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCLOSEFROM_NP
 	/* Descriptors libraries opened without O_CLOEXEC, too. */
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	posix_spawn_file_actions_addclosefrom_np(&fa, n);
 #endif
 	posix_spawnattr_init(&sa);
 	sigemptyset(&none);
@@ -51,8 +64,9 @@ proc_spawn(char *const argv[], char *const envp[], const int fds[3])
 	posix_spawnattr_setsigdefault(&sa, &all);
 	posix_spawnattr_setpgroup(&sa, 0);
 	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-	rc = posix_spawnp(&pid, argv[0], &fa, &sa, argv, envp);
+	    POSIX_SPAWN_SETSIGDEF | (session ? POSIX_SPAWN_SETSID :
+	    POSIX_SPAWN_SETPGROUP));
+	rc = posix_spawnp(&pid, file, &fa, &sa, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&sa);
 	if (rc != 0) {

@@ -10,6 +10,8 @@
 
 pid_t		 proc_spawn(char *const argv[], char *const envp[],
 		    const int fds[3]);
+pid_t		 proc_spawn_fds(const char *file, char *const argv[],
+		    char *const envp[], const int *fds, int n, int session);
 long long	 proc_now_ms(void);
 int		 proc_secret(const char *kv);
 char		**proc_env(void);

@@ -6,11 +6,16 @@
  * deadline (ffmpeg killed: 504), killed when every client waiting for it
  * has gone; finished ones kept keep_s seconds (a bounded number).  Each
  * render works in a fresh folder TEMP_DIR/render-XXXXXX, removed with
- * it (janitor_remove); the janitor sweeps what a crash left.
+ * it (janitor_remove); the janitor sweeps what a crash left.  A render
+ * downloads at most fetch_max bytes.  One that fails for a reason that
+ * may pass (ffmpeg killed, the CDN failing) is tried once more, in a new
+ * folder, before its waiters hear of it; every failure is logged with
+ * its cause, and a full TEMP_DIR is 503 with Retry-After.
  */
 #include "config.h"
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -57,6 +62,7 @@ struct renders {
 	char		*temp_dir;
 	char		*ffmpeg;
 	int		 max, timeout;
+	long long	 fetch_max;
 	long long	 keep_ms;
 	int		 keep_max;
 	unsigned long	 renders, rejected, failed;
@@ -69,16 +75,17 @@ struct render_ctl {
 	struct http		*h;
 	int			 counted;	/* our leaving is counted */
 	long long		 deadline;
+	long long		 budget;	/* bytes it may still fetch */
 };
 
 /*
  * Renders in temp_dir: at most max at once, each at most timeout
- * seconds, finished ones kept keep_s seconds; ffmpeg is the program.
- * Strings are copied.  NULL on failure.
+ * seconds and fetch_max bytes downloaded, finished ones kept keep_s
+ * seconds; ffmpeg is the program.  Strings are copied.  NULL on failure.
  */
 struct renders *
 renders_new(const char *temp_dir, const char *ffmpeg, int max, int timeout,
-    int keep_s)
+    int keep_s, long long fetch_max)
 {
 	struct renders	*s;
 
@@ -89,6 +96,7 @@ renders_new(const char *temp_dir, const char *ffmpeg, int max, int timeout,
 	s->ffmpeg = strdup(ffmpeg);
 	s->max = max;
 	s->timeout = timeout;
+	s->fetch_max = fetch_max;
 	s->keep_ms = (long long)keep_s * 1000;
 	s->keep_max = 4 * max;
 	if (s->temp_dir == NULL || s->ffmpeg == NULL) {
@@ -203,13 +211,60 @@ render_nobody_waits(void *arg)
 	return none;
 }
 
-/* The render failed: status and words for everyone waiting. */
+/*
+ * The render failed: status and words for everyone waiting, and the
+ * cause in the log (the words are the client's, the cause is there).
+ */
 void
 render_fail(struct render_ctl *o, int status, const char *msg)
 {
+	if (status != 499)
+		log_warnx("render %s: %d %s", o->r->key, status, msg);
 	free(o->r->msg);
 	o->r->status = status;
 	o->r->msg = strdup(msg);
+}
+
+/*
+ * The render failed on a system call (err its errno, what in the log):
+ * a full disk (or quota) is 503, for a while; anything else 500.
+ */
+void
+render_fail_io(struct render_ctl *o, int err, const char *what)
+{
+	if (err == ENOSPC || err == EDQUOT) {
+		log_warnx("render %s: %s: %s: TEMP_DIR %s is full", o->r->key,
+		    what, strerror(err), o->s->temp_dir);
+		render_fail(o, 503, "The server has no room for renders right "
+		    "now. Please try again later.");
+	} else {
+		log_warnx("render %s: %s: %s", o->r->key, what, strerror(err));
+		render_fail(o, 500, "Could not write to the work folder");
+	}
+}
+
+/*
+ * Is TEMP_DIR (nearly) full?  For failures whose errno we do not see
+ * (ffmpeg's writes): less than a megabyte, or no inode, left.
+ */
+int
+render_disk_full(const struct render_ctl *o)
+{
+	struct statvfs	 st;
+
+	if (statvfs(o->r->dir != NULL ? o->r->dir : o->s->temp_dir, &st) ==
+	    -1)
+		return 0;
+	return (unsigned long long)st.f_bavail * st.f_frsize < 1048576 ||
+	    (st.f_files > 0 && st.f_favail == 0);
+}
+
+/* The bytes a render may still download, shared by its fetches
+ * (fetch_file's budget). */
+long long *
+render_budget(struct render_ctl *o)
+{
+	return &o->budget;
 }
 
 /* The render's own work folder. */
@@ -265,8 +320,7 @@ workdir(struct render_ctl *o)
 	/* Made again if something removed it; ours alone (see app.c). */
 	if ((mkdir(o->s->temp_dir, 0700) == -1 && errno != EEXIST) ||
 	    lstat(o->s->temp_dir, &st) == -1) {
-		log_warn("%s: %s", __func__, o->s->temp_dir);
-		render_fail(o, 500, "Could not make a work folder");
+		render_fail_io(o, errno, o->s->temp_dir);
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
@@ -278,14 +332,107 @@ workdir(struct render_ctl *o)
 	}
 	snprintf(tmpl, sizeof(tmpl), "%s/render-XXXXXX", o->s->temp_dir);
 	if (mkdtemp(tmpl) == NULL) {
-		log_warn("%s: mkdtemp %s", __func__, tmpl);
-		render_fail(o, 500, "Could not make a work folder");
+		render_fail_io(o, errno, "mkdtemp");
 		return -1;
 	}
 	pthread_mutex_lock(&o->s->mtx);
 	o->r->dir = strdup(tmpl);
 	pthread_mutex_unlock(&o->s->mtx);
 	return o->r->dir != NULL ? 0 : -1;
+}
+
+/* Tell h why the render failed (a full disk: 503, come back later). */
+static void
+answer_failure(struct http *h, int status, const char *msg)
+{
+	if (status == 503)
+		http_header(h, "Retry-After", "30");
+	http_error(h, status, msg);
+}
+
+/*
+ * Wait, holding s->mtx, for r (being made by another thread) to end, as
+ * long as h's client stays.  Returns r with a reference when it was
+ * made, or NULL having answered its failure (or with the client gone).
+ * Returns with the lock released.
+ */
+static struct render *
+wait_for(struct renders *s, struct render *r, struct http *h)
+{
+	struct timespec	 ts;
+	char		 msg[256];
+	int		 status, gone = 0;
+
+	r->waiters++;
+	r->alive++;
+	while (r->state == R_RUNNING) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250 * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&r->cv, &s->mtx, &ts);
+		if (!gone && r->state == R_RUNNING) {
+			pthread_mutex_unlock(&s->mtx);
+			gone = http_client_gone(h);
+			pthread_mutex_lock(&s->mtx);
+			if (gone) {
+				r->alive--;
+				r->waiters--;
+				/* It may have failed meanwhile, counting on
+				 * us to free it. */
+				if (r->state == R_FAILED && r->waiters == 0)
+					render_free(r);
+				pthread_mutex_unlock(&s->mtx);
+				return NULL;
+			}
+		}
+	}
+	r->waiters--;
+	if (r->state == R_DONE) {
+		r->refs++;
+		pthread_mutex_unlock(&s->mtx);
+		return r;
+	}
+	status = r->status;
+	snprintf(msg, sizeof(msg), "%s", r->msg ? r->msg : "failed");
+	if (r->waiters == 0)
+		render_free(r);		/* failed: unlinked already */
+	pthread_mutex_unlock(&s->mtx);
+	answer_failure(h, status, msg);
+	return NULL;
+}
+
+/*
+ * Make r (make(o, arg)) in a fresh folder; a failure that may pass (500:
+ * ffmpeg died; 502: the CDN failed) is tried once more in another, with
+ * its own deadline, while somebody waits.  As render_make_fn.
+ */
+static int
+make_once_more(struct render_ctl *o, render_make_fn make, void *arg)
+{
+	char	*dir;
+	int	 rc, attempt;
+
+	for (attempt = 0;; attempt++) {
+		o->deadline = proc_now_ms() + (long long)o->s->timeout * 1000;
+		o->budget = o->s->fetch_max;
+		if ((rc = workdir(o)) == 0)
+			rc = make(o, arg);
+		if (rc != -1 || attempt > 0 || (o->r->status != 500 &&
+		    o->r->status != 502) || render_nobody_waits(o))
+			return rc;
+		log_warnx("render %s: trying once more", o->r->key);
+		pthread_mutex_lock(&o->s->mtx);
+		dir = o->r->dir;
+		o->r->dir = NULL;
+		o->r->file[0] = '\0';
+		pthread_mutex_unlock(&o->s->mtx);
+		if (dir != NULL)
+			janitor_remove(dir);
+		free(dir);
+	}
 }
 
 /*
@@ -300,9 +447,8 @@ render_acquire(struct renders *s, struct http *h, const char *key_,
 {
 	struct render		*r;
 	struct render_ctl	 o;
-	char		*key, msg[256];
-	int		 rc, status, gone = 0;
-	struct timespec	 ts;
+	char			*key, msg[256];
+	int			 rc, status;
 
 	if ((key = strdup(key_)) == NULL) {
 		http_error(h, 500, "Out of memory");
@@ -313,6 +459,14 @@ render_acquire(struct renders *s, struct http *h, const char *key_,
 	for (r = s->list; r != NULL; r = r->next)
 		if (strcmp(r->key, key) == 0)
 			break;
+	if (r != NULL && r->state == R_DONE && access(r->file, R_OK) == -1) {
+		/* Kept, but its file went (removed under us): made again. */
+		log_warnx("render %s: its file is gone: rendering again", key);
+		unlink_render(s, r);
+		if (r->refs == 0)
+			render_free(r);
+		r = NULL;
+	}
 	if (r != NULL && r->state == R_DONE) {
 		r->refs++;
 		pthread_mutex_unlock(&s->mtx);
@@ -322,41 +476,7 @@ render_acquire(struct renders *s, struct http *h, const char *key_,
 	if (r != NULL) {
 		/* Being rendered: wait for it, as long as our client stays. */
 		free(key);
-		r->waiters++;
-		r->alive++;
-		while (r->state == R_RUNNING) {
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 250 * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&r->cv, &s->mtx, &ts);
-			if (!gone && r->state == R_RUNNING) {
-				pthread_mutex_unlock(&s->mtx);
-				gone = http_client_gone(h);
-				pthread_mutex_lock(&s->mtx);
-				if (gone) {
-					r->alive--;
-					r->waiters--;
-					pthread_mutex_unlock(&s->mtx);
-					return NULL;
-				}
-			}
-		}
-		r->waiters--;
-		if (r->state == R_DONE) {
-			r->refs++;
-			pthread_mutex_unlock(&s->mtx);
-			return r;
-		}
-		status = r->status;
-		snprintf(msg, sizeof(msg), "%s", r->msg ? r->msg : "failed");
-		if (r->waiters == 0)
-			render_free(r);		/* failed: unlinked already */
-		pthread_mutex_unlock(&s->mtx);
-		http_error(h, status, msg);
-		return NULL;
+		return wait_for(s, r, h);
 	}
 	if (s->running >= s->max) {
 		s->rejected++;
@@ -388,10 +508,7 @@ render_acquire(struct renders *s, struct http *h, const char *key_,
 	o.r = r;
 	o.h = h;
 	o.counted = 0;
-	o.deadline = proc_now_ms() + (long long)s->timeout * 1000;
-	rc = workdir(&o);
-	if (rc == 0)
-		rc = make(&o, arg);
+	rc = make_once_more(&o, make, arg);
 
 	pthread_mutex_lock(&s->mtx);
 	s->running--;
@@ -417,7 +534,7 @@ render_acquire(struct renders *s, struct http *h, const char *key_,
 			render_free(r);
 		pthread_mutex_unlock(&s->mtx);
 		if (rc == -1)
-			http_error(h, status, msg);
+			answer_failure(h, status, msg);
 		return NULL;
 	}
 	pthread_mutex_unlock(&s->mtx);

@@ -28,7 +28,7 @@ struct renders_stats {
 typedef int (*render_make_fn)(struct render_ctl *, void *arg);
 
 struct renders	*renders_new(const char *temp_dir, const char *ffmpeg,
-		    int max, int timeout, int keep_s);
+		    int max, int timeout, int keep_s, long long fetch_max);
 void		 renders_free(struct renders *);
 void		 renders_stats(struct renders *, struct renders_stats *);
 
@@ -44,6 +44,9 @@ const char	*render_ffmpeg_path(const struct render_ctl *);
 long long	 render_deadline(const struct render_ctl *);
 int		 render_nobody_waits(void *ctl);
 void		 render_fail(struct render_ctl *, int status, const char *msg);
+void		 render_fail_io(struct render_ctl *, int err, const char *what);
+int		 render_disk_full(const struct render_ctl *);
+long long	*render_budget(struct render_ctl *);
 const char	*render_output_path(const struct render_ctl *);
 int		 render_timeout(const struct render_ctl *);
 

@@ -1,16 +1,22 @@
 /*
  * The post a render link names: GET /download-slideshow?url=TOKEN and
- * GET /download-audio?url=TOKEN carry the post's page URL, sealed.
+ * GET /download-audio?url=TOKEN carry the post's page URL, sealed.  And
+ * what both renders make of their downloads.
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+
+#include <curl/curl.h>
 
 #include "answer.h"
 #include "app.h"
 #include "cache.h"
+#include "fetch.h"
 #include "http.h"
 #include "post.h"
+#include "render.h"
 #include "renderlink.h"
 #include "token.h"
 
@@ -58,4 +64,44 @@ out:
 	free(page);
 	free(tok);
 	return rc;
+}
+
+/*
+ * A render's downloads ended (fetch_many): the first of the n files that
+ * failed becomes the render's failure, named what ("image": "image 3";
+ * "the video").  A full disk is 503 (render_fail_io), more bytes than a
+ * render may download or a CDN failure 502.  0 when all came, -1 (the
+ * render failed) otherwise.
+ */
+int
+renderlink_fetched(struct render_ctl *o, const struct fetch_file *files,
+    size_t n, const char *what)
+{
+	char	 name[64], msg[256];
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (files[i].werr != 0) {
+			render_fail_io(o, files[i].werr, "a download");
+			return -1;
+		}
+		if (files[i].toobig ||
+		    files[i].result == CURLE_FILESIZE_EXCEEDED) {
+			render_fail(o, 502, "The post's media is larger than a "
+			    "render may download");
+			return -1;
+		}
+		if (files[i].result == CURLE_OK && files[i].status / 100 == 2)
+			continue;
+		if (n > 1)
+			snprintf(name, sizeof(name), "%s %zu", what, i + 1);
+		else
+			snprintf(name, sizeof(name), "%s", what);
+		snprintf(msg, sizeof(msg), "Could not fetch %s: %s %ld", name,
+		    files[i].result == CURLE_OK ? "the CDN answered" :
+		    curl_easy_strerror(files[i].result), files[i].status);
+		render_fail(o, 502, msg);
+		return -1;
+	}
+	return 0;
 }

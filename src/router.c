@@ -66,7 +66,7 @@ void
 router_finish(struct app *app, struct http *h)
 {
 	const char	*note = http_get_note(h), *client;
-	char		 addr[64];
+	char		 addr[64], method[20], prefix[204], route[68];
 
 	(void)app;
 	if (!http_headers_sent(h))
@@ -74,10 +74,12 @@ router_finish(struct app *app, struct http *h)
 	http_end(h);
 	counters_request(http_route(h), http_get_status(h), http_age(h));
 	client = http_param(h, "REMOTE_ADDR");
-	log_info("access: %s %.16s %.200s%.64s %d %llu %.0fms%s%s%s",
+	/* What the client sent, filtered as every client's text is. */
+	log_info("access: %s %s %s%s %d %llu %.0fms%s%s%s",
 	    client != NULL && *client != '\0' ? log_filter(addr, sizeof(addr),
-	    client) : "-", http_method(h),
-	    http_prefix(h), http_route(h), http_get_status(h),
+	    client) : "-", log_filter(method, sizeof(method), http_method(h)),
+	    log_filter(prefix, sizeof(prefix), http_prefix(h)),
+	    log_filter(route, sizeof(route), http_route(h)), http_get_status(h),
 	    http_bytes_sent(h), http_age(h) * 1000, note ? " cache=" : "",
 	    note ? note : "", http_gone(h) ? " client-gone" : "");
 }

@@ -4,11 +4,13 @@
  * the cache's fill (any thread) and the pool's answers (its supervisor)
  * hand it jobs.  Nothing here blocks a request's thread.
  *
- * Keys: tiktok-fcgi:post:<post key> holds the info as JSON, with a TTL;
- * tiktok-fcgi:lock:<post key> is "SET NX PX" by the instance extracting
- * the post, released (only by its holder: a compare-and-delete script)
- * when the entry is stored or the extraction failed, and expires by
- * itself if that instance dies.
+ * Keys: tiktok-fcgi:post:<post key> holds the info, sealed
+ * (shared_entry.c), with a TTL; or, for MISSING_TTL, that TikTok says the
+ * post is missing or private.  tiktok-fcgi:lock:<post key> is "SET NX
+ * PX" by the instance extracting the post, released (only by its holder:
+ * a compare-and-delete script) when the entry is stored or the
+ * extraction failed, and expires by itself if that instance dies.  An
+ * entry or a lock that is not the fleet's own is ignored.
  */
 #include "config.h"
 
@@ -23,14 +25,15 @@
 
 #include <hiredis/hiredis.h>
 #include <json-c/json.h>
+#include <openssl/crypto.h>
 
 #include "conf.h"
 #include "log.h"
 #include "proc.h"
 #include "shared_impl.h"
+#include "token.h"
 
 #define POLL_MS		100	/* a waiter looks for the entry this often */
-#define URL_MARGIN_S	60	/* an entry dies this long before its URLs */
 
 static void	 job_free(struct job *);
 static void	 extracted(void *, enum pool_err, struct json_object *,
@@ -63,13 +66,17 @@ alone(struct shared *sh, struct job *j)
 	sh->extract(sh->extract_arg, j->url, extracted, j);
 }
 
-/* The entry is there: j's caller gets it. */
+/* The entry is there: j's caller gets it (a post, or that it is
+ * missing). */
 static void
-hit(struct shared *sh, struct job *j, struct json_object *info)
+hit(struct shared *sh, struct job *j, enum pool_err err,
+    struct json_object *info)
 {
-	log_debug("redis: %s: from the fleet", j->key);
+	log_debug("redis: %s: from the fleet%s", j->key, err == POOL_OK ? "" :
+	    " (missing)");
 	bump(sh, &sh->st.hits);
-	j->done(j->done_arg, POOL_OK, info, NULL);
+	j->done(j->done_arg, err, info, err == POOL_OK ? NULL :
+	    "remembered by the fleet");
 	job_free(j);
 }
 
@@ -82,11 +89,11 @@ static void
 locked(struct shared *sh, struct job *j)
 {
 	struct json_object	*info;
-	int			 failed;
+	enum pool_err		 err;
 
-	if (!j->fresh && (info = shared_entry(sh, j, &failed)) != NULL) {
+	if (!j->fresh && shared_entry(sh, j, &info, &err) == 1) {
 		shared_unlock(sh, j);
-		hit(sh, j, info);
+		hit(sh, j, err, info);
 		return;
 	}
 	log_debug("redis: %s: extracting for the fleet", j->key);
@@ -96,24 +103,34 @@ locked(struct shared *sh, struct job *j)
 /*
  * One look for j's post: Redis's entry, or the lock (then we extract),
  * or, when another instance holds it, 0: j waits and looks again in
- * POLL_MS.  Redis failing, a refreshed post (it does not wait for
- * another's copy) and a holder past the lock's life (slow, or dead) all
- * mean extracting alone.  Returns 1 when j is settled.
+ * POLL_MS, no longer than that lock says it lives.  Redis failing, a
+ * refreshed post (it does not wait for another's copy), a holder past
+ * the lock's life (slow, or dead) and a lock that is not the fleet's
+ * own all mean extracting alone.  Returns 1 when j is settled.
  */
 static int
 look(struct shared *sh, struct job *j)
 {
 	struct json_object	*info;
-	int			 up, failed = 0, rc = -1;
+	enum pool_err		 err;
+	long long		 left;
+	int			 up, found = 0, rc = -1;
 
 	up = shared_connected(sh);
-	if (up && !j->fresh && (info = shared_entry(sh, j, &failed)) != NULL) {
-		hit(sh, j, info);
+	if (up && !j->fresh && (found = shared_entry(sh, j, &info, &err)) ==
+	    1) {
+		hit(sh, j, err, info);
 		return 1;
 	}
-	if (up && !failed && (rc = shared_lock(sh, j)) == 1) {
+	if (up && found != -1 && (rc = shared_lock(sh, j)) == 1) {
 		locked(sh, j);
 		return 1;
+	}
+	if (rc == 0 && !j->fresh) {
+		if ((left = shared_holder(sh, j)) == -1)
+			rc = -1;
+		else if (proc_now_ms() + left + POLL_MS < j->deadline_ms)
+			j->deadline_ms = proc_now_ms() + left + POLL_MS;
 	}
 	if (rc == -1 || j->fresh || proc_now_ms() >= j->deadline_ms) {
 		alone(sh, j);
@@ -142,55 +159,14 @@ run_store(struct shared *sh, struct job *j)
 	redisReply	*r;
 
 	if (j->kind == J_STORE && shared_connected(sh) && (r = shared_cmd(sh,
-	    "SET tiktok-fcgi:post:%s %s EX %d", j->key, j->value, j->ttl)) !=
-	    NULL) {
+	    "SET " SHARED_POST_PREFIX "%s %b EX %d", j->key, j->value,
+	    j->vlen, j->ttl)) != NULL) {
 		freeReplyObject(r);
 		bump(sh, &sh->st.stored);
 	}
 	if (shared_connected(sh))
 		shared_unlock(sh, j);
 	job_free(j);
-}
-
-/*
- * How long info may be shared: CACHE_TTL, and no longer than its CDN
- * URLs stay valid (TikTok's expire= / x-expires= parameters) less a
- * minute.  0: not at all.
- */
-static int
-entry_ttl(struct shared *sh, struct json_object *info)
-{
-	static const char *const params[] = { "expire=", "x-expires=",
-	    "expires=", NULL };
-	struct json_object	*fs, *f, *u;
-	const char		*url, *p;
-	long long		 t, first = 0, left;
-	size_t			 i, n;
-	int			 k;
-
-	if (!json_object_object_get_ex(info, "formats", &fs) ||
-	    !json_object_is_type(fs, json_type_array))
-		return sh->ttl;
-	n = json_object_array_length(fs);
-	for (i = 0; i < n; i++) {
-		f = json_object_array_get_idx(fs, i);
-		if (!json_object_object_get_ex(f, "url", &u) ||
-		    (url = json_object_get_string(u)) == NULL)
-			continue;
-		for (k = 0; params[k] != NULL; k++)
-			for (p = strstr(url, params[k]); p != NULL;
-			    p = strstr(p + 1, params[k])) {
-				if (p[-1] != '?' && p[-1] != '&')
-					continue;
-				t = strtoll(p + strlen(params[k]), NULL, 10);
-				if (t > 1000000000 && (first == 0 || t < first))
-					first = t;
-			}
-	}
-	if (first == 0)
-		return sh->ttl;
-	left = first - (long long)time(NULL) - URL_MARGIN_S;
-	return left <= 0 ? 0 : left < sh->ttl ? (int)left : sh->ttl;
 }
 
 /*
@@ -205,19 +181,41 @@ extracted(void *arg, enum pool_err err, struct json_object *info,
 	struct shared	*sh = j->sh;
 	cache_done_fn	 done = j->done;
 	void		*done_arg = j->done_arg;
-	const char	*s;
+	long long	 now = (long long)time(NULL);
 
 	j->kind = J_UNLOCK;
-	if (err == POOL_OK && (j->ttl = entry_ttl(sh, info)) > 0 &&
-	    (s = json_object_to_json_string_ext(info,
-	    JSON_C_TO_STRING_PLAIN)) != NULL && (j->value = strdup(s)) !=
-	    NULL)
+	j->ttl = 0;
+	if (err == POOL_OK)
+		j->ttl = shared_entry_ttl(info, sh->ttl, now);
+	else if (err == POOL_NOT_FOUND || err == POOL_PRIVATE)
+		j->ttl = sh->missing_ttl;
+	if (j->ttl > 0 && (j->value = shared_seal_entry(sh->entry_key, j->key,
+	    err, info, now + j->ttl, &j->vlen)) != NULL)
 		j->kind = J_STORE;
 	if (j->kind == J_STORE || j->token[0] != '\0')
 		enqueue(sh, j);
 	else
 		job_free(j);
 	done(done_arg, err, info, msg);
+}
+
+/*
+ * How long the thread may sleep (ms), with nothing queued: until the next
+ * look of a waiting job, or, Redis being down, its next try; -1: until
+ * something is queued.  Called with the lock held.
+ */
+static long long
+idle_ms(struct shared *sh)
+{
+	struct job	*j;
+	long long	 now = proc_now_ms(), due = -1;
+
+	if ((j = TAILQ_FIRST(&sh->waiting)) != NULL)
+		due = j->next_ms - now;
+	if (sh->ctx == NULL && sh->st.down_ms != 0 &&
+	    (due == -1 || sh->retry_at - now < due))
+		due = sh->retry_at - now;
+	return due == -1 ? -1 : due < 0 ? 0 : due;
 }
 
 static void *
@@ -232,22 +230,25 @@ run(void *arg)
 	TAILQ_INIT(&todo);
 	pthread_mutex_lock(&sh->mtx);
 	while (!sh->stopping) {
-		if (TAILQ_EMPTY(&sh->queue)) {
-			if ((j = TAILQ_FIRST(&sh->waiting)) == NULL)
-				pthread_cond_wait(&sh->cv, &sh->mtx);
-			else {
-				due = j->next_ms - proc_now_ms();
-				clock_gettime(CLOCK_REALTIME, &ts);
-				ts.tv_sec += due > 0 ? due / 1000 : 0;
-				ts.tv_nsec += due > 0 ? (due % 1000) * 1000000 : 0;
-				if (ts.tv_nsec >= 1000000000) {
-					ts.tv_sec++;
-					ts.tv_nsec -= 1000000000;
-				}
-				if (due > 0)
-					pthread_cond_timedwait(&sh->cv,
-					    &sh->mtx, &ts);
+		if (TAILQ_EMPTY(&sh->queue) && (due = idle_ms(sh)) == -1)
+			pthread_cond_wait(&sh->cv, &sh->mtx);
+		else if (TAILQ_EMPTY(&sh->queue) && due > 0) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += due / 1000;
+			ts.tv_nsec += (due % 1000) * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
 			}
+			pthread_cond_timedwait(&sh->cv, &sh->mtx, &ts);
+		}
+		/* Redis down: the thread looks whether it is back, requests
+		 * or not (the pause between tries is short: shared_redis.c). */
+		if (sh->ctx == NULL && sh->st.down_ms != 0 && !sh->stopping &&
+		    proc_now_ms() >= sh->retry_at) {
+			pthread_mutex_unlock(&sh->mtx);
+			shared_connected(sh);
+			pthread_mutex_lock(&sh->mtx);
 		}
 		TAILQ_CONCAT(&todo, &sh->queue, entry);
 		pthread_mutex_unlock(&sh->mtx);
@@ -319,11 +320,13 @@ shared_fill(void *arg, const char *key, const char *url, int fresh,
 /*
  * Connect to Redis (within REDIS_TIMEOUT: /health says "up" or "down"
  * from the first request on), then start the thread that talks to it.
- * NULL on failure.
+ * Its entries are sealed, and its locks signed, with keys derived from
+ * t's (ENCRYPTION_KEY): only instances with the same key share.  NULL
+ * on failure.
  */
 struct shared *
-shared_new(const struct conf *c, shared_extract_fn extract,
-    void *extract_arg)
+shared_new(const struct conf *c, const struct token *t,
+    shared_extract_fn extract, void *extract_arg)
 {
 	struct shared	*sh;
 
@@ -336,6 +339,9 @@ shared_new(const struct conf *c, shared_extract_fn extract,
 		snprintf(sh->where, sizeof(sh->where), "%s:%d",
 		    c->redis_host, c->redis_port);
 	sh->ttl = c->cache_ttl;
+	sh->missing_ttl = c->missing_ttl;
+	token_subkey(t, "tiktok-fcgi redis entries", sh->entry_key);
+	token_subkey(t, "tiktok-fcgi redis locks", sh->lock_key);
 	/* An extraction may wait in the queue and be tried on two egresses;
 	 * a lock whose holder died expires by itself after this. */
 	sh->lock_ms = (2LL * c->ytdlp_timeout + 10) * 1000;
@@ -391,6 +397,8 @@ shared_free(struct shared *sh)
 	}
 	if (sh->ctx != NULL)
 		redisFree(sh->ctx);
+	OPENSSL_cleanse(sh->entry_key, sizeof(sh->entry_key));
+	OPENSSL_cleanse(sh->lock_key, sizeof(sh->lock_key));
 	pthread_mutex_destroy(&sh->mtx);
 	pthread_cond_destroy(&sh->cv);
 	free(sh);

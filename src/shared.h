@@ -23,6 +23,7 @@
 
 struct conf;
 struct shared;
+struct token;
 
 /* How it extracts when Redis has nothing (the pool). */
 typedef void (*shared_extract_fn)(void *arg, const char *url,
@@ -38,8 +39,8 @@ struct shared_stats {
 	long long	 down_ms;	/* since when it is down, or 0 */
 };
 
-struct shared	*shared_new(const struct conf *, shared_extract_fn,
-		    void *extract_arg);
+struct shared	*shared_new(const struct conf *, const struct token *,
+		    shared_extract_fn, void *extract_arg);
 void		 shared_fill(void *shared, const char *key, const char *url,
 		    int fresh, cache_done_fn done, void *done_arg);
 void		 shared_stats(struct shared *, struct shared_stats *);

@@ -13,14 +13,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
-#include <openssl/rand.h>
 
 #include "conf.h"
 #include "log.h"
 #include "proc.h"
 #include "shared_impl.h"
+
+#define LOCK_SKEW_MS	5000	/* clocks of a fleet differ this much */
 
 static const char unlock_script[] = "if redis.call('get', KEYS[1]) == "
     "ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
@@ -126,32 +128,57 @@ shared_connected(struct shared *sh)
 	return 1;
 }
 
-/* The entry of j's post, parsed; NULL when there is none.  *failed: the
- * call failed. */
-struct json_object *
-shared_entry(struct shared *sh, struct job *j, int *failed)
+/*
+ * Somebody else wrote to Redis (an entry or a lock that is not ours):
+ * ignored, and said at most once a minute.
+ */
+void
+shared_foreign(struct shared *sh, const char *what, const char *key)
 {
-	struct json_tokener	*jt;
-	struct json_object	*o = NULL;
-	redisReply		*r;
+	long long	 now = proc_now_ms();
 
-	*failed = 0;
-	if ((r = shared_cmd(sh, "GET tiktok-fcgi:post:%s", j->key)) == NULL) {
-		*failed = 1;
-		return NULL;
-	}
-	if (r->type == REDIS_REPLY_STRING && r->len < (size_t)INT32_MAX &&
-	    (jt = json_tokener_new_ex(64)) != NULL) {
-		o = json_tokener_parse_ex(jt, r->str, (int)r->len);
-		if (json_tokener_get_error(jt) != json_tokener_success ||
-		    !json_object_is_type(o, json_type_object)) {
-			json_object_put(o);
-			o = NULL;
-		}
-		json_tokener_free(jt);
+	if (sh->said_at != 0 && now - sh->said_at < 60000)
+		return;
+	sh->said_at = now;
+	log_warnx("redis %s: %s for %s was not written by this fleet (another "
+	    "ENCRYPTION_KEY, or another writer): ignored", sh->where, what,
+	    key);
+}
+
+/*
+ * The entry of j's post, opened and checked (shared_entry.c).  1: found
+ * (*info a reference the caller owns, or NULL with *err the failure it
+ * remembers); 0: none, or none of ours; -1: the call failed.
+ */
+int
+shared_entry(struct shared *sh, struct job *j, struct json_object **info,
+    enum pool_err *err)
+{
+	redisReply	*r;
+	int		 rc = 0;
+
+	*info = NULL;
+	if ((r = shared_cmd(sh, "GET " SHARED_POST_PREFIX "%s", j->key)) ==
+	    NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_STRING) {
+		rc = shared_open_entry(sh->entry_key, j->key, r->str, r->len,
+		    (long long)time(NULL), info, err);
+		if (rc == 0)
+			shared_foreign(sh, "an entry", j->key);
 	}
 	freeReplyObject(r);
-	return o;
+	return rc;
+}
+
+/* Wall-clock ms: a lock's value says when it dies, for every instance. */
+static long long
+wall_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -161,16 +188,16 @@ shared_entry(struct shared *sh, struct job *j, int *failed)
 int
 shared_lock(struct shared *sh, struct job *j)
 {
-	unsigned char	 rnd[16];
 	redisReply	*r;
-	int		 i, got;
+	int		 got;
 
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+	if (shared_lock_value(sh->lock_key, j->key, wall_ms() + sh->lock_ms,
+	    j->token) == -1) {
+		j->token[0] = '\0';
 		return -1;
-	for (i = 0; i < 16; i++)
-		snprintf(j->token + 2 * i, 3, "%02x", rnd[i]);
-	if ((r = shared_cmd(sh, "SET tiktok-fcgi:lock:%s %s NX PX %lld", j->key,
-	    j->token, sh->lock_ms)) == NULL) {
+	}
+	if ((r = shared_cmd(sh, "SET " SHARED_LOCK_PREFIX "%s %s NX PX %lld",
+	    j->key, j->token, sh->lock_ms)) == NULL) {
 		j->token[0] = '\0';
 		return -1;
 	}
@@ -181,6 +208,30 @@ shared_lock(struct shared *sh, struct job *j)
 	return got;
 }
 
+/*
+ * The lock on j's post that another holds: how many ms it has left; 0
+ * when it is gone already; -1 when it is to be ignored (not one of ours,
+ * or living longer than ours may), or the call failed.
+ */
+long long
+shared_holder(struct shared *sh, struct job *j)
+{
+	redisReply	*r;
+	long long	 left = 0;
+
+	if ((r = shared_cmd(sh, "GET " SHARED_LOCK_PREFIX "%s", j->key)) ==
+	    NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_STRING) {
+		left = shared_lock_left(sh->lock_key, j->key, r->str, r->len,
+		    wall_ms(), sh->lock_ms + LOCK_SKEW_MS);
+		if (left == -1)
+			shared_foreign(sh, "a lock", j->key);
+	}
+	freeReplyObject(r);
+	return left;
+}
+
 /* Let go of j's lock, if it holds one (only if it is still j's). */
 void
 shared_unlock(struct shared *sh, struct job *j)
@@ -189,7 +240,7 @@ shared_unlock(struct shared *sh, struct job *j)
 
 	if (j->token[0] == '\0')
 		return;
-	if ((r = shared_cmd(sh, "EVAL %s 1 tiktok-fcgi:lock:%s %s",
+	if ((r = shared_cmd(sh, "EVAL %s 1 " SHARED_LOCK_PREFIX "%s %s",
 	    unlock_script, j->key, j->token)) != NULL)
 		freeReplyObject(r);
 	j->token[0] = '\0';

@@ -45,9 +45,12 @@
 #define FPS			2
 #define MAX_IMAGES		64
 
-/* Build the ffmpeg command line for n images (and a sound, if any). */
+/*
+ * Build the ffmpeg command line for n images (and a sound in format
+ * audio, if not NULL).
+ */
 static char **
-build_argv(const char *ffmpeg, const char *dir, size_t n, int audio,
+build_argv(const char *ffmpeg, const char *dir, size_t n, const char *audio,
     const char *out)
 {
 	char	**av, *fc = NULL, buf[64];
@@ -66,8 +69,9 @@ build_argv(const char *ffmpeg, const char *dir, size_t n, int audio,
 	snprintf(buf, sizeof(buf), "1/%d", SECONDS_PER_IMAGE);
 	ADD("-framerate"); ADD(buf);
 	ADD("-i"); ADD("pipe:0");
-	if (audio) {
+	if (audio != NULL) {
 		ADD("-protocol_whitelist"); ADD("file");
+		ADD("-f"); ADD(audio);
 		ADD("-stream_loop"); ADD("-1");
 		ADD("-i");
 		if (asprintf(&av[k++], "%s/audio", dir) == -1)
@@ -101,6 +105,7 @@ build_argv(const char *ffmpeg, const char *dir, size_t n, int audio,
 	snprintf(buf, sizeof(buf), "%d", total);
 	ADD("-t"); ADD(buf);
 	ADD("-movflags"); ADD("+faststart");
+	ADD("-f"); ADD("mp4");
 	ADD(out);
 #undef ADD
 	if (k >= cap)
@@ -128,9 +133,10 @@ free_argv(char **av)
 	free(av);
 }
 
-/* Start ffmpeg for n images (and a sound): its stdin goes to *in. */
+/* Start ffmpeg for n images (and a sound in format audio): its stdin
+ * goes to *in. */
 static pid_t
-start(struct render_ctl *o, const char *dir, size_t n, int audio,
+start(struct render_ctl *o, const char *dir, size_t n, const char *audio,
     const char *out, int *in)
 {
 	char	**av;
@@ -146,6 +152,24 @@ start(struct render_ctl *o, const char *dir, size_t n, int audio,
 	return pid;
 }
 
+/* The format the sound is likely in, from what yt-dlp says (ext): ffmpeg
+ * starts with it, and again if the file says otherwise. */
+static const char *
+likely_format(struct json_object *audio)
+{
+	struct json_object	*e;
+	const char		*ext;
+
+	if (!json_object_object_get_ex(audio, "ext", &e) ||
+	    (ext = json_object_get_string(e)) == NULL)
+		return "mp3";
+	if (strcmp(ext, "mp4") == 0 || strcmp(ext, "m4a") == 0)
+		return "mov";
+	if (strcmp(ext, "webm") == 0)
+		return "matroska";
+	return "mp3";
+}
+
 /*
  * Make the slideshow of a photo post (a render_make_fn): its images and
  * sound fetched in parallel into the render's folder, then ffmpeg.
@@ -156,10 +180,11 @@ make_slideshow(struct render_ctl *o, void *arg)
 	struct json_object	*info = arg;
 	struct json_object	*imgs[MAX_IMAGES], *audio, *hh;
 	struct fetch_file	 files[MAX_IMAGES + 1];
-	const char		*dir = render_dir(o), *out;
+	const char		*dir = render_dir(o), *out, *guess = NULL;
+	const char		*fmt = NULL;
 	char			 path[1100];
 	size_t			 n, i, nf;
-	int			 rc = -1, have_audio, frc, in = -1;
+	int			 rc = -1, frc, in = -1;
 	pid_t			 pid = -1;
 
 	memset(files, 0, sizeof(files));
@@ -177,12 +202,12 @@ make_slideshow(struct render_ctl *o, void *arg)
 		    O_CLOEXEC | O_NOFOLLOW, 0600);
 		json_object_object_get_ex(f, "url", &u);
 		files[i].url = json_object_get_string(u);
+		files[i].budget = render_budget(o);
 		hh = NULL;
 		json_object_object_get_ex(f, "http_headers", &hh);
 		files[i].headers = media_headers(hh, NULL);
 		if (files[i].fd == -1) {
-			log_warn("%s: %s", __func__, path);
-			render_fail(o, 500, "Could not write to the work folder");
+			render_fail_io(o, errno, path);
 			nf++;
 			goto out;
 		}
@@ -190,7 +215,9 @@ make_slideshow(struct render_ctl *o, void *arg)
 	/* ffmpeg loads (a good part of a second) while we fetch: it waits
 	 * for its images on stdin. */
 	out = render_output(o, "slideshow.mp4");
-	if ((pid = start(o, dir, n, audio != NULL, out, &in)) == -1)
+	if (audio != NULL)
+		guess = likely_format(audio);
+	if ((pid = start(o, dir, n, guess, out, &in)) == -1)
 		goto out;
 	frc = fetch_many(egress_find(shape_egress(info)), files, (int)nf,
 	    render_deadline(o), render_nobody_waits, o);
@@ -206,25 +233,27 @@ make_slideshow(struct render_ctl *o, void *arg)
 		close(files[i].fd);	/* written whole: ffmpeg reads them */
 		files[i].fd = -1;
 	}
-	for (i = 0; i < n; i++)
-		if (files[i].result != CURLE_OK || files[i].status / 100 != 2) {
-			snprintf(path, sizeof(path), "Could not fetch image %zu: "
-			    "%s %ld", i + 1, files[i].result == CURLE_OK ?
-			    "the CDN answered" : curl_easy_strerror(
-			    files[i].result), files[i].status);
-			render_fail(o, 502, path);
-			goto out;
-		}
-	have_audio = audio != NULL && files[n].result == CURLE_OK &&
-	    files[n].status / 100 == 2;
-	if (audio != NULL && !have_audio) {
-		/* Started with a sound it will not find: again, without. */
-		log_warnx("%s: the sound could not be fetched: rendering "
-		    "without it", __func__);
+	if (renderlink_fetched(o, files, n, "image") == -1)
+		goto out;
+	if (audio != NULL && files[n].werr != 0) {
+		render_fail_io(o, files[n].werr, "the sound");
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/audio", dir);
+	if (audio != NULL && files[n].result == CURLE_OK &&
+	    files[n].status / 100 == 2 && (fmt = ffmpeg_format(path)) ==
+	    NULL)
+		log_warnx("%s: the sound is in no format we know", __func__);
+	if (audio != NULL && (fmt == NULL || strcmp(fmt, guess) != 0)) {
+		/* Started with a sound it will not find, or in another
+		 * format: again, as it is. */
+		if (fmt == NULL)
+			log_warnx("%s: the sound could not be fetched: "
+			    "rendering without it", __func__);
 		close(in);
 		in = -1;
 		ffmpeg_wait(o, pid, 2);
-		if ((pid = start(o, dir, n, 0, out, &in)) == -1)
+		if ((pid = start(o, dir, n, fmt, out, &in)) == -1)
 			goto out;
 	}
 	for (i = 0, frc = 0; i < n && frc == 0; i++) {

@@ -24,6 +24,8 @@
 #include "shape.h"
 
 #define JSON_DEPTH	16
+#define JSON_VALUES	64	/* values a body may hold (objects, arrays,
+				 * and what commas separate) */
 
 /* A POST /tiktok between its parts: parsed, waiting, answering. */
 struct ask {
@@ -43,6 +45,35 @@ ask_free(struct ask *a)
 	posturl_clear(&a->pu);
 	free(a->msg);
 	free(a);
+}
+
+/*
+ * Does the body hold at most max values?  Counted before json-c builds
+ * them, by the characters that open or separate values outside strings
+ * (json-c still parses and judges the text): json-c spends some 700
+ * bytes on every object it builds, so 64 KB of "{}," would cost some 16
+ * MB to parse, times the workers parsing at once, kept by the allocator
+ * until its next trim.  {"url": ...} is a handful.
+ */
+static int
+few_values(const char *b, size_t len, int max)
+{
+	size_t	 i;
+	int	 n = 0, in = 0;
+
+	for (i = 0; i < len; i++) {
+		if (in) {
+			if (b[i] == '\\')
+				i++;
+			else if (b[i] == '"')
+				in = 0;
+		} else if (b[i] == '"')
+			in = 1;
+		else if ((b[i] == '{' || b[i] == '[' || b[i] == ',') &&
+		    ++n > max)
+			return 0;
+	}
+	return 1;
 }
 
 /* The answer, from the post's info or the reason there is none. */
@@ -170,6 +201,11 @@ handle_tiktok(struct app *app, struct http *h)
 	if ((app->conf.base_url == NULL || *app->conf.base_url == '\0') &&
 	    !http_host_allowed(h, app->conf.allowed_hosts)) {
 		http_error(h, 400, "This host is not served here");
+		goto out;
+	}
+	if (!few_values(body, len, JSON_VALUES)) {
+		http_error(h, 400, "Request body must be a small JSON object "
+		    "with a url");
 		goto out;
 	}
 	if ((jt = json_tokener_new_ex(JSON_DEPTH)) == NULL)

@@ -1,8 +1,9 @@
 /*
- * Download tokens: AES-256-GCM under a scrypt-derived key, the layout of
- * serverjs's encrypt()/decrypt() so that either side opens the other's.
- * OpenSSL does the scrypt, the cipher and the base64; we only swap the
- * alphabet for base64url and drop the padding.
+ * Download tokens: a sealed box (box.h: AES-256-GCM, the layout of
+ * serverjs's encrypt()/decrypt(), so that either side opens the other's)
+ * under a scrypt-derived key.  OpenSSL does the scrypt, the cipher and
+ * the base64; we only swap the alphabet for base64url and drop the
+ * padding.
  */
 #include "config.h"
 
@@ -12,16 +13,15 @@
 #include <sys/time.h>
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/kdf.h>
-#include <openssl/rand.h>
 
 #include <json-c/json.h>
 
+#include "box.h"
 #include "token.h"
 
-#define IV_LEN		16
-#define TAG_LEN		16
-#define KEY_LEN		32
+#define KEY_LEN		BOX_KEY_LEN
 #define TOKEN_MAX	16384	/* base64 characters we accept */
 
 struct token {
@@ -67,6 +67,20 @@ token_free(struct token *t)
 		return;
 	OPENSSL_cleanse(t->key, sizeof(t->key));
 	free(t);
+}
+
+/*
+ * A key for another use, derived from the token key: HMAC-SHA256(key,
+ * label).  Different labels give independent keys, none of which tells
+ * the token key; the same secret gives the same keys on every instance.
+ */
+void
+token_subkey(const struct token *t, const char *label, unsigned char out[32])
+{
+	unsigned int	 len = 32;
+
+	HMAC(EVP_sha256(), t->key, KEY_LEN, (const unsigned char *)label,
+	    strlen(label), out, &len);
 }
 
 /* Base64url without padding of len bytes; caller frees. */
@@ -150,10 +164,8 @@ token_seal_exp(const struct token *t, const char *payload, long long exp)
 {
 	struct json_object	*o;
 	const char		*plain;
-	size_t			 plen;
-	unsigned char		*buf = NULL;
-	EVP_CIPHER_CTX		*ctx = NULL;
-	int			 n, fin;
+	size_t			 plen, blen;
+	unsigned char		*box;
 	char			*out = NULL;
 
 	if ((o = json_object_new_object()) == NULL)
@@ -162,25 +174,9 @@ token_seal_exp(const struct token *t, const char *payload, long long exp)
 	json_object_object_add(o, "exp", json_object_new_int64(exp));
 	plain = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
 	    JSON_C_TO_STRING_NOSLASHESCAPE, &plen);
-	if ((buf = malloc(IV_LEN + TAG_LEN + plen + 16)) == NULL)
-		goto out;
-	if (RAND_bytes(buf, IV_LEN) != 1)
-		goto out;
-	if ((ctx = EVP_CIPHER_CTX_new()) == NULL ||
-	    EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, IV_LEN,
-	    NULL) != 1 ||
-	    EVP_EncryptInit_ex(ctx, NULL, NULL, t->key, buf) != 1 ||
-	    EVP_EncryptUpdate(ctx, buf + IV_LEN + TAG_LEN, &n,
-	    (const unsigned char *)plain, (int)plen) != 1 ||
-	    EVP_EncryptFinal_ex(ctx, buf + IV_LEN + TAG_LEN + n, &fin) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN,
-	    buf + IV_LEN) != 1)
-		goto out;
-	out = b64url_encode(buf, IV_LEN + TAG_LEN + (size_t)(n + fin));
-out:
-	EVP_CIPHER_CTX_free(ctx);
-	free(buf);
+	if ((box = box_seal(t->key, NULL, 0, plain, plen, &blen)) != NULL)
+		out = b64url_encode(box, blen);
+	free(box);
 	json_object_put(o);
 	return out;
 }
@@ -202,10 +198,9 @@ token_seal(const struct token *t, const char *payload)
 enum token_err
 token_open(const struct token *t, const char *tok, char **payload)
 {
-	unsigned char		*raw = NULL, *plain = NULL;
-	size_t			 len = 0;
-	EVP_CIPHER_CTX		*ctx = NULL;
-	int			 n = 0, fin = 0;
+	unsigned char		*raw = NULL;
+	char			*plain = NULL;
+	size_t			 len = 0, n = 0;
 	enum token_err		 rc = TOKEN_MALFORMED;
 	struct json_object	*o = NULL, *d, *e;
 	struct json_tokener	*jt = NULL;
@@ -213,27 +208,14 @@ token_open(const struct token *t, const char *tok, char **payload)
 	*payload = NULL;
 	if (tok == NULL || (raw = b64url_decode(tok, &len)) == NULL)
 		return TOKEN_MALFORMED;
-	if (len < IV_LEN + TAG_LEN + 2)
+	if (len < BOX_OVERHEAD + 2)
 		goto out;
-	if ((plain = malloc(len)) == NULL) {
-		rc = TOKEN_NOMEM;
-		goto out;
-	}
 	rc = TOKEN_FORGED;
-	if ((ctx = EVP_CIPHER_CTX_new()) == NULL ||
-	    EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, IV_LEN,
-	    NULL) != 1 ||
-	    EVP_DecryptInit_ex(ctx, NULL, NULL, t->key, raw) != 1 ||
-	    EVP_DecryptUpdate(ctx, plain, &n, raw + IV_LEN + TAG_LEN,
-	    (int)(len - IV_LEN - TAG_LEN)) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
-	    raw + IV_LEN) != 1 ||
-	    EVP_DecryptFinal_ex(ctx, plain + n, &fin) != 1)
+	if ((plain = box_open(t->key, NULL, 0, raw, len, &n)) == NULL)
 		goto out;
 	if ((jt = json_tokener_new_ex(8)) == NULL)
 		goto out;
-	o = json_tokener_parse_ex(jt, (const char *)plain, n + fin);
+	o = json_tokener_parse_ex(jt, plain, (int)n);
 	if (o == NULL || json_tokener_get_error(jt) != json_tokener_success ||
 	    !json_object_object_get_ex(o, "data", &d) ||
 	    !json_object_is_type(d, json_type_string) ||
@@ -254,7 +236,6 @@ out:
 	json_object_put(o);
 	if (jt != NULL)
 		json_tokener_free(jt);
-	EVP_CIPHER_CTX_free(ctx);
 	free(plain);
 	free(raw);
 	return rc;

@@ -5,7 +5,9 @@
  * scrypt(secret, "salt", N=16384, r=8, p=1, 32 bytes).
  *
  * Used by the app (the key), shape.c (sealing) and the download
- * handlers (opening).
+ * handlers (opening).  Keys for other uses (token_subkey) are derived
+ * from the same secret, so that a fleet sharing ENCRYPTION_KEY shares
+ * them too.
  */
 #ifndef TOKEN_H
 #define TOKEN_H
@@ -30,5 +32,7 @@ char		*token_seal_exp(const struct token *, const char *payload,
 enum token_err	 token_open(const struct token *, const char *token,
 		    char **payload);
 long long	 token_now_ms(void);
+void		 token_subkey(const struct token *, const char *label,
+		    unsigned char out[32]);
 
 #endif /* TOKEN_H */

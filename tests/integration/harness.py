@@ -357,7 +357,8 @@ class Redis:
         """One command, by redis-cli; its answer as text."""
         r = subprocess.run([self.cli, '-h', '127.0.0.1', '-p',
                             str(self.port)] + [str(a) for a in args],
-                           capture_output=True, text=True, timeout=10)
+                           capture_output=True, text=True, timeout=10,
+                           errors="replace")
         return r.stdout.strip()
 
     def kill(self):
@@ -894,6 +895,22 @@ def fleet(env, redis_url=None, egresses=0):
             return False
     wait_for(up, 20, 'the fleet to answer')
     return a, b, proc
+
+
+def post_and_download(s, vid, timeout=60):
+    """POST /tiktok for @cdn_gen_20000's post vid, then its no-watermark
+    link (20000 bytes from the fake CDN).  Returns (ok, what): what is
+    the status that failed, or the error."""
+    try:
+        r = s.tiktok('https://www.tiktok.com/@cdn_gen_20000/video/%d' % vid,
+                     timeout=timeout)
+        if r.status != 200:
+            return False, r.status
+        r2 = s.get(s.local(r.json()['download_link']['no_watermark']),
+                   timeout=timeout)
+        return r2.status == 200 and len(r2.body) == 20000, r2.status
+    except OSError as e:
+        return False, str(e)
 
 
 def posts_at_once(s, urls, timeout=60):

@@ -17,6 +17,7 @@
    through it and authenticate.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -132,6 +133,25 @@ with s:
     check(sts == [404] * 12 and all(e['state'] == 'ok' for e in h.values()),
           '12 missing posts over both egresses: none rests (%s)'
           % json.dumps(h))
+
+# The id of an egress is keyed with ENCRYPTION_KEY: a hash of the URL
+# alone would let anyone who reads /health try passwords against it.
+# The same list and key give the same id (tokens name it across a
+# fleet); another key, another id.
+secret = 'http://user:hunter2@127.0.0.1:9'
+ids = []
+for key in ('one fleet key', 'one fleet key', 'another key'):
+    with Stack(env={'OUTBOUND_PROXY': secret, 'ENCRYPTION_KEY': key}) as s:
+        ids.append(s.health()['egress'][0]['id'])
+        m = s.get('/metrics').body.decode()
+        check('hunter2' not in json.dumps(s.health()) and
+              'hunter2' not in m and 'hunter2' not in s.log(),
+              'the proxy password is shown nowhere')
+guess = hashlib.sha256(secret.encode()).hexdigest()[:16]
+check(guess not in ids, 'the egress id is not a hash of the URL (a '
+      'guessed password does not reproduce it: %s, %s)' % (ids, guess))
+check(ids[0] == ids[1] and ids[0] != ids[2],
+      'the same key gives the same id, another key another (%s)' % ids)
 
 # -- 2. the real extractor, one fake TikTok blocking us -------------------
 

@@ -53,9 +53,10 @@ with Stack(env={'YTDLP_TIMEOUT': '3', 'MAX_WORKERS': '8',
     check(a['download_slideshow_link'].startswith(
         s.base + '/download-slideshow?url='), 'slideshow link')
 
-    for mode, status in (('notfound', 404), ('private', 403),
-                         ('blocked', 503), ('other', 500)):
-        r = s.tiktok(TT % (mode, '1'))
+    # One post each (a post TikTok says is missing is remembered).
+    for mode, status, vid in (('notfound', 404, '1'), ('private', 403, '5'),
+                              ('blocked', 503, '6'), ('other', 500, '7')):
+        r = s.tiktok(TT % (mode, vid))
         check(r.status == status, '%s: %d' % (mode, status))
         check('error' in r.json(), '%s: JSON error' % mode)
     r = s.tiktok(TT % ('blocked', '2'))

@@ -1,6 +1,7 @@
 /*
  * The metadata cache: single-flight under concurrency, TTL, the size
- * bound, failures not kept, canonical keys, posts kept as text.
+ * bound, failures not kept (but missing posts, for MISSING_TTL),
+ * canonical keys, posts kept as text.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -204,6 +205,52 @@ test_failures_not_kept(void **state)
 	cache_free(c);
 }
 
+/* MISSING_TTL: a missing or private post is remembered, other failures
+ * are not, and only for the time set. */
+static void
+test_missing_remembered(void **state)
+{
+	struct cache		*c = cache_new(10, 60, fill, NULL);
+	struct json_object	*info;
+	struct cache_stats	 st;
+	char			*msg;
+	const char		*u1 = "https://www.tiktok.com/@a/video/1";
+	const char		*u2 = "https://www.tiktok.com/@a/video/2";
+	const char		*u3 = "https://www.tiktok.com/@a/video/3";
+
+	(void)state;
+	cache_remember_missing(c, 1);
+	calls = 0;
+	next_err = POOL_NOT_FOUND;
+	assert_int_equal(cache_get(c, u1, u1, &info, &msg), POOL_NOT_FOUND);
+	free(msg);
+	assert_int_equal(cache_get(c, u1, u1, &info, &msg), POOL_NOT_FOUND);
+	assert_null(info);
+	free(msg);
+	assert_int_equal(calls, 1);	/* the second was remembered */
+	next_err = POOL_PRIVATE;
+	assert_int_equal(cache_get(c, u2, u2, &info, &msg), POOL_PRIVATE);
+	free(msg);
+	next_err = POOL_OK;
+	assert_int_equal(cache_get(c, u2, u2, &info, &msg), POOL_PRIVATE);
+	free(msg);
+	assert_int_equal(calls, 2);
+	next_err = POOL_TIMEOUT;	/* not a verdict on the post */
+	assert_int_equal(cache_get(c, u3, u3, &info, &msg), POOL_TIMEOUT);
+	free(msg);
+	next_err = POOL_OK;
+	assert_int_equal(cache_get(c, u3, u3, &info, &msg), POOL_OK);
+	cache_release(c, info);
+	assert_int_equal(calls, 4);
+	cache_stats(c, &st);
+	assert_int_equal(st.entries, 3);
+	sleep(2);			/* past MISSING_TTL: asked again */
+	assert_int_equal(cache_get(c, u1, u1, &info, &msg), POOL_OK);
+	cache_release(c, info);
+	assert_int_equal(calls, 5);
+	cache_free(c);
+}
+
 static void
 test_ttl_and_bound(void **state)
 {
@@ -293,6 +340,7 @@ main(void)
 		cmocka_unit_test(test_single_flight),
 		cmocka_unit_test(test_lookup_parks),
 		cmocka_unit_test(test_failures_not_kept),
+		cmocka_unit_test(test_missing_remembered),
 		cmocka_unit_test(test_ttl_and_bound),
 		cmocka_unit_test(test_kept_as_text),
 	};

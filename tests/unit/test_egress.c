@@ -18,6 +18,7 @@
 static void
 test_reload(void **state)
 {
+	static const unsigned char key[32] = "a key for the egress ids";
 	const struct egress	*a, *b, *c;
 	struct egress_stats	 st;
 	char			 id_b[17], list[4096];
@@ -25,7 +26,7 @@ test_reload(void **state)
 
 	(void)state;
 	assert_int_equal(egress_init("http://10.0.0.1:1, http://10.0.0.2:2",
-	    60), 0);
+	    60, key), 0);
 	assert_int_equal(egress_count(), 2);
 	a = egress_pick(NULL);
 	b = egress_pick(a);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admit.h"
 #include "app.h"
 #include "handlers.h"
 #include "http.h"
@@ -58,22 +59,25 @@ router_dispatch(struct app *app, struct http *h)
  * The end of every request, parked or not: make sure an answer went out,
  * count it (route, status, time) for /metrics, and log it at info, one
  * line as an access log: method, path (never the query: it holds
- * tokens), status, body bytes, milliseconds, and what the handler noted
- * (the cache's hit or miss), or that the client left.
+ * tokens), status, body bytes, milliseconds, the client (behind
+ * TRUSTED_PROXIES, the forwarded one) and its API key's name (never the
+ * key), and what the handler noted (the cache's hit or miss), or that
+ * the client left.
  */
 void
 router_finish(struct app *app, struct http *h)
 {
-	const char	*note = http_get_note(h);
+	const char	*note = http_get_note(h), *key = http_key_name(h);
 
 	(void)app;
 	if (!http_headers_sent(h))
 		http_error(h, 500, "Internal server error");
 	http_end(h);
 	counters_request(http_route(h), http_get_status(h), http_age(h));
-	log_info("access: %.16s %.200s%.64s %d %llu %.0fms%s%s%s", http_method(h),
-	    http_prefix(h), http_route(h), http_get_status(h),
-	    http_bytes_sent(h), http_age(h) * 1000, note ? " cache=" : "",
+	log_info("access: %.16s %.200s%.64s %d %llu %.0fms client=%.64s%s%s%s%s%s",
+	    http_method(h), http_prefix(h), http_route(h), http_get_status(h),
+	    http_bytes_sent(h), http_age(h) * 1000, http_client(h),
+	    key ? " key=" : "", key ? key : "", note ? " cache=" : "",
 	    note ? note : "", http_gone(h) ? " client-gone" : "");
 }
 
@@ -97,7 +101,9 @@ dispatch(struct app *app, struct http *h)
 	http_header(h, "Access-Control-Allow-Origin", "*");
 	http_header(h, "Access-Control-Expose-Headers",
 	    "Content-Disposition, X-Filename, Content-Length, Content-Range, "
-	    "Accept-Ranges, ETag, Last-Modified");
+	    "Accept-Ranges, ETag, Last-Modified, RateLimit, RateLimit-Policy, "
+	    "Retry-After");
+	admit_client(app->admit, h);
 
 	if (strcmp(m, "OPTIONS") == 0) {
 		http_status(h, 204);
@@ -127,6 +133,8 @@ dispatch(struct app *app, struct http *h)
 		http_error(h, 405, "Method not allowed");
 		return;
 	}
+	if (!admit_request(app->admit, h))
+		return;		/* 401 or 429 */
 	if (r->slow && http_can_park(h) && (s = malloc(sizeof(*s))) != NULL) {
 		s->app = app;
 		s->h = h;

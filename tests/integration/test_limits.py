@@ -8,7 +8,8 @@ proxy, API keys (nginx, fake helper).
    the client only when the peer is in TRUSTED_PROXIES (127.0.0.1 here),
    read from the right; IPv6 clients are counted by /64.
    RATE_LIMIT_MEDIA=4/3600 for /stream (HEAD included).  /metrics counts
-   the 429s by route; /health shows the settings.
+   the 429s by route; /health shows the settings.  nginx's realip
+   module, the alternative to TRUSTED_PROXIES, gives the same client.
 2. API keys: a key has its own budget (Api-Key and Bearer alike), an
    unknown key is 401, the log names the key and never shows it; SIGHUP
    reads the file again (a new key works, a removed one is 401, a kept
@@ -27,7 +28,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BINARY, Stack, check, done, wait_for  # noqa
+from harness import (BINARY, TOP_SRCDIR, Stack, check, done,  # noqa
+                     free_port, nginx_http, wait_for)
 
 TT = 'https://www.tiktok.com/@ok/video/73000000000000%05d'
 K1 = 'partner-key-0123456789abcdef'
@@ -165,6 +167,44 @@ with Stack(env={'RATE_LIMIT': '3/3600', 'RATE_LIMIT_MEDIA': '4/3600',
           lim['clients_max'] == 65536 and
           lim['limited']['api'] == n_api and lim['limited']['media'] == 1,
           '/health shows the settings and counts (%s)' % lim)
+
+# -- 1b. nginx's realip instead of TRUSTED_PROXIES --------------------------
+with Stack(env={'RATE_LIMIT': '2/3600'}) as s:
+    port = free_port()
+    ngx = nginx_http(s.tmp, 'realip', '''
+upstream tiktok_fcgi { server unix:%s; }
+server {
+	listen 127.0.0.1:%d;
+	set_real_ip_from 127.0.0.1;
+	real_ip_header X-Forwarded-For;
+	real_ip_recursive on;
+	include %s/deploy/nginx/tiktok-fcgi-locations.conf;
+}''' % (s.sock, port, TOP_SRCDIR))
+    s.procs.append(ngx)
+
+    def up():
+        try:
+            return s.get('/health', port=port, timeout=2).status == 200
+        except OSError:
+            return False
+    wait_for(up, 20, 'the realip nginx')
+    xff = {'X-Forwarded-For': '198.51.100.20'}
+    rs = [s.request('POST', '/tiktok', body=json.dumps({'url': TT % i}),
+                    headers=xff, port=port) for i in (900, 901, 902)]
+    r = s.request('POST', '/tiktok', body=json.dumps({'url': TT % 903}),
+                  headers={'X-Forwarded-For': '198.51.100.21'}, port=port)
+    check(statuses(rs) == [200, 200, 429] and r.status == 200 and
+          'client=198.51.100.20' in s.log(),
+          'nginx realip (TRUSTED_PROXIES unset): REMOTE_ADDR is the '
+          'forwarded client (%s, another: %d)' % (statuses(rs), r.status))
+    rs = [s.request('POST', '/tiktok', body=json.dumps({'url': TT % i}),
+                    headers={'X-Forwarded-For': '198.51.100.%d' % i},
+                    port=port, source='127.0.0.2') for i in (30, 31, 32)]
+    check(statuses(rs) == [200, 200, 429],
+          'and from a peer nginx does not trust, the header is ignored '
+          '(%s)' % statuses(rs))
+    ngx.terminate()     # its workers with it (SIGKILL would orphan them)
+    ngx.wait()
 
 # -- 2. API keys ---------------------------------------------------------
 

@@ -38,6 +38,7 @@ struct admit {
 	int			 required;	/* __atomic */
 	time_t			 keys_loaded;	/* __atomic */
 	unsigned long		 limited[LIMIT_CLASSES];	/* __atomic */
+	char			 fixed[1024];	/* settings set at start */
 };
 
 /* The routes with a budget, and the policy each answers under. */
@@ -52,6 +53,17 @@ static const struct {
 	{ "/download-audio", LIMIT_MEDIA },
 };
 static const char *const policy[LIMIT_CLASSES] = { "api", "media" };
+
+/* The settings a reload cannot change, as one text to compare. */
+static void
+fixed_settings(const struct conf *c, char *buf, size_t sz)
+{
+	snprintf(buf, sz, "%s|%s|%d|%s|%s|%s", c->rate_limit ? c->rate_limit :
+	    "", c->rate_limit_media ? c->rate_limit_media : "",
+	    c->rate_limit_clients, c->trusted_proxies ? c->trusted_proxies :
+	    "", c->real_ip_header ? c->real_ip_header : "", c->redis_url ?
+	    "redis" : "");
+}
 
 /*
  * What -n checks beyond conf.c: the API keys file, line by line, and
@@ -93,6 +105,7 @@ admit_new(const struct conf *c, char *err, size_t errsz)
 		return NULL;
 	}
 	pthread_mutex_init(&ad->mtx, NULL);
+	fixed_settings(c, ad->fixed, sizeof(ad->fixed));
 	rates[LIMIT_API] = c->rate_limit;
 	rates[LIMIT_MEDIA] = c->rate_limit_media;
 	for (i = 0; i < LIMIT_CLASSES; i++) {
@@ -134,16 +147,28 @@ fail:
  * API_KEYS_REQUIRED as c says now).  Requests under way finish with
  * the keys they found; keys still there keep their windows.  A file
  * that cannot be read, or has a bad line, is logged and the keys
- * loaded before stay.  The budgets themselves are set at start.
+ * loaded before stay.  The budgets, their tables and the trusted
+ * proxies are set at start: a change to them is logged as waiting for
+ * the next start.
  */
 void
 admit_reload(struct admit *ad, const struct conf *c)
 {
 	struct apikeys	*ks = NULL, *old;
-	char		 err[512];
+	char		 err[512], now[sizeof(ad->fixed)];
 
 	if (ad == NULL)
 		return;
+	fixed_settings(c, now, sizeof(now));
+	if (strcmp(now, ad->fixed) != 0)
+		log_warnx("%s: RATE_LIMIT, RATE_LIMIT_MEDIA, RATE_LIMIT_CLIENTS, "
+		    "TRUSTED_PROXIES, REAL_IP_HEADER and REDIS_URL take effect "
+		    "at the next start", __func__);
+	if (c->api_keys_required && c->api_keys_file == NULL) {
+		log_warnx("%s: API_KEYS_REQUIRED without API_KEYS_FILE: the "
+		    "keys stay as they were", __func__);
+		return;
+	}
 	if (c->api_keys_file != NULL && (ks = apikeys_load(c->api_keys_file,
 	    err, sizeof(err))) == NULL) {
 		log_warnx("%s: %s: keeping the %zu keys loaded before",

@@ -32,7 +32,7 @@ struct admit {
 	struct client_nets	*trusted;
 	enum client_header	 header;
 	struct limitdb		*db;		/* REDIS_URL, else NULL */
-	pthread_mutex_t		 mtx;		/* guards keys (the pointer) */
+	pthread_mutex_t		 mtx;		/* guards holds on keys */
 	struct apikeys		*keys;		/* API_KEYS_FILE, else NULL */
 	int			 keys_on;
 	int			 required;	/* __atomic */
@@ -179,7 +179,7 @@ admit_reload(struct admit *ad, const struct conf *c)
 	old = ad->keys;
 	if (ks != NULL && old != NULL)
 		apikeys_carry(ks, old);
-	ad->keys = ks;
+	__atomic_store_n(&ad->keys, ks, __ATOMIC_RELEASE);
 	ad->keys_on = ks != NULL;
 	pthread_mutex_unlock(&ad->mtx);
 	apikeys_drop(old);
@@ -370,10 +370,13 @@ admit_request(struct admit *ad, struct http *h)
 	if (ad == NULL || c == -1)
 		return 1;
 	resolve(ad, h, &ca);
-	pthread_mutex_lock(&ad->mtx);
-	if ((ks = ad->keys) != NULL)
-		apikeys_hold(ks);
-	pthread_mutex_unlock(&ad->mtx);
+	/* Without keys, no lock at all; with, one held to take a hold. */
+	if ((ks = __atomic_load_n(&ad->keys, __ATOMIC_ACQUIRE)) != NULL) {
+		pthread_mutex_lock(&ad->mtx);
+		if ((ks = ad->keys) != NULL)
+			apikeys_hold(ks);
+		pthread_mutex_unlock(&ad->mtx);
+	}
 	if (ks != NULL && (tok = bearer(http_param(h, "HTTP_AUTHORIZATION"),
 	    buf, sizeof(buf))) != NULL) {
 		key = apikeys_find(ks, tok);

@@ -106,7 +106,9 @@ static void
 failed(struct limitdb *db, struct conn *cn, const char *why)
 {
 	long long	 now = proc_now_ms(), pause = LOAD(db->pause), zero = 0;
+	char		 text[160];
 
+	snprintf(text, sizeof(text), "%s", why);	/* may be in ctx */
 	if (cn->ctx != NULL)
 		redisFree(cn->ctx);
 	cn->ctx = NULL;
@@ -115,7 +117,7 @@ failed(struct limitdb *db, struct conn *cn, const char *why)
 	if (__atomic_compare_exchange_n(&db->down_since, &zero, now, 0,
 	    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		log_warnx("redis %s: %s: rate limits are counted by this "
-		    "instance alone until it is back", db->where, why);
+		    "instance alone until it is back", db->where, text);
 	STORE(db->retry_at, now + pause);
 	STORE(db->pause, pause * 2 > PAUSE_MAX_MS ? PAUSE_MAX_MS : pause * 2);
 }

@@ -17,6 +17,7 @@
 
 #include <openssl/rand.h>
 
+#include "admit.h"
 #include "app.h"
 #include "cache.h"
 #include "egress.h"
@@ -133,7 +134,8 @@ helper_settings(const struct conf *c, struct helper_settings *hs)
  * The programs the settings name must run: FFMPEG an executable, and
  * YTDLP_PYTHON able to run HELPER_SCRIPT (it imports yt_dlp and says
  * its version, in the helpers' own environment, within YTDLP_TIMEOUT).
- * For -n and the start: a setting that cannot work stops both.  Returns
+ * For -n and the start: a setting that cannot work stops both (so does
+ * a bad line in API_KEYS_FILE: admit_check).  Returns
  * 0 with yt-dlp's version in version, or -1 with a message naming the
  * key in err.
  */
@@ -177,7 +179,7 @@ app_check(const struct conf *c, char *version, size_t vsz, char *err,
 		return -1;
 	}
 	snprintf(version, vsz, "%s", why);
-	return 0;
+	return admit_check(c, err, errsz);
 }
 
 /*
@@ -246,6 +248,8 @@ app_init(struct app *app, char *err, size_t errsz)
 		return -1;
 	}
 
+	if ((app->admit = admit_new(c, err, errsz)) == NULL)
+		return -1;
 	token_subkey(app->token, "tiktok-fcgi egress id", key);
 	if (egress_init(c->outbound_proxy, c->egress_rest, key) == -1) {
 		snprintf(err, errsz, "OUTBOUND_PROXY: out of memory");
@@ -464,6 +468,8 @@ app_reload(struct app *app, struct conf *new)
 		reconf(app, &app->conf, new);
 	if (app->pool != NULL)
 		pool_reload(app->pool);
+	/* The API keys file, as the configuration names it now. */
+	admit_reload(app->admit, &app->conf);
 }
 
 /*
@@ -493,6 +499,8 @@ app_free(struct app *app)
 	app->pool = NULL;
 	token_free(app->token);
 	app->token = NULL;
+	admit_free(app->admit);
+	app->admit = NULL;
 	fetch_cleanup();
 	egress_free();
 	conf_clear(&app->conf);

@@ -18,6 +18,7 @@ struct cache;
 struct renders;
 struct janitor;
 struct shared;
+struct admit;
 
 struct app {
 	struct conf	 conf;
@@ -27,6 +28,7 @@ struct app {
 	struct shared	*shared;	/* REDIS_URL set, else NULL */
 	struct renders	*renders;
 	struct janitor	*janitor;
+	struct admit	*admit;		/* client, API key, budget */
 	time_t		 started;
 	int		 threads_max;
 	int		 threads_busy;	/* __atomic */

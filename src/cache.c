@@ -326,6 +326,7 @@ cache_lookup(struct cache *c, const char *key, const char *url,
 		free(w);
 		fn(arg, known, NULL, "remembered as missing");
 		return 0;
+	}
 	cool_down(c, now);
 	parsed = NULL;
 	if (e != NULL && !e->pending && e->info == NULL &&

@@ -16,9 +16,11 @@
 
 #include <curl/curl.h>
 
+#include "client.h"
 #include "conf.h"
 #include "dotenv.h"
 #include "egress.h"
+#include "limit.h"
 #include "log.h"
 
 #ifndef HELPER_SCRIPT_PATH
@@ -39,7 +41,7 @@
 #endif
 
 enum kind { K_STR, K_INT, K_BOOL, K_URL, K_FILE, K_LEVEL, K_PROXIES,
-    K_REDIS };
+    K_REDIS, K_RATE, K_NETS };
 
 struct key {
 	const char	*name;
@@ -77,6 +79,13 @@ static const struct key keys[] = {
 	{ "EGRESS_REST",	K_INT,	S(egress_rest), 1, 86400 },
 	{ "REDIS_URL",		K_REDIS, S(redis_url), 0, 0 },
 	{ "REDIS_TIMEOUT",	K_INT,	S(redis_timeout_ms), 10, 60000 },
+	{ "RATE_LIMIT",		K_RATE,	S(rate_limit), 0, 0 },
+	{ "RATE_LIMIT_MEDIA",	K_RATE,	S(rate_limit_media), 0, 0 },
+	{ "RATE_LIMIT_CLIENTS",	K_INT,	S(rate_limit_clients), 1024, 16777216 },
+	{ "TRUSTED_PROXIES",	K_NETS,	S(trusted_proxies), 0, 0 },
+	{ "REAL_IP_HEADER",	K_STR,	S(real_ip_header), 0, 0 },
+	{ "API_KEYS_FILE",	K_FILE,	S(api_keys_file), 0, 0 },
+	{ "API_KEYS_REQUIRED",	K_BOOL,	S(api_keys_required), 0, 0 },
 	{ "CA_FILE",		K_FILE,	S(ca_file), 0, 0 },
 	{ "CDN_DOMAINS",	K_STR,	S(cdn_domains), 0, 0 },
 	{ "YTDLP_PYTHON",	K_STR,	S(ytdlp_python), 0, 0 },
@@ -144,6 +153,7 @@ defaults(struct conf *c)
 	c->egress_rest = 60;
 	c->redis_timeout_ms = 500;
 	c->cdn_domains = strdup(CDN_DOMAINS);
+	c->rate_limit_clients = 65536;
 }
 
 static const struct key *
@@ -315,6 +325,15 @@ setkey(struct conf *c, const struct key *k, const char *v, char *err,
 			return -1;
 		}
 		break;
+	case K_RATE:
+	case K_NETS:
+		if (*v != '\0' && (k->kind == K_RATE ? limit_rate_parse(v, NULL,
+		    why, sizeof(why)) : client_nets_check(v, why,
+		    sizeof(why))) == -1) {
+			snprintf(err, errsz, "%s: %s", k->name, why);
+			return -1;
+		}
+		break;
 	case K_URL:
 		if (*v == '\0')
 			break;
@@ -410,10 +429,11 @@ fileline(void *arg, const char *k, const char *v, int lineno, char *err,
 int
 conf_load(struct conf *c, const char *file, char *err, size_t errsz)
 {
-	struct fileread	 fr;
-	size_t		 i;
-	const char	*v;
-	struct stat	 st;
+	struct fileread		 fr;
+	size_t			 i;
+	const char		*v;
+	struct stat		 st;
+	enum client_header	 hdr;
 
 	defaults(c);
 	fr.c = c;
@@ -449,6 +469,11 @@ conf_load(struct conf *c, const char *file, char *err, size_t errsz)
 			    "instance", placeholders[i]);
 			goto fail;
 		}
+	if (client_header_parse(c->real_ip_header, &hdr) == -1) {
+		snprintf(err, errsz, "REAL_IP_HEADER: \"%s\" is neither "
+		    "X-Forwarded-For nor Forwarded", c->real_ip_header);
+		goto fail;
+	}
 	if (c->encryption_key != NULL &&
 	    strlen(c->encryption_key) < KEY_MIN_LENGTH)
 		c->weak_key = 1;

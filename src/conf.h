@@ -42,6 +42,13 @@ struct conf {
 	char	*redis_password;	/*   NULL: none */
 	int	 redis_db;
 	int	 redis_timeout_ms;	/* REDIS_TIMEOUT, ms */
+	char	*rate_limit;		/* RATE_LIMIT, N/SECONDS, or NULL */
+	char	*rate_limit_media;	/* RATE_LIMIT_MEDIA, or NULL */
+	int	 rate_limit_clients;	/* RATE_LIMIT_CLIENTS */
+	char	*trusted_proxies;	/* TRUSTED_PROXIES, or NULL */
+	char	*real_ip_header;	/* REAL_IP_HEADER, or NULL */
+	char	*api_keys_file;		/* API_KEYS_FILE, or NULL */
+	int	 api_keys_required;	/* API_KEYS_REQUIRED */
 	char	*ca_file;		/* CA_FILE */
 	char	*cdn_domains;		/* CDN_DOMAINS: what fetches may name */
 	char	*ytdlp_python;		/* YTDLP_PYTHON */

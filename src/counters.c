@@ -16,6 +16,7 @@ static const char *const routes[] = { "/tiktok", "/stream", "/download",
     "/download-slideshow", "/download-audio", "/health", "/metrics",
     "other" };
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
+#define NLIMITED 5	/* routes[] starts with the routes with a budget */
 
 static const double buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
     0.5, 1, 2.5, 5, 10, 30, 60 };
@@ -31,6 +32,7 @@ static unsigned long	 by_status[NROUTES][600];
 static unsigned long	 hist[NROUTES][NBUCKETS + 1];
 static unsigned long long sum_us[NROUTES];
 static unsigned long	 upstream[UP_MAX];
+static unsigned long	 limited[NROUTES];
 static int		 streams;
 static unsigned long long bytes;
 
@@ -78,6 +80,13 @@ counters_upstream(enum counter_upstream k)
 {
 	if (k < UP_MAX)
 		__atomic_add_fetch(&upstream[k], 1, __ATOMIC_RELAXED);
+}
+
+/* Count a request refused past its budget (429). */
+void
+counters_limited(const char *route)
+{
+	__atomic_add_fetch(&limited[route_index(route)], 1, __ATOMIC_RELAXED);
 }
 
 #define LOAD(x)	__atomic_load_n(&(x), __ATOMIC_RELAXED)
@@ -141,4 +150,11 @@ counters_write(FILE *f)
 	for (r = 0; r < UP_MAX; r++)
 		fprintf(f, "tiktok_fcgi_upstream_errors_total{kind=\"%s\"} "
 		    "%lu\n", upnames[r], LOAD(upstream[r]));
+
+	fprintf(f, "# HELP tiktok_fcgi_limited_total Requests refused past "
+	    "their budget (429), by route.\n"
+	    "# TYPE tiktok_fcgi_limited_total counter\n");
+	for (r = 0; r < NLIMITED; r++)
+		fprintf(f, "tiktok_fcgi_limited_total{route=\"%s\"} %lu\n",
+		    routes[r], LOAD(limited[r]));
 }

@@ -19,6 +19,7 @@ void	 counters_request(const char *route, int status, double seconds);
 void	 counters_stream(int delta);
 void	 counters_bytes(unsigned long long);
 void	 counters_upstream(enum counter_upstream);
+void	 counters_limited(const char *route);
 void	 counters_write(FILE *);
 void	 counters_one(FILE *, const char *name, const char *type,
 	    const char *help, unsigned long long value);

@@ -18,6 +18,7 @@
 
 #include <json-c/json.h>
 
+#include "admit.h"
 #include "app.h"
 #include "egress.h"
 #include "fetch.h"
@@ -127,6 +128,73 @@ redis_json(struct app *app, struct json_object *w)
 	return r;
 }
 
+/* A budget as N/SECONDS, or null. */
+static struct json_object *
+rate_json(const struct limit_rate *r)
+{
+	char	 buf[32];
+
+	if (r->n == 0)
+		return NULL;
+	snprintf(buf, sizeof(buf), "%d/%d", r->n, r->w);
+	return json_object_new_string(buf);
+}
+
+/*
+ * The budgets (admit.h): settings, clients tracked, API keys, who
+ * counts (this instance, the fleet through Redis, or this instance
+ * alone while Redis is down, with a warning in w), 429s so far.
+ */
+static struct json_object *
+limits_json(struct app *app, struct json_object *w)
+{
+	struct json_object	*o = json_object_new_object(), *k, *l;
+	struct admit_stats	 st;
+	const struct conf	*c = &app->conf;
+	char			 when[32];
+	struct tm		 tm;
+
+	admit_stats(app->admit, &st);
+	json_object_object_add(o, "api", rate_json(&st.rate[LIMIT_API]));
+	json_object_object_add(o, "media", rate_json(&st.rate[LIMIT_MEDIA]));
+	json_object_object_add(o, "counting", json_object_new_string(
+	    st.slots == 0 && !st.keys_on ? "off" : !st.shared ? "local" :
+	    st.shared_up ? "fleet" : "alone"));
+	if (st.shared && !st.shared_up)
+		json_object_array_add(w, json_object_new_string("Redis "
+		    "(REDIS_URL) cannot be reached: rate limits are counted "
+		    "by each instance alone until it is back"));
+	l = json_object_new_object();
+	num(l, "api", (long long)st.clients[LIMIT_API]);
+	num(l, "media", (long long)st.clients[LIMIT_MEDIA]);
+	json_object_object_add(o, "clients", l);
+	num(o, "clients_max", (long long)st.slots);
+	num(o, "memory_kb", (long long)(st.bytes / 1024));
+	json_object_object_add(o, "trusted_proxies", c->trusted_proxies ?
+	    json_object_new_string(c->trusted_proxies) : NULL);
+	json_object_object_add(o, "real_ip_header", json_object_new_string(
+	    c->real_ip_header != NULL ? c->real_ip_header :
+	    "X-Forwarded-For"));
+	k = NULL;
+	if (st.keys_on) {
+		k = json_object_new_object();
+		num(k, "keys", (long long)st.keys);
+		json_object_object_add(k, "required",
+		    json_object_new_boolean(st.required));
+		gmtime_r(&st.keys_loaded, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_object_object_add(k, "loaded",
+		    json_object_new_string(when));
+	}
+	json_object_object_add(o, "api_keys", k);
+	l = json_object_new_object();
+	num(l, "api", (long long)st.limited[LIMIT_API]);
+	num(l, "media", (long long)st.limited[LIMIT_MEDIA]);
+	json_object_object_add(o, "limited", l);
+	num(o, "counted_alone", (long long)st.alone);
+	return o;
+}
+
 /*
  * The memory of this process and of each process of the pool (the
  * helper parent and the helpers): RSS, and PSS (shared pages divided
@@ -230,6 +298,7 @@ handle_health(struct app *app, struct http *h)
 	json_object_object_add(o, "egress", egress_json(w,
 	    client_private(h)));
 	json_object_object_add(o, "redis", redis_json(app, w));
+	json_object_object_add(o, "limits", limits_json(app, w));
 
 	t = json_object_new_object();
 	num(t, "max", app->threads_max);

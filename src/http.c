@@ -38,6 +38,8 @@ struct http {
 	int			 parked;	/* answered later */
 	unsigned long long	 bytes;		/* body bytes written */
 	const char		*note;		/* for the access log */
+	char			 client[64];	/* who, for the access log */
+	char			 key[65];	/* the API key's name, or "" */
 	struct timespec		 start;
 };
 
@@ -342,6 +344,37 @@ http_get_note(const struct http *h)
 	return h->note;
 }
 
+/*
+ * Who made the request, for the access log: the client's address as
+ * admission resolved it (admit.c), and the name of its API key (NULL:
+ * none).  Both are copied.
+ */
+void
+http_set_client(struct http *h, const char *addr, const char *key)
+{
+	snprintf(h->client, sizeof(h->client), "%s", addr);
+	snprintf(h->key, sizeof(h->key), "%s", key != NULL ? key : "");
+}
+
+/* The client set above, else REMOTE_ADDR, else "-". */
+const char *
+http_client(const struct http *h)
+{
+	const char	*ra;
+
+	if (h->client[0] != '\0')
+		return h->client;
+	ra = h->io->param(h->ctx, "REMOTE_ADDR");
+	return ra != NULL && *ra != '\0' ? ra : "-";
+}
+
+/* The API key's name, or NULL. */
+const char *
+http_key_name(const struct http *h)
+{
+	return h->key[0] != '\0' ? h->key : NULL;
+}
+
 /* Seconds since the request arrived. */
 double
 http_age(const struct http *h)
@@ -536,6 +569,7 @@ http_reason(int status)
 	case 302: return "Found";
 	case 304: return "Not Modified";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
@@ -543,6 +577,7 @@ http_reason(int status)
 	case 413: return "Payload Too Large";
 	case 415: return "Unsupported Media Type";
 	case 416: return "Range Not Satisfiable";
+	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";

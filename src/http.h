@@ -79,6 +79,10 @@ unsigned long long http_bytes_sent(const struct http *);
 double		 http_age(const struct http *);
 void		 http_note(struct http *, const char *);
 const char	*http_get_note(const struct http *);
+void		 http_set_client(struct http *, const char *addr,
+		    const char *key);
+const char	*http_client(const struct http *);
+const char	*http_key_name(const struct http *);
 
 int		 http_can_park(const struct http *);
 void		 http_park(struct http *);

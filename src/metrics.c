@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "app.h"
 #include "cache.h"
 #include "counters.h"
@@ -106,6 +107,7 @@ metrics_text(struct app *app)
 	struct cache_stats	 cs;
 	struct renders_stats	 ss;
 	struct shared_stats	 rs;
+	struct admit_stats	 as;
 	char			*ver;
 	int			 age;
 
@@ -177,6 +179,22 @@ metrics_text(struct app *app)
 		    rs.alone);
 		counters_one(f, "redis_errors_total", "counter", "Redis calls "
 		    "that failed.", rs.errors);
+	}
+
+	admit_stats(app->admit, &as);
+	fprintf(f, "# HELP tiktok_fcgi_limit_clients Clients with a window, by "
+	    "budget (RATE_LIMIT_CLIENTS at most).\n"
+	    "# TYPE tiktok_fcgi_limit_clients gauge\n"
+	    "tiktok_fcgi_limit_clients{budget=\"api\"} %zu\n"
+	    "tiktok_fcgi_limit_clients{budget=\"media\"} %zu\n",
+	    as.clients[LIMIT_API], as.clients[LIMIT_MEDIA]);
+	if (as.shared) {
+		counters_one(f, "limit_redis_up", "gauge", "1 while the fleet "
+		    "counts budgets in Redis, 0 while this instance counts "
+		    "alone.", (unsigned long)as.shared_up);
+		counters_one(f, "limit_alone_total", "counter", "Requests "
+		    "counted without Redis (down, or busy past REDIS_TIMEOUT).",
+		    as.alone);
 	}
 
 	if (fclose(f) != 0) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admit.h"
 #include "app.h"
 #include "handlers.h"
 #include "http.h"
@@ -57,30 +58,35 @@ router_dispatch(struct app *app, struct http *h)
 /*
  * The end of every request, parked or not: make sure an answer went out,
  * count it (route, status, time) for /metrics, and log it at info, one
- * line as an access log: the client's address (the web server's
+ * line as an access log: the peer's address (the web server's
  * REMOTE_ADDR), method, path (never the query: it holds tokens), status,
- * body bytes, milliseconds, and what the handler noted (the cache's hit
- * or miss), or that the client left.
+ * body bytes, milliseconds, the client (behind TRUSTED_PROXIES, the
+ * forwarded one) and its API key's name (never the key), and what the
+ * handler noted (the cache's hit or miss), or that the client left.
  */
 void
 router_finish(struct app *app, struct http *h)
 {
-	const char	*note = http_get_note(h), *client;
+	const char	*note = http_get_note(h), *key = http_key_name(h);
+	const char	*peer;
 	char		 addr[64], method[20], prefix[204], route[68];
+	char		 client[68];
 
 	(void)app;
 	if (!http_headers_sent(h))
 		http_error(h, 500, "Internal server error");
 	http_end(h);
 	counters_request(http_route(h), http_get_status(h), http_age(h));
-	client = http_param(h, "REMOTE_ADDR");
+	peer = http_param(h, "REMOTE_ADDR");
 	/* What the client sent, filtered as every client's text is. */
-	log_info("access: %s %s %s%s %d %llu %.0fms%s%s%s",
-	    client != NULL && *client != '\0' ? log_filter(addr, sizeof(addr),
-	    client) : "-", log_filter(method, sizeof(method), http_method(h)),
+	log_info("access: %s %s %s%s %d %llu %.0fms client=%s%s%s%s%s%s",
+	    peer != NULL && *peer != '\0' ? log_filter(addr, sizeof(addr),
+	    peer) : "-", log_filter(method, sizeof(method), http_method(h)),
 	    log_filter(prefix, sizeof(prefix), http_prefix(h)),
 	    log_filter(route, sizeof(route), http_route(h)), http_get_status(h),
-	    http_bytes_sent(h), http_age(h) * 1000, note ? " cache=" : "",
+	    http_bytes_sent(h), http_age(h) * 1000, log_filter(client,
+	    sizeof(client), http_client(h)), key ? " key=" : "", key ? key : "",
+	    note ? " cache=" : "",
 	    note ? note : "", http_gone(h) ? " client-gone" : "");
 }
 
@@ -104,7 +110,9 @@ dispatch(struct app *app, struct http *h)
 	http_header(h, "Access-Control-Allow-Origin", "*");
 	http_header(h, "Access-Control-Expose-Headers",
 	    "Content-Disposition, X-Filename, Content-Length, Content-Range, "
-	    "Accept-Ranges, ETag, Last-Modified");
+	    "Accept-Ranges, ETag, Last-Modified, RateLimit, RateLimit-Policy, "
+	    "Retry-After");
+	admit_client(app->admit, h);
 
 	if (strcmp(m, "OPTIONS") == 0) {
 		http_status(h, 204);
@@ -134,6 +142,8 @@ dispatch(struct app *app, struct http *h)
 		http_error(h, 405, "Method not allowed");
 		return;
 	}
+	if (!admit_request(app->admit, h))
+		return;		/* 401 or 429 */
 	if (r->slow && http_can_park(h) && (s = malloc(sizeof(*s))) != NULL) {
 		s->app = app;
 		s->h = h;

@@ -682,11 +682,14 @@ class Stack:
     # -- requests ----------------------------------------------------------
 
     def request(self, method, path, body=None, headers=None, timeout=60,
-                port=None):
+                port=None, source=None):
+        """source: the local address to come from (127.0.0.2, say: the
+        web server sees another client)."""
         if port is None and not path.startswith(self.prefix + '/'):
             path = self.prefix + path
-        conn = http.client.HTTPConnection('127.0.0.1', port or self.port,
-                                          timeout=timeout)
+        conn = http.client.HTTPConnection(
+            '127.0.0.1', port or self.port, timeout=timeout,
+            source_address=(source, 0) if source else None)
         headers = dict(headers or {})
         if self.host and port is None:
             headers.setdefault('Host', self.host)

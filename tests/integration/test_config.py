@@ -78,6 +78,8 @@ bad_of = {
     'K_FILE': [os.path.join(base, 'none'), conf_dir],
     'K_PROXIES': ['ftp://p:1', 'http://p:1,,http://q:2', 'nothing'],
     'K_REDIS': ['http://r:6379', 'redis://', 'redis://r/db', 'unix://'],
+    'K_RATE': ['20', '0/60', '20/0', '20/60s', '1000001/60', '1/86401'],
+    'K_NETS': ['10.0.0.0/33', 'proxy.example', '::1/129', '10.0.0.0/8,,'],
 }
 free = []
 for key, kind, lo, hi in table:

@@ -130,6 +130,8 @@ def conforms(r, path, method, what):
     resp = op['responses'][st]
     bad = []
     for name, h in resp.get('headers', {}).items():
+        if '$ref' in h:
+            h = SPEC['components']['headers'][h['$ref'].rsplit('/', 1)[1]]
         v = r.header(name)
         if v is None:
             if h.get('required'):
@@ -270,6 +272,32 @@ with Stack(env={'FAKE_START': 'die'}, expect_healthy=False) as s:
     from harness import wait_for
     wait_for(lambda: s.get('/health').status == 503, 10, 'degraded')
     conforms(s.get('/health'), '/health', 'GET', 'degraded')
+
+# Budgets and API keys: the RateLimit fields, 429 and 401 as described.
+keys = os.path.join(base, 'keys')
+with open(keys, 'w') as f:
+    f.write('a-test-key-0123456789abcdef name=t\n')
+os.chmod(keys, 0o600)
+unknown = {'Authorization': 'Api-Key not-a-key-0123456789abcdef'}
+with Stack(env={'RATE_LIMIT': '1/3600', 'RATE_LIMIT_MEDIA': '1/3600',
+                'API_KEYS_FILE': keys}) as s:
+    r = s.tiktok(TT % ('ok', '7300000000000000950'))
+    conforms(r, '/tiktok', 'POST', 'within the budget')
+    check(r.header('ratelimit') is not None and
+          r.header('ratelimit-policy') is not None,
+          'the answer carries RateLimit and RateLimit-Policy')
+    link = s.local(r.json()['download_link']['no_watermark'])
+    conforms(s.tiktok(TT % ('ok', '7300000000000000951')), '/tiktok', 'POST',
+             'past the budget')
+    conforms(s.request('POST', '/tiktok', body='{}', headers=unknown,
+                       source='127.0.0.2'), '/tiktok', 'POST', 'unknown key')
+    conforms(s.get(link), '/stream', 'GET', '/stream within the budget')
+    conforms(s.get(link), '/stream', 'GET', '/stream past the budget')
+    conforms(s.get(link, headers=unknown, source='127.0.0.2'), '/stream',
+             'GET', '/stream with an unknown key')
+with Stack(env={'API_KEYS_FILE': keys, 'API_KEYS_REQUIRED': '1'}) as s:
+    conforms(s.tiktok(TT % ('ok', '7300000000000000952')), '/tiktok', 'POST',
+             'no key where one is required')
 
 check(len(seen) >= 20, '%d distinct (path, method, status) answers were '
       'checked' % len(seen))

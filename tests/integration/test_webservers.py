@@ -25,6 +25,14 @@ from harness import (WEB_BINARIES, Stack, check, done, skip,  # noqa
 
 TT = 'https://www.tiktok.com/@%s/video/%s'
 FFMPEG = shutil.which('ffmpeg')
+# An API key: the Authorization header must reach the app (Apache keeps
+# it without CGIPassAuth), and the RateLimit fields must reach the client.
+KEY = 'web-server-key-0123456789abcdef'
+KEYS_DIR = tempfile.mkdtemp(prefix='tiktok-fcgi-keys-')
+KEYS = os.path.join(KEYS_DIR, 'keys')
+with open(KEYS, 'w') as f:
+    f.write('%s name=webkey\n' % KEY)
+LIMITS = {'API_KEYS_FILE': KEYS, 'RATE_LIMIT': '1000/3600'}
 
 
 def expected(start, end):
@@ -52,7 +60,7 @@ def first_byte_and_total(s, path):
 
 
 def suite(web, mount, docroot):
-    with Stack(web=web, mount=mount, docroot=docroot) as s:
+    with Stack(web=web, mount=mount, docroot=docroot, env=LIMITS) as s:
         tag = '%s %s' % (web, mount)
         r = s.get('/health')
         check(r.status == 200 and r.json()['status'] == 'ok',
@@ -74,7 +82,22 @@ def suite(web, mount, docroot):
               '%s: POST /tiktok' % tag)
         check(r.header('content-length') == str(len(r.body)),
               '%s: POST /tiktok has Content-Length' % tag)
+        check(r.header('ratelimit-policy') == '"api";q=1000;w=3600' and
+              (r.header('ratelimit') or '').startswith('"api";r=999;'),
+              '%s: the RateLimit fields reach the client (%s, %s)'
+              % (tag, r.header('ratelimit-policy'), r.header('ratelimit')))
         links = r.json()['download_link']
+        r2 = s.request('POST', '/tiktok', body='{"url": "%s"}'
+                       % (TT % ('ok', '3')),
+                       headers={'Authorization': 'Api-Key ' + KEY})
+        r3 = s.request('POST', '/tiktok', body='{"url": "%s"}'
+                       % (TT % ('ok', '4')),
+                       headers={'Authorization': 'Api-Key wrong-'
+                                '0123456789abcdef'})
+        check(r2.status == 200 and 'key=webkey' in s.log() and
+              r3.status == 401,
+              '%s: the Authorization header reaches the app (a key: %d, '
+              'an unknown one: %d)' % (tag, r2.status, r3.status))
         want = 'http://127.0.0.1:%d%s/stream?data=' % (s.port, s.prefix)
         audio = 'http://127.0.0.1:%d%s/download-audio?url=' % (s.port,
                                                                s.prefix)
@@ -187,4 +210,5 @@ for web, mount in (('nginx', '/'), ('apache', '/'), ('caddy', '/'),
 shutil.rmtree(base, ignore_errors=True)
 if len(set(missing)) == 4:
     skip('no web server installed')
+shutil.rmtree(KEYS_DIR, ignore_errors=True)
 done()

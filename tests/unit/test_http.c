@@ -99,7 +99,7 @@ test_preflight(void **state)
 	v = mem_header(m, "Access-Control-Expose-Headers");
 	assert_string_equal(v, "Content-Disposition, X-Filename, "
 	    "Content-Length, Content-Range, Accept-Ranges, ETag, "
-	    "Last-Modified");
+	    "Last-Modified, RateLimit, RateLimit-Policy, Retry-After");
 	free(v);
 	assert_string_equal(mem_body(m), "");
 }

@@ -138,7 +138,8 @@ run() {
 	done
 	echo "quickstart: tiktok-fcgi is answering on" \
 	    "http://127.0.0.1:$port (Ctrl-C stops it)"
-	echo "quickstart: try  curl http://127.0.0.1:$port/health"
+	echo "quickstart: open http://127.0.0.1:$port/ in a browser, or try" \
+	    " curl http://127.0.0.1:$port/health"
 	# Whichever ends first ends both.
 	while kill -0 "$app" 2>/dev/null && kill -0 "$web" 2>/dev/null; do
 		sleep 1
@@ -153,9 +154,11 @@ run)
 	run
 	;;
 test)
-	# The tests run the API behind each web server in deploy/; clang
-	# builds the fuzzers (make fuzz, run by CI).
-	install_deps apache2 caddy lighttpd redis-server clang libclang-rt-dev
+	# The tests run the API behind each web server in deploy/ and the
+	# page at / in headless chromium; clang builds the fuzzers (make
+	# fuzz, run by CI).
+	install_deps apache2 caddy lighttpd redis-server chromium clang \
+	    libclang-rt-dev
 	build
 	make -j"$(nproc)" check
 	make -j"$(nproc)" distcheck

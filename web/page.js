@@ -201,7 +201,7 @@
 			a.href = href;
 			a.setAttribute('download', '');
 			img.src = href;
-			img.alt = 'Photo ' + (i + 1);
+			img.alt = '';	/* the link's caption names it */
 			img.width = 360;
 			img.height = 480;
 			img.loading = 'lazy';

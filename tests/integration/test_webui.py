@@ -83,7 +83,7 @@ FILES = """Array.from(document.querySelectorAll('#files a')).map(a => [
     a.querySelector('.name').textContent, a.querySelector('.what')
     .textContent, a.href, a.hasAttribute('download')])"""
 PHOTOS = """Array.from(document.querySelectorAll('#photos a')).map(a => [
-    a.href, a.hasAttribute('download'), a.querySelector('img').alt,
+    a.href, a.hasAttribute('download'), a.textContent,
     a.querySelector('img').src])"""
 IMAGES_IN = """Array.from(document.querySelectorAll('#result img'))
     .filter(i => i.getAttribute('src')).every(i => i.complete &&
@@ -206,6 +206,11 @@ with Stack(docroot=docroot) as s, browser.Browser(CHROMIUM) as b:
         'video: a button per file, saying what it is (%s)'
         % [(n, w) for n, w, _, _ in got])
     check(all(d for _, _, _, d in got), 'video: each a download link')
+    links = p.ax_names({'link'})
+    check(('link', 'Video HD No watermark') in links and
+          ('link', 'MP3 Sound only') in links,
+          'video: a screen reader names each file by what it is (%s)'
+          % links)
     check(all(h.startswith(s.base + ('/download-audio?url=' if n == 'MP3'
                                      else '/stream?data='))
               for n, _, h, _ in got), 'video: each link one of our routes')
@@ -262,10 +267,13 @@ with Stack(docroot=docroot) as s, browser.Browser(CHROMIUM) as b:
     pics = p.js(PHOTOS)
     check(len(pics) == 3 and all(
         h.startswith(s.base + '/download?data=') and d and
-        a == 'Photo %d' % (i + 1) and src == h
+        a == 'Photo %dJPEG\u2193' % (i + 1) and src == h
         for i, (h, d, a, src) in enumerate(pics)),
         'photo: three photos, each shown and a download link')
     p.wait(IMAGES_IN, 20, 'the photos to load')
+    links = p.ax_names({'link'})
+    check(all(('link', 'Photo %d JPEG' % i) in links for i in (1, 2, 3)),
+          'photo: a screen reader names each photo once (%s)' % links)
     check(p.js("""Array.from(document.querySelectorAll('#photos img'))
         .every(i => i.naturalWidth === 720)"""),
           'photo: the photos are shown (through our route)')

@@ -29,6 +29,7 @@
 	const status = $('status');
 	const result = $('result');
 	const cover = $('cover');
+	const siteName = document.title;
 	let current = null;
 
 	function node(tag, cls, text) {
@@ -161,6 +162,7 @@
 		const stats = answer.statistics || {};
 
 		$('title').textContent = title;
+		document.title = title + ' \u2013 ' + siteName;
 		$('author').textContent = nick && nick !== 'unknown' ?
 		    'by ' + nick : '';
 		if (pics.length > 0)
@@ -221,6 +223,7 @@
 
 	function clear() {
 		result.hidden = true;
+		document.title = siteName;
 		cover.removeAttribute('src');
 	}
 

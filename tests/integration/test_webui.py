@@ -345,8 +345,9 @@ with Stack(docroot=docroot) as s, browser.Browser(CHROMIUM) as b:
     link = TT % ('text_markup', '7300000000000000508')
     p.goto(s.base + '/?url=' + urllib.parse.quote(link, safe=''))
     check(settled(p) == 'done', 'markup: looked up')
-    check(text(p, '#title') == evil and text(p, '#author') == 'by ' + evil,
-          'markup: title and author shown as text')
+    check(text(p, '#title') == evil and text(p, '#author') == 'by ' + evil
+          and p.js('document.title') == evil + ' \u2013 TikTok downloader',
+          'markup: title and author shown as text (the window\'s title too)')
     check(p.js('document.scripts.length') == 1 and
           p.js("document.querySelectorAll('[onerror], #result script')"
                ".length") == 0 and

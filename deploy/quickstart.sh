@@ -138,8 +138,8 @@ run() {
 	done
 	echo "quickstart: tiktok-fcgi is answering on" \
 	    "http://127.0.0.1:$port (Ctrl-C stops it)"
-	echo "quickstart: open http://127.0.0.1:$port/ in a browser, or try" \
-	    " curl http://127.0.0.1:$port/health"
+	echo "quickstart: open http://127.0.0.1:$port/ in a browser, or" \
+	    "try: curl http://127.0.0.1:$port/health"
 	# Whichever ends first ends both.
 	while kill -0 "$app" 2>/dev/null && kill -0 "$web" 2>/dev/null; do
 		sleep 1

@@ -100,6 +100,7 @@ static const struct key keys[] = {
 	{ "PID_FILE",		K_STR,	S(pid_file), 0, 0 },
 	{ "BODY_MAX",		K_INT,	S(body_max), 1024, 16777216 },
 	{ "SHUTDOWN_TIMEOUT",	K_INT,	S(shutdown_timeout), 0, 3600 },
+	{ "WEB_UI",		K_BOOL,	S(web_ui), 0, 0 },
 	{ "FETCH_ALLOW_PRIVATE", K_BOOL, S(fetch_allow_private), 0, 0 },
 	{ "TEST_POST_HOSTS",	K_STR,	S(test_post_hosts), 0, 0 },
 };
@@ -154,6 +155,7 @@ defaults(struct conf *c)
 	c->redis_timeout_ms = 500;
 	c->cdn_domains = strdup(CDN_DOMAINS);
 	c->rate_limit_clients = 65536;
+	c->web_ui = 1;
 }
 
 static const struct key *

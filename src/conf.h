@@ -65,6 +65,7 @@ struct conf {
 	char	*pid_file;		/* PID_FILE, or NULL */
 	int	 body_max;		/* BODY_MAX, bytes */
 	int	 shutdown_timeout;	/* SHUTDOWN_TIMEOUT, s */
+	int	 web_ui;		/* WEB_UI: the page at / */
 	int	 fetch_allow_private;	/* FETCH_ALLOW_PRIVATE (tests) */
 	char	*test_post_hosts;	/* TEST_POST_HOSTS (tests) */
 };

@@ -30,6 +30,7 @@ static const struct route routes[] = {
 	{ "/health",	"GET",	handle_health, 0 },
 	{ "/metrics",	"GET",	handle_metrics, 0 },
 	{ "/openapi.json", "GET", handle_openapi, 0 },
+	{ "/",		"GET",	handle_page, 0 },	/* WEB_UI */
 };
 
 /* A route's handler, run on a thread for slow work. */
@@ -131,6 +132,8 @@ dispatch(struct app *app, struct http *h)
 			r = &routes[i];
 			break;
 		}
+	if (r != NULL && r->fn == handle_page && !app->conf.web_ui)
+		r = NULL;	/* WEB_UI=0: no page, as if never there */
 	if (r == NULL) {
 		http_error(h, 404, "Route not found");
 		return;

@@ -2,18 +2,22 @@
  * libFuzzer: a request as the web server hands it over.  The input is
  * NAME\0VALUE\0... parameters, then \1 and the body: the request object
  * is made, its query, base URL, host check and body read, and the
- * router answers what needs no service (preflight, 404, 405).
+ * router answers what needs no service (preflight, 404, 405, the page).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "app.h"
 #include "handlers.h"
 #include "http.h"
 #include "media.h"
 #include "memhttp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/* No service started: only the configuration, with the page on. */
+static struct app	 app = { .conf = { .web_ui = 1 } };
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -60,7 +64,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    strcmp(route, "/download-audio") != 0 &&
 		    strcmp(route, "/health") != 0 &&
 		    strcmp(route, "/metrics") != 0))
-			router_dispatch(NULL, h);
+			router_dispatch(&app, h);
 		http_free(h);
 	}
 	mem_free(&m);

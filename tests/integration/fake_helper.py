@@ -18,6 +18,8 @@ fault injection.  What it does is chosen by the post URL's user name:
   given_N       as ok, with what $FAKE_STATE/given-N.json says: "url"
                 (every format's URL), "uploader"
   author_HEX    as ok, with uploader = the UTF-8 text HEX encodes
+  text_NAME     as ok, with title, description and uploader = the text
+                of $FAKE_STATE/text-NAME (a test writes it: any length)
   nohd          as ok, with every format's height unknown (null)
   expireS       as ok, every format's URL valid S more seconds (expire=)
   nosound       as ok, without the audio format
@@ -27,7 +29,8 @@ fault injection.  What it does is chosen by the post URL's user name:
   imagesN       a photo post with N images (image-k at /files/imgk.jpg)
 
 Photo posts (ID starting with 74) point their images at the fake CDN's
-/files/imgN.jpg and their sound at /files/audio.mp3.
+/files/imgN.jpg and their sound at /files/audio.mp3.  Every post's cover
+(thumbnail) is the fake CDN's /files/cover.jpg.
 
 Each request's proxy (tiktok-fcgi's egress) is appended with its URL to
 $FAKE_STATE/proxies.log; a proxy listed in $FAKE_STATE/blocked-proxies
@@ -148,6 +151,12 @@ def info_for(url, mode, vid):
         info['uploader'] = bytes.fromhex(mode[7:]).decode('utf-8')
     if given.get('uploader'):
         info['uploader'] = given['uploader']
+    if mode.startswith('text_'):
+        with open(os.path.join(os.environ['FAKE_STATE'],
+                               'text-' + mode[5:]), encoding='utf-8') as f:
+            text = f.read()
+        info['title'] = info['description'] = info['uploader'] = text
+    info['thumbnail'] = '%s/files/cover.jpg' % cdn
     return info
 
 

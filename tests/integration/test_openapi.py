@@ -6,7 +6,7 @@ its version the program's).  Its paths are the routes the app answers,
 no more and no less.  Then real requests (fake helper, fake CDN, ffmpeg):
 a video post, a photo post, every error the fakes can provoke, /stream
 whole and in part, HEAD, /download, /download-slideshow, /download-audio,
-/health, /metrics.  Each answer's status must be one the description
+/health, /metrics, the page at / (and its 404 with WEB_UI=0).  Each answer's status must be one the description
 lists for that path and method, its Content-Type one it lists, its JSON
 body valid against the schema given, and its required headers present.
 
@@ -266,6 +266,12 @@ with Stack(docroot=docroot) as s:
     conforms(r, '/health', 'GET', 'health')
     r = s.get('/metrics')
     conforms(r, '/metrics', 'GET', 'metrics')
+    r = s.get('/?url=' + TT % ('ok', '7300000000000000903'))
+    conforms(r, '/', 'GET', 'the page')
+
+# The page off: / is 404 as described.
+with Stack(env={'WEB_UI': '0'}) as s:
+    conforms(s.get('/'), '/', 'GET', 'WEB_UI=0')
 
 # A degraded instance: /health 503 as described.
 with Stack(env={'FAKE_START': 'die'}, expect_healthy=False) as s:

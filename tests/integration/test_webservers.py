@@ -4,7 +4,8 @@
 mounted under /api/ (links must carry the prefix).  A web server that is
 not installed is reported as skipped here, never passed.
 
-Each: /health, CORS preflight, POST /tiktok (fake helper), /stream with
+Each: /health, CORS preflight, the page at / (or /api/) with its
+headers, POST /tiktok (fake helper), /stream with
 Range and a body that must arrive unbuffered (the fake CDN pauses 1.5 s
 after its first 64 KiB: the client must have those bytes before the CDN
 sends the rest), /download-slideshow, /metrics.
@@ -77,6 +78,17 @@ def suite(web, mount, docroot):
         r = s.get('/nope')
         check(r.status == 404 and r.json()['error'] == 'Route not found',
               '%s: 404 JSON' % tag)
+        r = s.get('/?url=https%3A%2F%2Fvm.tiktok.com%2FZS1%2F')
+        check(r.status == 200 and r.header('content-type') ==
+              'text/html; charset=utf-8' and b'<form id="form"' in r.body,
+              '%s: GET %s/?url= is the page' % (tag, s.prefix))
+        check(r.header('content-length') == str(len(r.body)) and
+              (r.header('content-security-policy') or '').startswith(
+                  "default-src 'none'; script-src 'sha256-") and
+              r.header('x-content-type-options') == 'nosniff' and
+              r.header('referrer-policy') == 'no-referrer',
+              '%s: the page has Content-Length, its policy and headers'
+              % tag)
         r = s.tiktok(TT % ('cdn_gen_100000', '1'))
         check(r.status == 200 and r.json()['status'] == 'tunnel',
               '%s: POST /tiktok' % tag)

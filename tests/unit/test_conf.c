@@ -47,6 +47,7 @@ test_defaults(void **state)
 	assert_int_equal(c.helpers, conf_ncpu());
 	assert_null(c.encryption_key);
 	assert_null(c.base_url);
+	assert_int_equal(c.web_ui, 1);		/* the page at / is on */
 	conf_clear(&c);
 }
 
@@ -59,13 +60,14 @@ test_file_and_env(void **state)
 	(void)state;
 	write_file("# serverjs .env\n\nPORT=3021\nexport ENCRYPTION_KEY="
 	    "\"s3cret value\"\nBASE_URL=https://dl.example.com/api/\n"
-	    "  MAX_WORKERS = 7\nCACHE_TTL='60'\n");
+	    "  MAX_WORKERS = 7\nCACHE_TTL='60'\nWEB_UI=no\n");
 	setenv("CACHE_TTL", "90", 1);
 	assert_int_equal(conf_load(&c, path, err, sizeof(err)), 0);
 	assert_string_equal(c.encryption_key, "s3cret value");
 	assert_string_equal(c.base_url, "https://dl.example.com/api");
 	assert_int_equal(c.max_workers, 7);
 	assert_int_equal(c.cache_ttl, 90);	/* the environment wins */
+	assert_int_equal(c.web_ui, 0);
 	conf_clear(&c);
 	unsetenv("CACHE_TTL");
 	unlink(path);

@@ -187,7 +187,7 @@ def check_browser(s, gen, ans, play):
     check(r.get('played') and r.get('width') == 720 and
           r.get('height') == 1280 and r.get('frames', 0) > 0,
           '%s: no_watermark_hd plays in headless Chromium, picture and '
-          'all (%s)' % (gen, r))
+          'all (%s: %s)' % (gen, dl['no_watermark_hd'][:60], r))
     r = play(dl['no_watermark_hevc'])
     print('# this Chromium with the HEVC link: %s' % r)
 

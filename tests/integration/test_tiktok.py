@@ -71,7 +71,7 @@ with Stack(env={'YTDLP_TIMEOUT': '3', 'MAX_WORKERS': '8',
           '404 message as serverjs')
     # TikTok (or DNS, or the proxy) out of reach: not our failure, and
     # said so, with a time to come back; the cause is logged at warn.
-    r = s.tiktok(TT % ('unreachable', '5'))
+    r = s.tiktok(TT % ('unreachable', '8'))
     check(r.status == 503 and r.header('retry-after') == '30' and
           r.json()['error'].startswith('TikTok could not be reached'),
           'unreachable: 503 "TikTok could not be reached", Retry-After '

@@ -154,8 +154,11 @@ run)
 	;;
 test)
 	# The tests run the API behind each web server in deploy/; clang
-	# builds the fuzzers (make fuzz, run by CI).
-	install_deps apache2 caddy lighttpd redis-server clang libclang-rt-dev
+	# builds the fuzzers (make fuzz, run by CI); podman (with runc,
+	# netavark, aardvark-dns and iptables), podman-compose and mmdebstrap
+	# run the container test.
+	install_deps apache2 caddy lighttpd redis-server clang libclang-rt-dev \
+	    podman runc netavark aardvark-dns iptables podman-compose mmdebstrap
 	build
 	make -j"$(nproc)" check
 	make -j"$(nproc)" distcheck

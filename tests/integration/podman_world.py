@@ -127,16 +127,17 @@ def base_image():
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not os.path.exists(tar):
             t0 = time.time()
-            rc, out = run(['mmdebstrap', '--quiet'] + SLIM +
-                          [tar + '.tmp'], ok=False)
+            part = tar[:-len('.tar')] + '.part.tar'    # .tar: a tarball
+            rc, out = run(['mmdebstrap', '--quiet'] + SLIM + [part],
+                          ok=False)
             if rc != 0:
                 unavailable('the base image cannot be built (mmdebstrap '
                             'exit %d: %s)' % (rc, out.strip()[-300:]))
-            os.rename(tar + '.tmp', tar)
+            os.rename(part, tar)
             print('# base: mmdebstrap made %s in %.0f s'
                   % (os.path.basename(tar), time.time() - t0))
             for old in glob.glob(os.path.join(
-                    CACHE, 'debian-bookworm-slim-*.tar*')):
+                    CACHE, 'debian-bookworm-slim-*.tar')):
                 if old != tar:
                     os.unlink(old)
         rc, out = podman('image', 'inspect', BASE, ok=False)

@@ -30,7 +30,7 @@ RUN apt-get update && \
 	--no-install-recommends build-essential autoconf automake pkg-config \
 	libfcgi-dev libcurl4-openssl-dev libjson-c-dev libssl-dev \
 	libhiredis-dev python3 python3-venv ca-certificates && \
-    rm -rf /var/lib/apt/lists/*
+    apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 # FFMPEG_BIN and YTDLP_PYTHON name what the runtime stage has (neither
@@ -72,7 +72,7 @@ RUN printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && \
     chmod 755 /usr/sbin/policy-rc.d && apt-get update && \
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	--no-install-recommends nginx-light curl && \
-    rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d \
+    apt-get clean && rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d \
 	/etc/nginx/sites-enabled/default && \
     ln -sf /dev/stdout /var/log/nginx/access.log && \
     ln -sf /dev/stderr /var/log/nginx/error.log && \
@@ -95,7 +95,7 @@ RUN printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && \
     chmod 755 /usr/sbin/policy-rc.d && apt-get update && \
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	--no-install-recommends redis-server && \
-    rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d
+    apt-get clean && rm -rf /var/lib/apt/lists/* /usr/sbin/policy-rc.d
 USER redis
 WORKDIR /var/lib/redis
 EXPOSE 6379
@@ -119,7 +119,7 @@ RUN printf 'path-exclude=%s\n' '/usr/lib/*/dri/*' '/usr/lib/*/libLLVM-*' \
 	--no-install-recommends libfcgi0ldbl libfcgi-bin libcurl4 \
 	libjson-c5 libssl3 libhiredis0.14 ffmpeg python3 python3-venv \
 	ca-certificates && \
-    rm -rf /var/lib/apt/lists/* && \
+    apt-get clean && rm -rf /var/lib/apt/lists/* && \
     ! ldd /usr/bin/ffmpeg | grep 'not found'
 RUN groupadd --system --gid 10001 tiktok-fcgi && \
     useradd --system --uid 10001 --gid 10001 --no-create-home \
@@ -137,7 +137,7 @@ RUN if [ ! -e /usr/lib/tiktok-fcgi/yt-dlp/current ]; then \
 	apt-get update && \
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	    --no-install-recommends yt-dlp && \
-	rm -rf /var/lib/apt/lists/* && \
+	apt-get clean && rm -rf /var/lib/apt/lists/* && \
 	python3 -m venv --system-site-packages --without-pip \
 	    /usr/lib/tiktok-fcgi/yt-dlp/env-debian && \
 	ln -s env-debian /usr/lib/tiktok-fcgi/yt-dlp/current; \

@@ -293,10 +293,9 @@ def single(p, web, fake, tags, wheel):
 
     for svc in ('nginx', APP, 'redis'):
         c = p.container(svc)
-        rc, out = pw.podman('healthcheck', 'run', c, ok=False)
+        rc, _ = pw.podman('healthcheck', 'run', c, ok=False)
         check(rc == 0 and inspect(c, '{{.State.Health.Status}}') ==
-              'healthy', '%s: its health check passes, healthy (%s)'
-              % (svc, out.strip()[:80]))
+              'healthy', '%s: its health check passes: healthy' % svc)
     rc, out = pw.podman('top', app, 'user,pid,comm')
     procs = out.split('\n')[1:]
     procs = [x.split() for x in procs if x.strip()]

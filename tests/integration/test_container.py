@@ -328,11 +328,16 @@ def single(p, web, fake, tags, wheel):
     started = inspect(app, '{{.State.StartedAt}}')
     rc, out = sh(app, 'tiktok-fcgi-ytdlp -f /wheels -r "kill -HUP 1" update')
     h2 = web.wait_health(want=wheel, timeout=60)
+    # /health names the newest helper's yt-dlp: wait for every helper's
+    # replacement (the old ones stop taking work when theirs is ready).
+    replaced = within(lambda: pw.podman('logs', app, ok=False)[1].split(
+        'SIGHUP: reloading')[-1].count('ready (yt-dlp %s)' % h2.get(
+            'ytdlp')) >= h2['pool']['helpers'], 60, 0.5) if h2 else False
     check(h.get('ytdlp') and version(h['ytdlp']) < wheel and rc == 0 and
-          h2 and inspect(app, '{{.State.StartedAt}}') == started,
+          replaced and inspect(app, '{{.State.StartedAt}}') == started,
           'tiktok-fcgi-ytdlp update + SIGHUP in the running container: '
-          'yt-dlp %s -> %s without a restart' % (h.get('ytdlp'),
-                                                 h2.get('ytdlp')))
+          'yt-dlp %s -> %s in every helper, without a restart'
+          % (h.get('ytdlp'), h2.get('ytdlp')))
     video(web, fake, '7300000000000000104', 'after the update')
 
     rc, _ = pw.podman('stop', '-t', '30', app)

@@ -12,6 +12,7 @@
 #
 #   docker build -t tiktok-fcgi .
 #   docker build --build-arg YTDLP_WHEELS=wheels -t tiktok-fcgi .
+#   docker build --build-arg YTDLP_REFRESH=$(date +%s) -t tiktok-fcgi .
 #
 # yt-dlp comes from the package index (PIP_INDEX_URL may name a mirror),
 # or, with YTDLP_WHEELS naming a folder of wheels inside the build
@@ -44,6 +45,9 @@ RUN autoreconf -fi >/dev/null && \
 ARG YTDLP_WHEELS=deploy/docker/wheels
 ARG PIP_INDEX_URL=https://pypi.org/simple
 ARG YTDLP_REQUIRED=0
+# Any new value (the time) makes a rebuild fetch yt-dlp again rather than
+# reuse the layer it cached.
+ARG YTDLP_REFRESH=
 COPY ${YTDLP_WHEELS} /wheels/
 RUN mkdir -p /usr/lib/tiktok-fcgi/yt-dlp && \
     if ls /wheels/*.whl >/dev/null 2>&1; then \

@@ -10,10 +10,12 @@ cgroups; default ulimits within the hard ones), whose store lives in
 CACHE.  No registry is needed: the base, debian:bookworm-slim, is made by
 mmdebstrap from Debian's archive and imported under that name.  The tar
 and the layers built on it are kept in CACHE between runs on one machine
-(a new base each ISO week); whatever a run makes is named after it
-(RUN_ID) and removed by it.  Several runs may share the machine and CACHE:
-the base is made under a lock, and nothing a run did not make is removed
-but layers untagged for a week.
+(a new base each ISO week), and the last images built stay tagged
+CACHE_REPO:* so that their layers are the next build's cache; whatever
+else a run makes is named after it (RUN_ID) and removed by it.  Several
+runs may share the machine and CACHE: the base is made under a lock, and
+nothing a run did not make is removed but layers no tag has held for a
+day.
 """
 
 import fcntl
@@ -33,6 +35,7 @@ CACHE = os.environ.get('CONTAINER_TEST_CACHE', '/var/cache/tiktok-fcgi-test')
 CI = os.environ.get('CI') == 'true'
 RUN_ID = 'tft%d%s' % (os.getpid(), os.urandom(3).hex())
 BASE = 'docker.io/library/debian:bookworm-slim'
+CACHE_REPO = 'localhost/tiktok-fcgi-test-cache'
 BASE_LABEL = 'org.tiktok-fcgi.test-base'
 # debian:bookworm-slim as Docker Hub makes it: minbase, merged /usr,
 # no documentation, manuals or translations (kept out by dpkg).
@@ -149,8 +152,8 @@ def base_image():
                 unavailable('podman cannot import the base image: %s'
                             % out.strip()[-300:])
             print('# base: %s imported' % os.path.basename(tar))
-        # The cache's bound: layers nobody has tagged for a week.
-        podman('image', 'prune', '-f', '--filter', 'until=168h')
+        # The cache's bound: layers of builds superseded a day ago.
+        podman('image', 'prune', '-f', '--filter', 'until=24h')
 
 
 def context(top, wheels):
@@ -168,6 +171,11 @@ def context(top, wheels):
     os.unlink(arch)
     shutil.copytree(wheels, os.path.join(ctx, '.test-wheels'))
     return ctx
+
+
+def keep(ref, name):
+    """ref stays tagged CACHE_REPO:name: the next build's cache."""
+    podman('tag', ref, '%s:%s' % (CACHE_REPO, name))
 
 
 def image_size(ref):

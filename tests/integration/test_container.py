@@ -38,6 +38,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -59,8 +60,10 @@ def prerequisites():
     if os.environ.get('CONTAINER_TEST') == 'no':
         skip('CONTAINER_TEST=no: .ci/run runs this test as a step of its '
              'own')
-    if subprocess.run(['git', '-C', TOP_SRCDIR, 'rev-parse', 'HEAD'],
-                      capture_output=True).returncode != 0:
+    top = subprocess.run(['git', '-C', TOP_SRCDIR, 'rev-parse',
+                          '--show-toplevel'], capture_output=True, text=True)
+    if top.returncode != 0 or os.path.realpath(top.stdout.strip()) != \
+            os.path.realpath(TOP_SRCDIR):
         skip('not a git checkout (distcheck, a copy): the images are '
              "built from HEAD's files")
     for prog in ('podman', 'podman-compose', 'mmdebstrap', 'runc'):
@@ -187,11 +190,10 @@ def up(p, fake, web):
     return web.wait_health()
 
 
-def sh(container, script, *args, user=None):
+def sh(container, script, *args):
     """A shell script in a running container: (exit status, output)."""
-    argv = ['exec'] + (['-u', user] if user else []) + [
-        container, 'sh', '-c', script, 'sh'] + list(args)
-    return pw.podman(*argv, ok=False)
+    return pw.podman('exec', container, 'sh', '-c', script, 'sh', *args,
+                     ok=False)
 
 
 def inspect(container, fmt):
@@ -228,7 +230,7 @@ def images(p, ctx, tags):
     """compose build (current yt-dlp from the wheels), and the app with
     no yt-dlp source at all.  Returns the seconds of each."""
     t0 = time.time()
-    rc, out = p.compose('build', timeout=1800)
+    rc, _ = p.compose('build', timeout=1800)
     check(rc == 0, 'podman-compose build: nginx, redis and the app (from '
           'HEAD, the current yt-dlp from YTDLP_WHEELS)')
     t1 = time.time()
@@ -242,16 +244,23 @@ def images(p, ctx, tags):
     check(rc == 0 and 'WARNING: no current yt-dlp from the package index'
           in out, 'a build with no package index and no wheels says so '
           "and falls back to Debian's yt-dlp")
+    for name, tag in (('', 'cur'), ('', 'deb'), ('-nginx', 'cur'),
+                      ('-redis', 'cur')) if not FAILED else ():
+        pw.keep('localhost/tiktok-fcgi%s:%s' % (name, tags[tag]),
+                (name[1:] or 'app') + ('-debian' if tag == 'deb' else ''))
     return t1 - t0, time.time() - t1
 
 
 def image_checks(image):
-    rc, out = pw.podman('run', '--rm', image, ok=False)
+    once = ['run', '--rm', '--label', 'org.tiktok-fcgi.test=' + pw.RUN_ID]
+    rc, out = pw.podman(*once, '--name', pw.RUN_ID + '-nokey', image,
+                        ok=False)
     check(rc != 0 and 'ENCRYPTION_KEY is not set: refusing to start' in out,
           'the image refuses to start without ENCRYPTION_KEY (exit %d)'
           % rc)
     rc, out = pw.podman(
-        'run', '--rm', '--read-only', '--tmpfs', '/tmp', '--entrypoint',
+        *once, '--name', pw.RUN_ID + '-ffmpeg', '--read-only', '--tmpfs',
+        '/tmp', '--entrypoint',
         'sh', image, '-c', 'cd /tmp && ffmpeg -v error -f lavfi -i '
         'color=s=1080x1920:r=2 -f lavfi -i sine -t 2 -c:v libx264 '
         '-pix_fmt yuv420p -c:a aac -shortest a.mp4 && ffmpeg -v error '
@@ -380,8 +389,15 @@ def fleet(p, web, fake, wheel, pages):
           'podman-compose down (fleet): nothing left')
 
 
+def stopped(sig, frame):
+    raise SystemExit('signal %d' % sig)
+
+
 def main():
     wheels = prerequisites()
+    # Killed (make's Ctrl-C, a CI time limit): clean up all the same.
+    signal.signal(signal.SIGTERM, stopped)
+    signal.signal(signal.SIGINT, stopped)
     wheel = version(os.path.basename(glob.glob(os.path.join(
         wheels, 'yt_dlp-*.whl'))[0]).split('-')[1])
     pw.setup()
@@ -427,7 +443,7 @@ def main():
         fleet(p, web, fake, wheel, pages)
         print('# compose checks took %.0f s; the whole test %.0f s'
               % (time.time() - t1, time.time() - t0), flush=True)
-    except Exception as e:      # noqa: BLE001 (reported, then cleaned up)
+    except (Exception, SystemExit) as e:   # reported, then cleaned up
         check(False, 'the test ran to its end (%s: %s)'
               % (type(e).__name__, e))
     finally:

@@ -42,16 +42,16 @@ RUN autoreconf -fi >/dev/null && \
 	VENV_PYTHON=/usr/bin/python3 && \
     make -j"$(nproc)" && make install DESTDIR=/out && \
     rm -rf /out/usr/share/man
-ARG YTDLP_WHEELS=deploy/docker/wheels
+# YTDLP_WHEELS: a folder of the build context (copied to /src above).
+ARG YTDLP_WHEELS=
 ARG PIP_INDEX_URL=https://pypi.org/simple
 ARG YTDLP_REQUIRED=0
 # Any new value (the time) makes a rebuild fetch yt-dlp again rather than
 # reuse the layer it cached.
 ARG YTDLP_REFRESH=
-COPY ${YTDLP_WHEELS} /wheels/
 RUN mkdir -p /usr/lib/tiktok-fcgi/yt-dlp && \
-    if ls /wheels/*.whl >/dev/null 2>&1; then \
-	set -- -f /wheels; from="the wheels in $YTDLP_WHEELS"; \
+    if [ -n "$YTDLP_WHEELS" ]; then \
+	set -- -f "/src/$YTDLP_WHEELS"; from="the wheels in $YTDLP_WHEELS"; \
     else \
 	set --; from="the package index"; \
     fi && \
@@ -90,8 +90,10 @@ COPY deploy/docker/nginx-fleet.conf \
 ENV NGINX_SITE=tiktok-fcgi
 EXPOSE 80
 STOPSIGNAL SIGQUIT
+# Alive when it answers HTTP at all (a 502 too: whether the API works is
+# the app's own health check).
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
-    CMD curl -fsS -o /dev/null --max-time 8 http://127.0.0.1/health
+    CMD curl -sS -o /dev/null --max-time 8 http://127.0.0.1/health
 CMD ["sh", "-c", "ln -sfn \"../sites-available/$NGINX_SITE\" /etc/nginx/sites-enabled/site && exec nginx -g 'daemon off;'"]
 
 FROM ${DEBIAN} AS redis
@@ -114,8 +116,8 @@ CMD ["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", \
 FROM ${DEBIAN} AS app
 # ffmpeg's libavdevice links SDL, which brings Mesa's GPU drivers and
 # LLVM (165 MB): never loaded by the ffmpeg command (no display, no GL),
-# so dpkg does not unpack them (the packages stay installed, as the
-# base's documentation does).
+# so dpkg leaves those files out, as slim images leave out manuals (the
+# packages count as installed: apt works as ever).
 RUN printf 'path-exclude=%s\n' '/usr/lib/*/dri/*' '/usr/lib/*/libLLVM-*' \
 	'/usr/lib/*/libz3.so*' > /etc/dpkg/dpkg.cfg.d/tiktok-fcgi-no-gpu && \
     apt-get update && \

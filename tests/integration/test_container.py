@@ -230,7 +230,8 @@ def images(p, ctx, tags):
     """compose build (current yt-dlp from the wheels), and the app with
     no yt-dlp source at all.  Returns the seconds of each."""
     t0 = time.time()
-    rc, _ = p.compose('build', timeout=1800)
+    rc, _ = p.compose('build', '--build-arg', 'YTDLP_WHEELS=.test-wheels',
+                      timeout=1800)
     check(rc == 0, 'podman-compose build: nginx, redis and the app (from '
           'HEAD, the current yt-dlp from YTDLP_WHEELS)')
     t1 = time.time()
@@ -251,13 +252,21 @@ def images(p, ctx, tags):
     return t1 - t0, time.time() - t1
 
 
-def image_checks(image):
+def image_checks(image, wheel):
     once = ['run', '--rm', '--label', 'org.tiktok-fcgi.test=' + pw.RUN_ID]
     rc, out = pw.podman(*once, '--name', pw.RUN_ID + '-nokey', image,
                         ok=False)
     check(rc != 0 and 'ENCRYPTION_KEY is not set: refusing to start' in out,
           'the image refuses to start without ENCRYPTION_KEY (exit %d)'
           % rc)
+    rc, out = pw.podman(*once, '--name', pw.RUN_ID + '-check', '-e',
+                        'ENCRYPTION_KEY=' + KEY, image, '-n', ok=False)
+    said = [x.split()[1] for x in out.splitlines()
+            if x.startswith('yt-dlp ')]
+    check(rc == 0 and 'configuration OK' in out and said and
+          version(said[0]) == wheel,
+          "the image checks its configuration (-n), with the wheel's "
+          'yt-dlp, made at build time (%s)' % (said or out[-200:]))
     rc, out = pw.podman(
         *once, '--name', pw.RUN_ID + '-ffmpeg', '--read-only', '--tmpfs',
         '/tmp', '--entrypoint',
@@ -418,8 +427,7 @@ def main():
     web = Web(port)
     one = ['compose.yaml', override(ctx, fake, 'localhost/tiktok-fcgi:' +
                                     tags['cur'], [APP])]
-    p = pw.Project(ctx, one, {'TIKTOK_FCGI_TAG': tags['cur'],
-                              'YTDLP_WHEELS': '.test-wheels'})
+    p = pw.Project(ctx, one, {'TIKTOK_FCGI_TAG': tags['cur']})
     try:
         print('# base image ready in %.0f s; images built in %.0f s '
               '(compose build) + %.0f s (no yt-dlp source)'
@@ -432,7 +440,7 @@ def main():
                   sizes.values()) + [pw.image_size(pw.BASE)]), flush=True)
         if FAILED:
             return
-        image_checks('localhost/tiktok-fcgi:' + tags['cur'])
+        image_checks('localhost/tiktok-fcgi:' + tags['cur'], wheel)
         t1 = time.time()
         p.env['TIKTOK_FCGI_TAG'] = tags['deb']
         pages = single(p, web, fake, tags, wheel)

@@ -48,11 +48,7 @@ SLIM = ['--variant=minbase',
         ('exclude', '/usr/share/groff/*'),
         ('exclude', '/usr/share/lintian/*'))] + ['bookworm']
 
-TMP = tempfile.mkdtemp(prefix='tiktok-fcgi-container-')
-LOG = os.path.join(TMP, 'podman.log')
-ENV = dict(os.environ, CONTAINERS_CONF=os.path.join(TMP, 'containers.conf'),
-           CONTAINERS_STORAGE_CONF=os.path.join(TMP, 'storage.conf'),
-           BUILDAH_FORMAT='docker')     # OCI images drop HEALTHCHECK
+TMP = LOG = ENV = None     # set by setup()
 
 
 def unavailable(reason):
@@ -60,12 +56,23 @@ def unavailable(reason):
     if CI:
         check(False, 'the container test can run: %s' % reason)
         tail()
+    if TMP is not None:
+        shutil.rmtree(TMP, ignore_errors=True)
+    if CI:
         raise SystemExit(1)
     skip(reason)
 
 
 def setup():
-    """The configuration every podman call of this run reads."""
+    """This run's folder, and the configuration every podman call of
+    this run reads."""
+    global TMP, LOG, ENV
+    TMP = tempfile.mkdtemp(prefix='tiktok-fcgi-container-')
+    LOG = os.path.join(TMP, 'podman.log')
+    ENV = dict(os.environ,
+               CONTAINERS_CONF=os.path.join(TMP, 'containers.conf'),
+               CONTAINERS_STORAGE_CONF=os.path.join(TMP, 'storage.conf'),
+               BUILDAH_FORMAT='docker')     # OCI images drop HEALTHCHECK
     for d in ('storage', 'networks', 'run'):
         os.makedirs(os.path.join(CACHE, d), exist_ok=True)
     with open(ENV['CONTAINERS_CONF'], 'w') as f:
@@ -109,6 +116,8 @@ def podman(*args, **kw):
 
 
 def tail(n=60):
+    if LOG is None:
+        return
     try:
         with open(LOG) as f:
             lines = f.read().splitlines()[-n:]

@@ -179,9 +179,11 @@ run)
 test)
 	# The tests run the API behind each web server in deploy/ and the
 	# page at / in headless chromium; clang builds the fuzzers (make
-	# fuzz, run by CI).
+	# fuzz, run by CI); podman (with runc, netavark, aardvark-dns and
+	# iptables), podman-compose and mmdebstrap run the container test.
 	install_deps apache2 caddy lighttpd redis-server chromium clang \
-	    libclang-rt-dev
+	    libclang-rt-dev podman runc netavark aardvark-dns iptables \
+	    podman-compose mmdebstrap
 	build
 	make -j"$(nproc)" check
 	make -j"$(nproc)" distcheck

@@ -10,6 +10,8 @@ machine: other hosts get 403.
 
 Writes DIR/ca.pem, then DIR/port when listening; logs every request as
 "METHOD HOST PATH" to DIR/requests.log.  Stops when stdin closes.
+Listens on 127.0.0.1, a free port; FAKE_TIKTOK_LISTEN=HOST:PORT elsewhere
+(the container test runs it in a container of its own).
 
 Posts, by id (19 digits; the user name in the URL does not matter):
 
@@ -285,6 +287,30 @@ def gen(seed, start, end):
     return bytes((i * 7 + seed) % 251 for i in range(start, end))
 
 
+# -- what a test reads of a fake's folder -------------------------------
+
+def requests(folder):
+    """The requests a fake served from folder, "METHOD HOST PATH"."""
+    try:
+        with open(os.path.join(folder, 'requests.log')) as f:
+            return f.read().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def served(lines):
+    """(path, bytes) of the last media file the CDN sent in lines (of
+    requests()); (None, None) when none."""
+    for line in reversed(lines):
+        method, host, path = line.split(' ', 2)
+        if method == 'GET' and ('tiktokcdn' in host or
+                                host == 'v16-webapp-prime.tiktok.com'):
+            size = {'.jpg': 20000, '.mp3': 40000}.get(
+                os.path.splitext(path)[1], SIZE)
+            return path, gen(sum(path.encode()) % 251, 0, size)
+    return None, None
+
+
 # -- the server ---------------------------------------------------------
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -476,7 +502,9 @@ def main():
     global DIR
     DIR = sys.argv[1]
     make_certs()
-    srv = Server(('127.0.0.1', 0), Handler)
+    host, _, port = os.environ.get('FAKE_TIKTOK_LISTEN',
+                                   '127.0.0.1:0').rpartition(':')
+    srv = Server((host, int(port)), Handler)
     srv.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     srv.ctx.load_cert_chain(os.path.join(DIR, 'site.pem'),
                             os.path.join(DIR, 'site.key'))

@@ -100,11 +100,7 @@ class FakeTikTok:
         self.ca = os.path.join(self.dir, 'ca.pem')
 
     def log(self):
-        try:
-            with open(os.path.join(self.dir, 'requests.log')) as f:
-                return f.read().splitlines()
-        except FileNotFoundError:
-            return []
+        return fake_tiktok.requests(self.dir)
 
     def block(self, on=True):
         """TikTok refuses (429) this fake's address, or stops refusing."""
@@ -121,14 +117,7 @@ class FakeTikTok:
 
 def expected(fake, since):
     """What the CDN sent for the last media request after line since."""
-    for line in reversed(fake.log()[since:]):
-        method, host, path = line.split(' ', 2)
-        if method == 'GET' and ('tiktokcdn' in host or
-                                host == 'v16-webapp-prime.tiktok.com'):
-            size = {'.jpg': 20000, '.mp3': 40000}.get(
-                os.path.splitext(path)[1], fake_tiktok.SIZE)
-            return path, fake_tiktok.gen(sum(path.encode()) % 251, 0, size)
-    return None, None
+    return fake_tiktok.served(fake.log()[since:])
 
 
 def fetch(s, fake, link):

@@ -65,7 +65,7 @@ def prerequisites():
     if top.returncode != 0 or os.path.realpath(top.stdout.strip()) != \
             os.path.realpath(TOP_SRCDIR):
         skip('not a git checkout (distcheck, a copy): the images are '
-             "built from HEAD's files")
+             "built from HEAD's files", expected=True)
     for prog in ('podman', 'podman-compose', 'mmdebstrap', 'runc'):
         if not shutil.which(prog):
             pw.unavailable('%s is not installed (sh deploy/quickstart.sh '

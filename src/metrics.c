@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "admit.h"
+#include "answer.h"
 #include "app.h"
 #include "cache.h"
 #include "counters.h"
@@ -210,7 +211,7 @@ handle_metrics(struct app *app, struct http *h)
 	char	*text, cl[32];
 
 	if ((text = metrics_text(app)) == NULL) {
-		http_error(h, 500, "Out of memory");
+		answer_fail(h, FAIL_NOMEM, NULL);
 		return;
 	}
 	http_header(h, "Content-Type", "text/plain; version=0.0.4; "

@@ -122,7 +122,7 @@ dispatch(struct pool *p)
 		r->queued = 0;
 		if (line == NULL || helper_send(h->proc, line, len) == -1) {
 			free(line);
-			pool_req_done(p, r, POOL_OTHER, "out of memory", NULL);
+			pool_req_done(p, r, FAIL_OTHER, "out of memory", NULL);
 			continue;
 		}
 		free(line);
@@ -225,7 +225,7 @@ expire_queue(struct pool *p, long long now, long long *next)
 			TAILQ_REMOVE(&p->queue, r, entry);
 			p->nqueued--;
 			r->queued = 0;
-			pool_req_done(p, r, POOL_BUSY, "timed out waiting "
+			pool_req_done(p, r, FAIL_BUSY, "timed out waiting "
 			    "for an extraction slot", NULL);
 		} else if (r->deadline < *next)
 			*next = r->deadline;
@@ -235,7 +235,7 @@ expire_queue(struct pool *p, long long now, long long *next)
 			TAILQ_REMOVE(&p->queue, r, entry);
 			p->nqueued--;
 			r->queued = 0;
-			pool_req_done(p, r, POOL_BUSY, "no extraction helper "
+			pool_req_done(p, r, FAIL_BUSY, "no extraction helper "
 			    "is running", NULL);
 		}
 }
@@ -275,7 +275,7 @@ tend(struct pool *p, struct member *h, long long now, long long *next)
 		p->inflight--;
 		h->abandoned++;
 		p->timeouts++;
-		pool_req_done(p, r, POOL_TIMEOUT, "extraction timed out", NULL);
+		pool_req_done(p, r, FAIL_TIMEOUT, "extraction timed out", NULL);
 		if (h->slot >= 0) {
 			log_warnx("%s: helper %d: extraction past %d s: "
 			    "replacing it", __func__, (int)h->pid,

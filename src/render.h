@@ -9,6 +9,8 @@
 #ifndef RENDER_H
 #define RENDER_H
 
+#include "fail.h"
+
 struct http;
 struct render;
 struct render_ctl;
@@ -43,7 +45,8 @@ const char	*render_output(struct render_ctl *, const char *name);
 const char	*render_ffmpeg_path(const struct render_ctl *);
 long long	 render_deadline(const struct render_ctl *);
 int		 render_nobody_waits(void *ctl);
-void		 render_fail(struct render_ctl *, int status, const char *msg);
+void		 render_fail(struct render_ctl *, enum fail,
+		    const char *detail);
 void		 render_fail_io(struct render_ctl *, int err, const char *what);
 int		 render_disk_full(const struct render_ctl *);
 long long	*render_budget(struct render_ctl *);

@@ -54,7 +54,7 @@ make_fail(struct render_ctl *o, void *arg)
 	(void)arg;
 	set(&making);
 	await(&asked);
-	render_fail(o, 504, "Rendering took too long");
+	render_fail(o, FAIL_RENDER_TIMEOUT, NULL);
 	return -1;
 }
 
@@ -143,7 +143,7 @@ make_flaky(struct render_ctl *o, void *arg)
 
 	(void)arg;
 	if (makes++ == 0) {
-		render_fail(o, 500, "Could not render the file");
+		render_fail(o, FAIL_RENDER, NULL);
 		return -1;
 	}
 	assert_non_null(f = fopen(render_output(o, "out"), "w"));

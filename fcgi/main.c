@@ -1,7 +1,7 @@
 /*
  * tiktok-fcgi: main(), the configuration, the listening socket and the
  * signals (the main thread waits for them); the acceptor and the worker
- * pools are the front's (front.c, acceptor.c).
+ * threads are the front's (front.c, acceptor.c).
  */
 #include "config.h"
 

@@ -106,7 +106,7 @@ metrics_text(struct app *app)
 	FILE			*f;
 	struct pool_stats	 ps;
 	struct cache_stats	 cs;
-	struct renders_stats	 ss;
+	struct render_stats	 ss;
 	struct shared_stats	 rs;
 	struct admit_stats	 as;
 	char			*ver;
@@ -154,7 +154,7 @@ metrics_text(struct app *app)
 
 	memset(&ss, 0, sizeof(ss));
 	if (app->renders != NULL)
-		renders_stats(app->renders, &ss);
+		render_stats(app->renders, &ss);
 	counters_one(f, "slideshow_running", "gauge", "Renders running.", ss.running);
 	counters_one(f, "slideshow_renders_total", "counter", "Renders started.",
 	    ss.renders);

@@ -85,7 +85,7 @@ struct render_ctl {
  * seconds; ffmpeg is the program.  Strings are copied.  NULL on failure.
  */
 struct renders *
-renders_new(const char *temp_dir, const char *ffmpeg, int max, int timeout,
+render_new(const char *temp_dir, const char *ffmpeg, int max, int timeout,
     int keep_s, long long fetch_max)
 {
 	struct renders	*s;
@@ -101,14 +101,15 @@ renders_new(const char *temp_dir, const char *ffmpeg, int max, int timeout,
 	s->keep_ms = (long long)keep_s * 1000;
 	s->keep_max = 4 * max;
 	if (s->temp_dir == NULL || s->ffmpeg == NULL) {
-		renders_free(s);
+		render_free(s);
 		return NULL;
 	}
 	return s;
 }
 
+/* Free r, its work folder removed.  Unlinked, with nobody holding it. */
 static void
-render_free(struct render *r)
+dispose(struct render *r)
 {
 	if (r->dir != NULL)
 		janitor_remove(r->dir);
@@ -136,8 +137,10 @@ unlink_render(struct renders *s, struct render *r)
 		s->kept--;
 }
 
+/* Free the renders, their kept files removed.  render_free(NULL) is a
+ * no-op.  Nobody may be rendering. */
 void
-renders_free(struct renders *s)
+render_free(struct renders *s)
 {
 	struct render	*r;
 
@@ -145,7 +148,7 @@ renders_free(struct renders *s)
 		return;
 	while ((r = s->list) != NULL) {
 		unlink_render(s, r);
-		render_free(r);
+		dispose(r);
 	}
 	pthread_mutex_destroy(&s->mtx);
 	free(s->temp_dir);
@@ -153,8 +156,9 @@ renders_free(struct renders *s)
 	free(s);
 }
 
+/* What the renders are doing, for /health and /metrics. */
 void
-renders_stats(struct renders *s, struct renders_stats *st)
+render_stats(struct renders *s, struct render_stats *st)
 {
 	pthread_mutex_lock(&s->mtx);
 	st->running = s->running;
@@ -176,7 +180,7 @@ expire(struct renders *s, long long now)
 		if (r->state == R_DONE && r->refs == 0 &&
 		    now - r->done_at >= s->keep_ms) {
 			unlink_render(s, r);
-			render_free(r);
+			dispose(r);
 		}
 	}
 	while (s->kept > s->keep_max) {
@@ -188,7 +192,7 @@ expire(struct renders *s, long long now)
 		if (oldest == NULL)
 			break;
 		unlink_render(s, oldest);
-		render_free(oldest);
+		dispose(oldest);
 	}
 }
 
@@ -381,7 +385,7 @@ wait_for(struct renders *s, struct render *r, struct http *h)
 				/* It may have failed meanwhile, counting on
 				 * us to free it. */
 				if (r->state == R_FAILED && r->waiters == 0)
-					render_free(r);
+					dispose(r);
 				pthread_mutex_unlock(&s->mtx);
 				return NULL;
 			}
@@ -396,7 +400,7 @@ wait_for(struct renders *s, struct render *r, struct http *h)
 	f = r->fail;
 	snprintf(detail, sizeof(detail), "%s", r->detail ? r->detail : "");
 	if (r->waiters == 0)
-		render_free(r);		/* failed: unlinked already */
+		dispose(r);		/* failed: unlinked already */
 	pthread_mutex_unlock(&s->mtx);
 	answer_fail(h, f, detail[0] != '\0' ? detail : NULL);
 	return NULL;
@@ -464,7 +468,7 @@ render_acquire(struct renders *s, struct http *h, const char *key_,
 		log_warnx("render %s: its file is gone: rendering again", key);
 		unlink_render(s, r);
 		if (r->refs == 0)
-			render_free(r);
+			dispose(r);
 		r = NULL;
 	}
 	if (r != NULL && r->state == R_DONE) {
@@ -530,7 +534,7 @@ render_acquire(struct renders *s, struct http *h, const char *key_,
 		snprintf(detail, sizeof(detail), "%s", r->detail ? r->detail :
 		    "");
 		if (r->waiters == 0)
-			render_free(r);
+			dispose(r);
 		pthread_mutex_unlock(&s->mtx);
 		if (rc == -1)
 			answer_fail(h, f, detail[0] != '\0' ? detail : NULL);
@@ -554,7 +558,7 @@ render_release(struct renders *s, struct render *r)
 	pthread_mutex_lock(&s->mtx);
 	r->refs--;
 	if (!r->linked && r->refs == 0)
-		render_free(r);
+		dispose(r);
 	else
 		expire(s, proc_now_ms());
 	pthread_mutex_unlock(&s->mtx);

@@ -16,7 +16,7 @@ struct render;
 struct render_ctl;
 struct renders;
 
-struct renders_stats {
+struct render_stats {
 	int		 running;
 	int		 kept;
 	unsigned long	 renders, rejected, failed;
@@ -29,10 +29,10 @@ struct renders_stats {
  */
 typedef int (*render_make_fn)(struct render_ctl *, void *arg);
 
-struct renders	*renders_new(const char *temp_dir, const char *ffmpeg,
+struct renders	*render_new(const char *temp_dir, const char *ffmpeg,
 		    int max, int timeout, int keep_s, long long fetch_max);
-void		 renders_free(struct renders *);
-void		 renders_stats(struct renders *, struct renders_stats *);
+void		 render_free(struct renders *);
+void		 render_stats(struct renders *, struct render_stats *);
 
 struct render	*render_acquire(struct renders *, struct http *,
 		    const char *key, render_make_fn, void *arg);

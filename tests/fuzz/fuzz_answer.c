@@ -44,7 +44,7 @@ through_pool(const uint8_t *data, size_t size)
 	r->id = 1;
 	TAILQ_INSERT_TAIL(&h.work, r, entry);
 	h.inflight = p.inflight = 1;
-	member_line(&p, &h, (const char *)data, size);
+	pool_member_line(&p, &h, (const char *)data, size);
 	/* What ended, unheard: freed here. */
 	while ((r = TAILQ_FIRST(&p.ended)) != NULL ||
 	    (r = TAILQ_FIRST(&h.work)) != NULL) {

@@ -574,14 +574,19 @@ http_json(struct http *h, int status, struct json_object *obj)
 enum herr
 http_error(struct http *h, int status, const char *msg)
 {
-	struct json_object	*o;
+	struct json_object	*o, *v;
 	enum herr		 rc;
 
 	if (h->sent)
 		return HERR_FORM;
 	if ((o = json_object_new_object()) == NULL)
 		return HERR_NOMEM;
-	json_object_object_add(o, "error", json_object_new_string(msg));
+	if ((v = json_object_new_string(msg)) == NULL ||
+	    json_object_object_add(o, "error", v) != 0) {
+		json_object_put(v);
+		json_object_put(o);
+		return HERR_NOMEM;
+	}
 	rc = http_json(h, status, o);
 	json_object_put(o);
 	return rc;

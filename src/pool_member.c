@@ -164,7 +164,8 @@ static void
 on_result(struct pool *p, struct member *h, struct req *r,
     const struct pool_answer *a)
 {
-	char	 logbuf[512];
+	struct json_object	*v;
+	char			 logbuf[512];
 
 	TAILQ_REMOVE(&h->work, r, entry);
 	if (--h->inflight == 0)
@@ -176,11 +177,17 @@ on_result(struct pool *p, struct member *h, struct req *r,
 	if (a->info != NULL) {
 		pool_note(p, FAIL_OK, r->url);
 		egress_note(r->egress, EGRESS_OK);
-		/* Its CDN URLs are fetched the way it came (fetch, tokens). */
-		if (r->egress != NULL)
-			json_object_object_add(a->info, "_egress",
-			    json_object_new_string(egress_id(r->egress)));
-		pool_req_done(p, r, FAIL_OK, NULL, json_object_get(a->info));
+		/* Its CDN URLs are fetched the way it came (fetch, tokens):
+		 * without saying which, not at all. */
+		v = r->egress != NULL ?
+		    json_object_new_string(egress_id(r->egress)) : NULL;
+		if (r->egress != NULL && (v == NULL ||
+		    json_object_object_add(a->info, "_egress", v) != 0)) {
+			json_object_put(v);
+			pool_req_done(p, r, FAIL_OTHER, "out of memory", NULL);
+		} else
+			pool_req_done(p, r, FAIL_OK, NULL,
+			    json_object_get(a->info));
 	} else {
 		/* yt-dlp's words are for the operator, not the client; a
 		 * TikTok out of reach is the operator's to act on. */

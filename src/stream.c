@@ -427,15 +427,18 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr, int ranged,
 				hdrs = n;
 		}
 	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	fetch_headers(fc, &x.hops, on_header, &x);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
-	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 65536L);
-	if (http_is_head(h))
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	fetch_watch(c, &watch, client_gone, h);
-	rc = curl_easy_perform(c);
+	memset(&watch, 0, sizeof(watch));
+	if ((rc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs)) == CURLE_OK &&
+	    (rc = fetch_headers(fc, &x.hops, on_header, &x)) == CURLE_OK &&
+	    (rc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data)) ==
+	    CURLE_OK &&
+	    (rc = curl_easy_setopt(c, CURLOPT_WRITEDATA, &x)) == CURLE_OK &&
+	    (rc = curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 65536L)) ==
+	    CURLE_OK &&
+	    (rc = curl_easy_setopt(c, CURLOPT_NOBODY, http_is_head(h) ? 1L :
+	    0L)) == CURLE_OK &&
+	    (rc = fetch_watch(c, &watch, client_gone, h)) == CURLE_OK)
+		rc = curl_easy_perform(c);
 	if (watch.stalled)
 		rc = CURLE_OPERATION_TIMEDOUT;
 	if (watch.left)

@@ -68,7 +68,9 @@ static const struct failure {
 
 	[FAIL_NOMEM] = { 500, NULL, WARN, UP_NONE, "nomem", 0,
 	    "Out of memory", NULL },
-	[FAIL_INTERNAL] = { 500, NULL, WARN, UP_NONE, "internal", 0,
+	/* router_finish's, for a handler that said nothing: most often
+	 * a render whose client left, no fault to warn of. */
+	[FAIL_INTERNAL] = { 500, NULL, DEBUG, UP_NONE, "internal", 0,
 	    "Internal server error", NULL },
 	[FAIL_NO_ROUTE] = { 404, NULL, DEBUG, UP_NONE, "no_route", 0,
 	    "Route not found", NULL },

@@ -8,7 +8,7 @@
  * to every waiter.
  *
  * A leaf among the services: it knows the request/response interface,
- * the counters and the log, nothing else.
+ * the counters, the log and what token_open says, nothing else.
  */
 #ifndef ANSWER_H
 #define ANSWER_H

@@ -103,7 +103,9 @@ def ytdlp_python(tmp):
     wheels = os.environ.get('YTDLP_WHEELS') or os.path.join(
         TOP, '..', 'shared', 'ytdlp')
     d = os.path.join(tmp, 'yt-dlp')
-    subprocess.run(['sh', os.path.join(TOP, 'fcgi', 'tiktok-fcgi-ytdlp'),
+    # The updater is made by make: in the build tree.
+    build = os.environ.get('TOP_BUILDDIR', TOP)
+    subprocess.run(['sh', os.path.join(build, 'fcgi', 'tiktok-fcgi-ytdlp'),
                     '-d', d, '-f', wheels, 'update'], check=True,
                    env=dict(os.environ, HELPER_SCRIPT=os.path.join(
                        TOP, 'src', 'ytdlp_helper.py')))

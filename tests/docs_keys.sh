@@ -1,9 +1,9 @@
 #!/bin/sh
-# Every configuration key the program reads (src/conf.c's table) is
+# Every configuration key the program reads (src/conf_keys.c's table) is
 # documented in tiktok-fcgi.conf(5) and in the README's table, the man
 # pages document no key the program does not read, and every number's
 # bounds are in the manual's Limits list.
-conf=$TOP_SRCDIR/src/conf.c
+conf=$TOP_SRCDIR/src/conf_keys.c
 keys=$(sed -n 's/^	{ "\([A-Z_]*\)",.*/\1/p' "$conf")
 [ -n "$keys" ] || { echo "no keys found in $conf"; exit 99; }
 rc=0

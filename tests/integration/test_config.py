@@ -64,12 +64,12 @@ def refused(what, args, extra, words, start=True):
 rc, out = run(['-n'], {})
 check(rc == 0 and 'configuration OK' in out, 'a good configuration: -n OK')
 
-# Every key of the table in src/conf.c, by kind: each bad value stops -n
+# Every key of the table in src/conf_keys.c, by kind: each bad value stops -n
 # with a message naming the key (the start reads the same table).
 table = re.findall(r'\{ "([A-Z_]+)",\s*(K_[A-Z]+),\s*S\(\w+\),\s*(-?\d+),'
                    r'\s*(-?\d+) \}',
                    open(os.path.join(os.environ.get('TOP_SRCDIR', '.'), 'src',
-                                     'conf.c')).read())
+                                     'conf_keys.c')).read())
 check(len(table) >= 38, 'the key table read (%d keys)' % len(table))
 bad_of = {
     'K_BOOL': ['maybe', '2', 'on'],

@@ -1,7 +1,7 @@
 /*
  * The configuration's keys (a part of conf.c, conf_impl.h): each key's
  * name, kind and bounds, the defaults, finding a key by its name or by
- * a name near it.
+ * a name near it, and the table printed for `tiktok-fcgi -K`.
  */
 #include "config.h"
 
@@ -201,4 +201,51 @@ conf_nearkey(const char *name)
 		}
 	}
 	return best;
+}
+
+/*
+ * The key table on f, one key a line, tab-separated: its name, kind,
+ * default ("-": none, or worked out at the start) and, for a number, the
+ * least and greatest value it takes ("-" for other kinds).  For
+ * `tiktok-fcgi -K`: the tests and the manuals' checks read the table
+ * from the program.  Returns 0, or -1 when a default cannot be made.
+ */
+int
+conf_list_keys(FILE *f)
+{
+	static const char *const kinds[] = { "string", "int", "bool", "url",
+	    "file", "level", "proxies", "redis", "rate", "nets" };
+	static const char *const levels[] = { "error", "warn", "info",
+	    "debug" };
+	const struct conf_key	*k;
+	struct conf		 c;
+	const char		*s;
+	size_t			 i;
+	int			 v;
+
+	conf_defaults(&c);
+	if (c.temp_dir == NULL || c.helper_script == NULL ||
+	    c.ytdlp_dir == NULL || c.ffmpeg == NULL || c.cdn_domains == NULL) {
+		conf_clear(&c);
+		return -1;
+	}
+	for (i = 0; i < conf_nkeys; i++) {
+		k = &conf_keys[i];
+		fprintf(f, "%s\t%s\t", k->name, kinds[k->kind]);
+		if (k->kind == K_INT || k->kind == K_BOOL ||
+		    k->kind == K_LEVEL) {
+			v = *(const int *)((const char *)&c + k->off);
+			if (k->kind == K_LEVEL)
+				fprintf(f, "%s\t-\t-\n", levels[v]);
+			else if (k->kind == K_BOOL)
+				fprintf(f, "%d\t-\t-\n", v);
+			else
+				fprintf(f, "%d\t%ld\t%ld\n", v, k->min, k->max);
+			continue;
+		}
+		s = *(char *const *)((const char *)&c + k->off);
+		fprintf(f, "%s\t-\t-\n", s != NULL ? s : "-");
+	}
+	conf_clear(&c);
+	return 0;
 }

@@ -31,8 +31,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BINARY, Stack, check, done, free_port, nginx_http,  # noqa
-                     wait_for)
+from harness import (BINARY, FAKES, check, done, free_port, wait_for)  # noqa
+from stack import Stack  # noqa: E402
+from webservers import nginx_http  # noqa: E402
 
 TT = 'https://www.tiktok.com/@ok/video/%d'
 TICK = os.sysconf('SC_CLK_TCK')
@@ -198,8 +199,7 @@ os.chmod(tmp, 0o755)
 sock = os.path.join(tmp, 'app.sock')
 env = dict(os.environ, ENCRYPTION_KEY='a key for this test only',
            YTDLP_PYTHON=sys.executable, TEMP_DIR=os.path.join(tmp, 'work'),
-           HELPER_SCRIPT=os.path.join(os.path.dirname(
-               os.path.abspath(__file__)), 'fake_helper.py'),
+           HELPER_SCRIPT=os.path.join(FAKES, 'fake_helper.py'),
            FAKE_FIXTURES=os.path.join(os.environ.get('TOP_SRCDIR', '.'),
                                       'tests', 'fixtures'))
 log = open(os.path.join(tmp, 'app.log'), 'wb')

@@ -16,10 +16,10 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BINARY, Stack, check, done, skip_part, wait_for  # noqa
+from harness import (BINARY, FAKES, check, done, skip_part, wait_for)  # noqa
+from stack import Stack  # noqa: E402
 
-FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                    'fake_helper.py')
+FAKE = os.path.join(FAKES, 'fake_helper.py')
 base = tempfile.mkdtemp(prefix='tiktok-fcgi-config-')
 os.chmod(base, 0o755)
 work = os.path.join(base, 'work')

@@ -283,7 +283,8 @@ def run_side():
             with Stack(helper='real', cdn=False, cdn_url=cdn_url, env={
                     'YTDLP_PYTHON': '/usr/bin/python3', 'LOG_LEVEL': 'warn',
                     'CA_FILE': bundle}) as s:
-                wait_for(lambda: len(children_of(s.app.pid)) >= 2, 30,
+                # The helper parent and its idle helper.
+                wait_for(lambda: len(tree(s.app.pid)) >= 3, 30,
                          'the helpers')
                 time.sleep(2)
                 helpers = [p for c in children_of(s.app.pid)

@@ -52,7 +52,7 @@ os.environ.setdefault('TOP_SRCDIR', TOP)
 os.environ.setdefault('TOP_BUILDDIR', TOP)
 sys.path.insert(0, os.path.join(TOP, 'tests', 'integration'))
 from harness import FAKES, wait_for  # noqa: E402
-from probes import all_dead, children_of, rss_kb  # noqa: E402
+from probes import all_dead, children_of, descendants, rss_kb  # noqa: E402
 from stack import Stack, ffmpeg_pids  # noqa: E402
 
 ap = argparse.ArgumentParser()
@@ -181,7 +181,9 @@ class Soak:
             self.last_fault = (name, time.time())
             self.faults[name] += 1
         if name == 'helper':
-            hs = [p for p in children_of(self.pid) if 'helper' in cmdline(p)]
+            # A helper, not the helper parent that forks them.
+            hs = [p for p in descendants(self.pid) if 'helper' in
+                  cmdline(p) and '--parent' not in cmdline(p)]
             if hs:
                 os.kill(random.choice(hs), signal.SIGKILL)
         elif name == 'ffmpeg':
@@ -222,7 +224,7 @@ class Soak:
         except OSError:
             return 0, 0
         helpers = 0
-        for p in children_of(self.pid):
+        for p in descendants(self.pid):
             try:
                 if 'helper' in cmdline(p):
                     helpers += rss_kb(p)

@@ -18,6 +18,7 @@
 #include "limitdb.h"
 #include "log.h"
 #include "proc.h"
+#include "redisconn.h"
 
 #define CONNS		4	/* calls at once */
 #define PAUSE_MIN_MS	1000	/* after a failure, Redis is left alone */
@@ -126,40 +127,14 @@ failed(struct limitdb *db, struct conn *cn, const char *why)
 static int
 connect_one(struct limitdb *db, struct conn *cn)
 {
-	const struct conf	*c = db->conf;
-	struct timeval		 tv;
-	redisReply		*r;
+	char	 why[160];
 
 	if (cn->ctx != NULL)
 		return 0;
-	tv.tv_sec = c->redis_timeout_ms / 1000;
-	tv.tv_usec = (c->redis_timeout_ms % 1000) * 1000;
-	cn->ctx = c->redis_socket != NULL ?
-	    redisConnectUnixWithTimeout(c->redis_socket, tv) :
-	    redisConnectWithTimeout(c->redis_host, c->redis_port, tv);
-	if (cn->ctx == NULL || cn->ctx->err || redisSetTimeout(cn->ctx, tv) !=
-	    REDIS_OK) {
-		failed(db, cn, cn->ctx != NULL ? cn->ctx->errstr :
-		    "out of memory");
+	if ((cn->ctx = redisconn_open(db->conf, why, sizeof(why))) == NULL) {
+		failed(db, cn, why);
 		return -1;
 	}
-	r = c->redis_password != NULL ? redisCommand(cn->ctx, "AUTH %s",
-	    c->redis_password) : NULL;
-	if (c->redis_password != NULL && (r == NULL || r->type ==
-	    REDIS_REPLY_ERROR)) {
-		failed(db, cn, r != NULL ? r->str : cn->ctx->errstr);
-		freeReplyObject(r);
-		return -1;
-	}
-	freeReplyObject(r);
-	r = c->redis_db != 0 ? redisCommand(cn->ctx, "SELECT %d",
-	    c->redis_db) : NULL;
-	if (c->redis_db != 0 && (r == NULL || r->type == REDIS_REPLY_ERROR)) {
-		failed(db, cn, r != NULL ? r->str : cn->ctx->errstr);
-		freeReplyObject(r);
-		return -1;
-	}
-	freeReplyObject(r);
 	return 0;
 }
 

@@ -1,8 +1,8 @@
 /*
- * The shared cache's talk with Redis (shared_impl.h): connecting (with
- * AUTH and SELECT), every command bounded by REDIS_TIMEOUT, and what a
- * failure does: the connection dropped, said once, retried after a pause
- * that doubles.  Run by the shared cache's thread only.
+ * The shared cache's talk with Redis (shared_impl.h): connecting
+ * (redisconn.c, AUTH and SELECT too), every command bounded by
+ * REDIS_TIMEOUT, and what a failure does: the connection dropped, said
+ * once, retried after a pause that doubles.  Run by the shared cache's thread only.
  */
 #include "config.h"
 
@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "log.h"
 #include "proc.h"
+#include "redisconn.h"
 #include "shared_impl.h"
 
 #define LOCK_SKEW_MS	5000	/* clocks of a fleet differ this much */
@@ -35,7 +36,10 @@ static void
 down(struct shared *sh, const char *why)
 {
 	long long	 now = proc_now_ms();
+	char		 text[160];
 
+	snprintf(text, sizeof(text), "%s", why);	/* may be in ctx */
+	why = text;
 	if (sh->ctx != NULL)
 		redisFree(sh->ctx);
 	sh->ctx = NULL;
@@ -83,36 +87,16 @@ shared_cmd(struct shared *sh, const char *fmt, ...)
 int
 shared_connected(struct shared *sh)
 {
-	const struct conf	*c = sh->conf;
-	struct timeval		 tv;
-	redisReply		*r;
+	redisReply	*r;
+	char		 why[160];
 
 	if (sh->ctx != NULL)
 		return 1;
 	if (proc_now_ms() < sh->retry_at)
 		return 0;
-	tv.tv_sec = c->redis_timeout_ms / 1000;
-	tv.tv_usec = (c->redis_timeout_ms % 1000) * 1000;
-	sh->ctx = c->redis_socket != NULL ?
-	    redisConnectUnixWithTimeout(c->redis_socket, tv) :
-	    redisConnectWithTimeout(c->redis_host, c->redis_port, tv);
-	if (sh->ctx == NULL || sh->ctx->err) {
-		down(sh, sh->ctx != NULL ? sh->ctx->errstr : "out of memory");
+	if ((sh->ctx = redisconn_open(sh->conf, why, sizeof(why))) == NULL) {
+		down(sh, why);
 		return 0;
-	}
-	if (redisSetTimeout(sh->ctx, tv) != REDIS_OK) {
-		down(sh, "cannot set a timeout");
-		return 0;
-	}
-	if (c->redis_password != NULL) {
-		if ((r = shared_cmd(sh, "AUTH %s", c->redis_password)) == NULL)
-			return 0;
-		freeReplyObject(r);
-	}
-	if (c->redis_db != 0) {
-		if ((r = shared_cmd(sh, "SELECT %d", c->redis_db)) == NULL)
-			return 0;
-		freeReplyObject(r);
 	}
 	if ((r = shared_cmd(sh, "PING")) == NULL)
 		return 0;

@@ -1,6 +1,7 @@
 /*
  * libFuzzer: what a helper may write.  The line goes through the pool's
- * reader (the handshake, or the answer to a request in flight), and, if
+ * reader (pool_member_line: pool_answer.c's parser, then what the pool
+ * does with a handshake or the answer to a request in flight), and, if
  * it is a JSON object, through the shaping of an answer from it as a
  * post's info.
  */
@@ -44,7 +45,7 @@ through_pool(const uint8_t *data, size_t size)
 	r->id = 1;
 	TAILQ_INSERT_TAIL(&h.work, r, entry);
 	h.inflight = p.inflight = 1;
-	member_line(&p, &h, (const char *)data, size);
+	pool_member_line(&p, &h, (const char *)data, size);
 	/* What ended, unheard: freed here. */
 	while ((r = TAILQ_FIRST(&p.ended)) != NULL ||
 	    (r = TAILQ_FIRST(&h.work)) != NULL) {

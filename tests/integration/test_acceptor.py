@@ -79,7 +79,8 @@ def cpu_s(pid):
 
 
 with Stack() as s:
-    wait_for(lambda: s.health()['pool']['helpers'] == 2, 30, 'both helpers')
+    # The start settled: the helper parent has forked the idle helper.
+    wait_for(lambda: s.health()['pool']['helpers'] >= 1, 30, 'a helper')
     # 1. Half-sent requests.
     held = []
     for part in (begin(), begin() + rec(4, nv('REQUEST_METHOD', 'GET'))):

@@ -5,8 +5,8 @@ way the timer keeps it.
 This tree's distribution (make distdir) is configured with a prefix of
 its own (no DESTDIR: paths are compiled in), built and installed.  Two
 stand-in yt-dlp wheels (versions the real one will not have for decades;
-they import and say their version, which is all the helper's handshake
-needs) play new releases, so that nothing leaves the machine.
+they import, say their version and have the names the helper loads before
+any extraction, which is all its handshake needs) play new releases, so that nothing leaves the machine.
 
 1. make install with no usable wheel: no yt-dlp of its own; the service
    (the installed tiktok-fcgi.service's ExecStart, its socket given with
@@ -73,12 +73,28 @@ def said(rc, out):
 
 def wheel(version):
     """A folder with a yt-dlp wheel of that version (YYYY.M.D) whose
-    yt_dlp imports and says it."""
+    yt_dlp imports and says it, with the names the helper takes from it
+    before any extraction (YoutubeDL, the TikTok and Douyin extractors),
+    none of which does anything."""
     d = os.path.join(tmp, 'wheels-' + version)
     os.mkdir(d)
     y, m, dd = version.split('.')
     files = {
-        'yt_dlp/__init__.py': '',
+        'yt_dlp/__init__.py':
+            'class YoutubeDL:\n'
+            '    def __init__(self, params=None, auto_init=True):\n'
+            '        self._ies = {}\n'
+            '    def add_info_extractor(self, ie):\n'
+            '        self._ies[type(ie).__name__] = ie\n',
+        'yt_dlp/extractor/__init__.py': '',
+        'yt_dlp/extractor/tiktok.py':
+            'class TikTokBaseIE:\n'
+            '    @classmethod\n'
+            '    def suitable(cls, url):\n'
+            '        return False\n'
+            'class TikTokIE(TikTokBaseIE): pass\n'
+            'class TikTokVMIE(TikTokBaseIE): pass\n'
+            'class DouyinIE(TikTokIE): pass\n',
         'yt_dlp/version.py': "__version__ = '%s.%02d.%02d'\n"
                              % (y, int(m), int(dd)),
         'yt_dlp-%s.dist-info/METADATA' % version:

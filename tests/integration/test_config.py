@@ -16,7 +16,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BINARY, FAKES, check, done, skip_part, wait_for)  # noqa
+from harness import (BINARY, FAKES, check, done, skip_part,  # noqa
+                     wait_for)
 from stack import Stack  # noqa: E402
 
 FAKE = os.path.join(FAKES, 'fake_helper.py')

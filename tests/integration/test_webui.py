@@ -32,7 +32,8 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import browser  # noqa
-from harness import (TOP_BUILDDIR, check, done, skip, which, within)  # noqa
+from harness import (TOP_BUILDDIR, check, done, skip, which,  # noqa
+                     within)
 from stack import Stack  # noqa: E402
 from webservers import WEB_BINARIES  # noqa: E402
 

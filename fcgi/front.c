@@ -1,8 +1,8 @@
 /*
  * The FastCGI front.  A connection reaches us from the acceptor with its
  * whole request (BEGIN_REQUEST, PARAMS, STDIN) already in the socket, so
- * libfcgi reads it without waiting on the peer.  Workers of two pools
- * take connections from two queues:
+ * libfcgi reads it without waiting on the peer.  Two sets of worker
+ * threads take connections from two queues:
  *
  *   fast   read the request (FCGX_Accept_r), dispatch it, shape answers:
  *          short, CPU-bound work; a few threads per core
@@ -11,7 +11,7 @@
  *          thread still costs its stack pages and more)
  *
  * A request that must wait (an extraction) parks: the handler returns,
- * the thread goes back to its pool, and whoever ends the wait queues the
+ * the thread goes back to its set, and whoever ends the wait queues the
  * continuation (front_later).  A connection is held by at most one
  * thread at a time: a continuation asked for while a thread still holds
  * it runs after that thread lets go (settle()).
@@ -57,7 +57,7 @@ struct conn {
 };
 TAILQ_HEAD(connq, conn);
 
-struct pool_of_threads {
+struct workers {
 	pthread_mutex_t		 mtx;
 	pthread_cond_t		 cv;
 	struct connq		 queue;
@@ -73,7 +73,7 @@ struct pool_of_threads {
 #define SLOW_START	4	/* slow threads started at once */
 
 static struct app		*app;
-static struct pool_of_threads	 pools[2];	/* HTTP_FAST, HTTP_SLOW */
+static struct workers		 work[2];	/* HTTP_FAST, HTTP_SLOW */
 static int			 inflight;	/* __atomic: taken, not ended */
 static int			 cutting;	/* __atomic: stop long work */
 
@@ -234,19 +234,19 @@ static const struct http_io front_io = {
 
 /* -- connections ---------------------------------------------------------- */
 
-static int	 pool_grow(struct pool_of_threads *, int);
+static int	 workers_grow(struct workers *, int);
 
 static void
 enqueue(enum http_kind kind, struct conn *c)
 {
-	struct pool_of_threads	*p = &pools[kind];
+	struct workers		*p = &work[kind];
 
 	pthread_mutex_lock(&p->mtx);
 	TAILQ_INSERT_TAIL(&p->queue, c, entry);
 	/* Work beyond the threads waiting for it: one more, if allowed
 	 * (if none can start, the work waits for one to be free). */
 	if (++p->queued > p->idle && p->n < p->max && !p->stop)
-		pool_grow(p, 1);
+		workers_grow(p, 1);
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mtx);
 }
@@ -363,7 +363,7 @@ settle(struct conn *c)
 static void *
 worker(void *arg)
 {
-	struct pool_of_threads	*p = arg;
+	struct workers		*p = arg;
 	struct conn		*c;
 	int			 fresh;
 
@@ -400,7 +400,7 @@ worker(void *arg)
  * does.  Returns how many started.
  */
 static int
-pool_grow(struct pool_of_threads *p, int n)
+workers_grow(struct workers *p, int n)
 {
 	sigset_t	 all, old;
 	int		 i, rc = 0;
@@ -420,9 +420,9 @@ pool_grow(struct pool_of_threads *p, int n)
 	return i;
 }
 
-/* A pool of at most max threads, start of them started now.  0, or -1. */
+/* Workers, at most max threads, start of them started now.  0, or -1. */
 static int
-pool_start_threads(struct pool_of_threads *p, int max, int start,
+workers_start(struct workers *p, int max, int start,
     const struct front_opts *o)
 {
 	pthread_mutex_init(&p->mtx, NULL);
@@ -434,25 +434,26 @@ pool_start_threads(struct pool_of_threads *p, int max, int start,
 	if ((p->threads = calloc((size_t)max, sizeof(*p->threads))) == NULL)
 		return -1;
 	pthread_mutex_lock(&p->mtx);
-	pool_grow(p, start);
+	workers_grow(p, start);
 	pthread_mutex_unlock(&p->mtx);
 	return p->n > 0 ? 0 : -1;
 }
 
-/* Start both pools (the slow one grows with its work).  0, or -1. */
+/* Start both sets of workers (the slow one grows with its work).  0, or
+ * -1. */
 int
 front_start(struct app *a, const struct front_opts *o)
 {
 	int	 rc;
 
 	app = a;
-	rc = pool_start_threads(&pools[HTTP_FAST], o->fast_threads,
+	rc = workers_start(&work[HTTP_FAST], o->fast_threads,
 	    o->fast_threads, o);
 	if (rc == 0)
-		rc = pool_start_threads(&pools[HTTP_SLOW], o->slow_threads,
+		rc = workers_start(&work[HTTP_SLOW], o->slow_threads,
 		    o->slow_threads < SLOW_START ? o->slow_threads :
 		    SLOW_START, o);
-	app->threads_max = pools[HTTP_FAST].max + pools[HTTP_SLOW].max;
+	app->threads_max = work[HTTP_FAST].max + work[HTTP_SLOW].max;
 	return rc;
 }
 
@@ -477,21 +478,21 @@ front_stop(void)
 	int	 k, i;
 
 	for (k = 0; k < 2; k++) {
-		pthread_mutex_lock(&pools[k].mtx);
-		pools[k].stop = 1;
-		pthread_cond_broadcast(&pools[k].cv);
-		pthread_mutex_unlock(&pools[k].mtx);
+		pthread_mutex_lock(&work[k].mtx);
+		work[k].stop = 1;
+		pthread_cond_broadcast(&work[k].cv);
+		pthread_mutex_unlock(&work[k].mtx);
 	}
 	for (k = 0; k < 2; k++) {
 		/* No thread starts after stop: n is final under the lock. */
-		pthread_mutex_lock(&pools[k].mtx);
-		pools[k].max = pools[k].n;
-		pthread_mutex_unlock(&pools[k].mtx);
-		for (i = 0; i < pools[k].n; i++)
-			pthread_join(pools[k].threads[i], NULL);
-		free(pools[k].threads);
-		pools[k].threads = NULL;
-		pools[k].n = 0;
-		pthread_attr_destroy(&pools[k].attr);
+		pthread_mutex_lock(&work[k].mtx);
+		work[k].max = work[k].n;
+		pthread_mutex_unlock(&work[k].mtx);
+		for (i = 0; i < work[k].n; i++)
+			pthread_join(work[k].threads[i], NULL);
+		free(work[k].threads);
+		work[k].threads = NULL;
+		work[k].n = 0;
+		pthread_attr_destroy(&work[k].attr);
 	}
 }

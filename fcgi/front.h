@@ -1,6 +1,6 @@
 /*
  * The FastCGI front: connections taken from the acceptor (acceptor.c)
- * once their request has arrived whole, answered by two pools of worker
+ * once their request has arrived whole, answered by two sets of worker
  * threads (fast work: parse, cache, shape; slow work: streams, renders),
  * and parked, holding no thread, while they wait (http_park).  The
  * request/response interface of src/http.h is implemented here over

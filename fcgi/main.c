@@ -1,7 +1,7 @@
 /*
  * tiktok-fcgi: main(), the configuration, the listening socket and the
  * signals (the main thread waits for them); the acceptor and the worker
- * pools are the front's (front.c, acceptor.c).
+ * threads are the front's (front.c, acceptor.c).
  */
 #include "config.h"
 
@@ -427,7 +427,7 @@ main(int argc, char *argv[])
 	fo.slow_threads = app.conf.fcgi_threads;
 	fo.stack_kb = app.conf.thread_stack_kb;
 	if (front_start(&app, &fo) == -1)
-		fatalx("no worker thread could be started");
+		log_fatalx("no worker thread could be started");
 	memset(&ao, 0, sizeof(ao));
 	ao.fd = fd;
 	ao.backlog = app.conf.listen_backlog;
@@ -435,7 +435,7 @@ main(int argc, char *argv[])
 	ao.send_timeout = app.conf.send_timeout;
 	ao.body_max = app.conf.body_max;
 	if (acceptor_start(&ao) == -1)
-		fatalx("%s: cannot start the acceptor", __func__);
+		log_fatalx("%s: cannot start the acceptor", __func__);
 	log_info("%s: ready: %d threads (%d for streams and renders), %d "
 	    "helpers, pid %d", __func__, app.threads_max,
 	    app.conf.fcgi_threads, app.conf.helpers, (int)getpid());

@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "admit.h"
+#include "answer.h"
 #include "apikeys.h"
 #include "client.h"
 #include "conf.h"
@@ -335,11 +336,11 @@ say_budget(struct http *h, enum limit_class c, const struct limit_rate *r,
 }
 
 static void
-unauthorized(struct http *h, const char *msg)
+unauthorized(struct http *h, enum fail f)
 {
 	http_header(h, "WWW-Authenticate", "Api-Key realm=\"tiktok-fcgi\", "
 	    "Bearer realm=\"tiktok-fcgi\"");
-	http_error(h, 401, msg);
+	answer_fail(h, f, NULL);
 }
 
 /*
@@ -393,17 +394,16 @@ admit_request(struct admit *ad, struct http *h)
 	if (counted && !v.allowed) {
 		__atomic_add_fetch(&ad->limited[c], 1, __ATOMIC_RELAXED);
 		counters_limited(http_route(h));
-		snprintf(msg, sizeof(msg), "Too many requests: %d per %d s for "
-		    "this %s; try again in %lld s", r.n, r.w, key != NULL ?
-		    "API key" : "address", (v.reset_ms + 999) / 1000);
-		http_error(h, 429, msg);
+		snprintf(msg, sizeof(msg), "%d per %d s for this %s; try again "
+		    "in %lld s", r.n, r.w, key != NULL ? "API key" : "address",
+		    (v.reset_ms + 999) / 1000);
+		answer_fail(h, FAIL_LIMITED, msg);
 		rc = 0;
 	} else if (unknown) {
-		unauthorized(h, "Unknown API key");
+		unauthorized(h, FAIL_KEY_UNKNOWN);
 		rc = 0;
 	} else if (missing) {
-		unauthorized(h, "An API key is required: send Authorization: "
-		    "Api-Key KEY (or Bearer KEY)");
+		unauthorized(h, FAIL_KEY_REQUIRED);
 		rc = 0;
 	}
 	apikeys_drop(ks);

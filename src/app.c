@@ -291,7 +291,7 @@ app_init(struct app *app, char *err, size_t errsz)
 		return -1;
 	}
 	cache_remember_missing(app->cache, c->missing_ttl);
-	if ((app->renders = renders_new(c->temp_dir, c->ffmpeg,
+	if ((app->renders = render_new(c->temp_dir, c->ffmpeg,
 	    c->slideshow_max, c->slideshow_timeout, c->cache_ttl,
 	    (long long)c->render_fetch_max_mb * 1024 * 1024)) == NULL) {
 		snprintf(err, errsz, "could not make the renderer");
@@ -488,7 +488,7 @@ app_free(struct app *app)
 {
 	janitor_stop(app->janitor);
 	app->janitor = NULL;
-	renders_free(app->renders);
+	render_free(app->renders);
 	app->renders = NULL;
 	/* Before the cache: posts still waiting in it are answered. */
 	shared_free(app->shared);

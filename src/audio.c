@@ -21,6 +21,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "answer.h"
 #include "app.h"
 #include "cache.h"
 #include "egress.h"
@@ -67,14 +68,14 @@ make_audio(struct render_ctl *o, void *arg)
 		goto out;
 	}
 	if (frc == -2) {
-		render_fail(o, 504, "Fetching the video took too long");
+		render_fail(o, FAIL_FETCH_TIMEOUT, "the video");
 		goto out;
 	}
 	if (renderlink_fetched(o, &src, 1, "the video") == -1)
 		goto out;
 	if ((fmt = ffmpeg_format(path)) == NULL) {
 		/* A playlist, say: not handed to ffmpeg. */
-		render_fail(o, 502, "The post's media is in no format we know");
+		render_fail(o, FAIL_MEDIA_FORMAT, NULL);
 		goto out;
 	}
 	out = render_output(o, "audio.mp3");
@@ -92,7 +93,7 @@ make_audio(struct render_ctl *o, void *arg)
 				break;
 		av[k] = NULL;
 		if (args[k] != NULL) {
-			render_fail(o, 500, "Out of memory");
+			render_fail(o, FAIL_NOMEM, NULL);
 			goto out;
 		}
 	}
@@ -117,7 +118,7 @@ handle_audio(struct app *app, struct http *h)
 	if (renderlink_open(app, h, &pu, &info) == -1)
 		goto out;
 	if (shape_is_photo(info) || shape_audio(info) == NULL) {
-		http_error(h, 400, "Only video posts with sound are supported");
+		answer_fail(h, FAIL_NO_SOUND, NULL);
 		goto out;
 	}
 	snprintf(key, sizeof(key), "audio %s", pu.key);

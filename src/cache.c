@@ -40,7 +40,7 @@ struct entry {
 	struct json_object	*info;		/* parsed, while hot; or NULL */
 	char			*text;		/* the info; NULL: pending */
 	long long		 used;		/* its last hit */
-	enum pool_err		 err;		/* a missing post remembered */
+	enum fail		 err;	/* a missing post remembered */
 	int			 pending;
 	int			 linked;	/* in table and LRU */
 	struct waiter		*waiters;	/* while pending */
@@ -233,7 +233,7 @@ forgotten(struct cache *c, unsigned int hv)
  * every waiter, each with a reference of its own.  Takes over info.
  */
 static void
-filled(void *arg, enum pool_err err, struct json_object *info,
+filled(void *arg, enum fail err, struct json_object *info,
     const char *msg)
 {
 	struct entry	*e = arg;
@@ -247,9 +247,9 @@ filled(void *arg, enum pool_err err, struct json_object *info,
 	list = e->waiters;
 	e->waiters = NULL;
 	for (w = list; w != NULL; w = w->next)
-		w->info = err == POOL_OK ? json_object_get(info) : NULL;
+		w->info = err == FAIL_OK ? json_object_get(info) : NULL;
 	e->filled = proc_now_ms();
-	if (err == POOL_OK && c->max > 0 && c->ttl > 0) {
+	if (err == FAIL_OK && c->max > 0 && c->ttl > 0) {
 		/* Kept as text; the waiters hold the document while they
 		 * use it (nobody else sees it yet: it may be printed). */
 		e->text = strdup(json_object_to_json_string_ext(info,
@@ -257,12 +257,12 @@ filled(void *arg, enum pool_err err, struct json_object *info,
 		e->forced = forgotten(c, e->hash);
 		e->expires = e->filled + (long long)c->ttl * 1000;
 		keep = e->text != NULL;
-	} else if (err != POOL_OK) {
+	} else if (err != FAIL_OK) {
 		/* A post TikTok says is missing or private is remembered
 		 * a short while: asking again costs a whole extraction. */
 		e->err = err;
 		e->expires = e->filled + (long long)c->missing_ttl * 1000;
-		keep = (err == POOL_NOT_FOUND || err == POOL_PRIVATE) &&
+		keep = (err == FAIL_NOT_FOUND || err == FAIL_PRIVATE) &&
 		    c->missing_ttl > 0;
 	}
 	json_object_put(info);
@@ -287,7 +287,7 @@ filled(void *arg, enum pool_err err, struct json_object *info,
  * back with cache_release().  Otherwise returns 0, and fn(arg, err,
  * info, msg) is called once when the extraction ends (from another
  * thread, or from this call when it fails at once), with a reference to
- * give back in the same way on POOL_OK, and msg valid during the call.
+ * give back in the same way on FAIL_OK, and msg valid during the call.
  * A post remembered missing or private is told so from this call.
  */
 int
@@ -300,11 +300,11 @@ cache_lookup(struct cache *c, const char *key, const char *url,
 	unsigned int		 hv;
 	long long		 now = proc_now_ms();
 	int			 start = 0, fresh;
-	enum pool_err		 known;
+	enum fail		 known;
 
 	*info = NULL;
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
-		fn(arg, POOL_OTHER, NULL, "out of memory");
+		fn(arg, FAIL_OTHER, NULL, "out of memory");
 		return 0;
 	}
 	w->fn = fn;
@@ -319,7 +319,7 @@ cache_lookup(struct cache *c, const char *key, const char *url,
 		entry_free(e);
 		e = NULL;
 	}
-	if (e != NULL && !e->pending && e->err != POOL_OK) {
+	if (e != NULL && !e->pending && e->err != FAIL_OK) {
 		c->hits++;
 		known = e->err;
 		pthread_mutex_unlock(&c->mtx);
@@ -354,7 +354,7 @@ cache_lookup(struct cache *c, const char *key, const char *url,
 			pthread_mutex_unlock(&c->mtx);
 			free(e);
 			free(w);
-			fn(arg, POOL_OTHER, NULL, "out of memory");
+			fn(arg, FAIL_OTHER, NULL, "out of memory");
 			return 0;
 		}
 		e->hash = hv;
@@ -382,13 +382,13 @@ struct sync {
 	pthread_mutex_t		 mtx;
 	pthread_cond_t		 cv;
 	int			 done;
-	enum pool_err		 err;
+	enum fail		 err;
 	struct json_object	*info;
 	char			*msg;
 };
 
 static void
-sync_done(void *arg, enum pool_err err, struct json_object *info,
+sync_done(void *arg, enum fail err, struct json_object *info,
     const char *msg)
 {
 	struct sync	*w = arg;
@@ -404,12 +404,12 @@ sync_done(void *arg, enum pool_err err, struct json_object *info,
 
 /*
  * cache_lookup for a caller that holds a thread anyway (a stream or a
- * render): waits for the result.  On POOL_OK *info holds a reference the
+ * render): waits for the result.  On FAIL_OK *info holds a reference the
  * caller gives back with cache_release(); otherwise *msg may hold the
  * reason (the caller frees it).  Never waits longer than the pool's
  * deadline for the extraction.
  */
-enum pool_err
+enum fail
 cache_get(struct cache *c, const char *key, const char *url,
     struct json_object **info, char **msg)
 {
@@ -420,7 +420,7 @@ cache_get(struct cache *c, const char *key, const char *url,
 	pthread_mutex_init(&w.mtx, NULL);
 	pthread_cond_init(&w.cv, NULL);
 	if (cache_lookup(c, key, url, sync_done, &w, info)) {
-		w.err = POOL_OK;
+		w.err = FAIL_OK;
 		goto out;
 	}
 	pthread_mutex_lock(&w.mtx);

@@ -12,7 +12,7 @@
 #ifndef CACHE_H
 #define CACHE_H
 
-#include "pool.h"
+#include "fail.h"
 
 struct json_object;
 struct cache;
@@ -24,8 +24,13 @@ struct cache_stats {
 	int		 inflight;
 };
 
-/* Told when a lookup that missed ends (pool_done_fn's shape). */
-typedef pool_done_fn cache_done_fn;
+/*
+ * Told when a lookup that missed ends: FAIL_OK with info (a reference
+ * the callee takes over), or the failure and msg, the pool's reason
+ * (valid during the call).  The shape of pool_done_fn, which fills it.
+ */
+typedef void (*cache_done_fn)(void *arg, enum fail, struct json_object *info,
+    const char *msg);
 /*
  * Start extracting the post key names, at url; done(done_arg, ...) once
  * when it ends.  fresh: the key was forgotten (its CDN URLs refused), so
@@ -40,7 +45,7 @@ void		 cache_remember_missing(struct cache *, int ttl);
 int		 cache_lookup(struct cache *, const char *key,
 		    const char *url, cache_done_fn, void *arg,
 		    struct json_object **info);
-enum pool_err	 cache_get(struct cache *, const char *key,
+enum fail	 cache_get(struct cache *, const char *key,
 		    const char *url, struct json_object **info, char **msg);
 void		 cache_release(struct cache *, struct json_object *);
 int		 cache_forget(struct cache *, const char *key,

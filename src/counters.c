@@ -22,7 +22,7 @@ static const double buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
     0.5, 1, 2.5, 5, 10, 30, 60 };
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
-static const char *const upnames[UP_MAX] = { "extract_not_found",
+static const char *const upnames[UP_MAX] = { NULL, "extract_not_found",
     "extract_private", "extract_blocked", "extract_unsupported",
     "extract_timeout", "extract_busy", "extract_other",
     "extract_unreadable", "extract_unreachable", "cdn_status",
@@ -78,7 +78,7 @@ counters_bytes(unsigned long long n)
 void
 counters_upstream(enum counter_upstream k)
 {
-	if (k < UP_MAX)
+	if (k > UP_NONE && k < UP_MAX)
 		__atomic_add_fetch(&upstream[k], 1, __ATOMIC_RELAXED);
 }
 
@@ -147,7 +147,7 @@ counters_write(FILE *f)
 	fprintf(f, "# HELP tiktok_fcgi_upstream_errors_total Errors from "
 	    "yt-dlp and the CDN, by kind.\n"
 	    "# TYPE tiktok_fcgi_upstream_errors_total counter\n");
-	for (r = 0; r < UP_MAX; r++)
+	for (r = UP_NONE + 1; r < UP_MAX; r++)
 		fprintf(f, "tiktok_fcgi_upstream_errors_total{kind=\"%s\"} "
 		    "%lu\n", upnames[r], LOAD(upstream[r]));
 

@@ -13,9 +13,11 @@
  * list and key, and no help to whoever would guess a proxy's password
  * (the id is shown in /health and /metrics).
  *
- * Services: used by the pool (which egress extracts), fetch (which proxy
- * a transfer uses), shape (the id in tokens), /health and /metrics.
- * Thread-safe.
+ * Base: made and reloaded by the app (conf.c checks the list); used by
+ * the pool (which egress extracts; the id it puts in the post's info,
+ * which shape.c copies into tokens), fetch (which proxy a transfer
+ * uses), the download and render handlers (the egress a token or an
+ * info names: egress_find), /health and /metrics.  Thread-safe.
  */
 #ifndef EGRESS_H
 #define EGRESS_H

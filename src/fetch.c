@@ -112,19 +112,25 @@ on_header(char *line, size_t size, size_t n, void *arg)
  * Watch c's header lines for redirects (each hop's target is judged
  * before libcurl follows it), then hand each line to fn(arg) if fn is
  * not NULL.  Redirects are followed only with this: set it before every
- * transfer.  hp must live as long as the transfer.
+ * transfer.  hp must live as long as the transfer.  Returns CURLE_OK, or
+ * libcurl's refusal (then redirects are not followed).
  */
-void
+CURLcode
 fetch_headers(struct fetch_conn *c, struct fetch_hops *hp,
     size_t (*fn)(char *, size_t, size_t, void *), void *arg)
 {
+	CURLcode	 rc;
+
 	memset(hp, 0, sizeof(*hp));
 	hp->curl = c->curl;
 	hp->fn = fn;
 	hp->arg = arg;
-	curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, hp);
-	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 1L);
+	if ((rc = curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION,
+	    on_header)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, hp)) !=
+	    CURLE_OK)
+		return rc;
+	return curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 1L);
 }
 
 /*
@@ -249,18 +255,23 @@ on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
  * at most DOWNLOAD_TIMEOUT seconds; and, with gone, for a client that
  * left.  w must live as long as the transfer; w->stalled (w->left) tells
  * afterwards whether the watchdog ended it for a stall (a departure).
+ * Returns CURLE_OK, or libcurl's refusal (then nothing watches).
  */
-void
+CURLcode
 fetch_watch(CURL *h, struct fetch_watch *w, int (*gone)(void *), void *arg)
 {
+	CURLcode	 rc;
+
 	memset(w, 0, sizeof(*w));
 	w->gone = gone;
 	w->gone_arg = arg;
 	w->last_ms = proc_now_ms();
 	w->asked_ms = w->last_ms;
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, w);
-	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	if ((rc = curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION,
+	    on_progress)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(h, CURLOPT_XFERINFODATA, w)) != CURLE_OK)
+		return rc;
+	return curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 }
 
 static size_t
@@ -399,6 +410,28 @@ fetch_setup(CURL *h, const struct egress *e)
 	return rc == CURLE_OK ? 0 : -1;
 }
 
+/* f's transfer set up to write into its fd.  CURLE_OK or the refusal. */
+static CURLcode
+options(struct fetch_file *f)
+{
+	CURL		*c = f->conn->curl;
+	CURLcode	 rc;
+
+	if ((rc = fetch_headers(f->conn, &f->hops, NULL, NULL)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, f->headers)) !=
+	    CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, to_fd)) !=
+	    CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_WRITEDATA, f)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_PRIVATE, f)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L)) != CURLE_OK)
+		return rc;
+	if (f->budget != NULL)	/* refused at once if it says */
+		rc = curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
+		    (curl_off_t)*f->budget);
+	return rc;
+}
+
 /*
  * Fetch n files at once (libcurl multi) into their fds, with the safety
  * rules of every fetch, and no more than each file's budget (shared by
@@ -432,16 +465,13 @@ fetch_many(const struct egress *e, struct fetch_file *files, int n,
 			rc = -1;
 			continue;
 		}
-		fetch_headers(f->conn, &f->hops, NULL, NULL);
-		curl_easy_setopt(f->conn->curl, CURLOPT_HTTPHEADER, f->headers);
-		curl_easy_setopt(f->conn->curl, CURLOPT_WRITEFUNCTION, to_fd);
-		curl_easy_setopt(f->conn->curl, CURLOPT_WRITEDATA, f);
-		curl_easy_setopt(f->conn->curl, CURLOPT_PRIVATE, f);
-		curl_easy_setopt(f->conn->curl, CURLOPT_FAILONERROR, 1L);
-		if (f->budget != NULL)	/* refused at once if it says */
-			curl_easy_setopt(f->conn->curl,
-			    CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)*f->budget);
-		curl_multi_add_handle(m, f->conn->curl);
+		if ((f->result = options(f)) != CURLE_OK ||
+		    curl_multi_add_handle(m, f->conn->curl) != CURLM_OK) {
+			if (f->result == CURLE_OK)
+				f->result = CURLE_FAILED_INIT;
+			rc = -1;
+			continue;
+		}
 		f->added = 1;
 	}
 	do {

@@ -61,9 +61,9 @@ CURL	*fetch_curl(struct fetch_conn *);
 void	 fetch_give(struct fetch_conn *);
 void	 fetch_trim(void);
 int	 fetch_url(struct fetch_conn *, const char *url);
-void	 fetch_headers(struct fetch_conn *, struct fetch_hops *,
+CURLcode fetch_headers(struct fetch_conn *, struct fetch_hops *,
 	    size_t (*)(char *, size_t, size_t, void *), void *);
-void	 fetch_watch(CURL *, struct fetch_watch *, int (*gone)(void *),
+CURLcode fetch_watch(CURL *, struct fetch_watch *, int (*gone)(void *),
 	    void *);
 int	 fetch_many(const struct egress *, struct fetch_file *, int n,
 	    long long deadline_ms, int (*gone)(void *), void *arg);

@@ -106,7 +106,7 @@ ffmpeg_start(struct render_ctl *o, char *const argv[], int *in)
 	snprintf(errlog, sizeof(errlog), "%s/ffmpeg.log", render_dir(o));
 	if ((pid = spawn(argv, errlog, in)) == -1) {
 		log_warn("%s: %s", __func__, render_ffmpeg_path(o));
-		render_fail(o, 500, "Could not start ffmpeg");
+		render_fail(o, FAIL_FFMPEG_START, NULL);
 	}
 	return pid;
 }
@@ -132,7 +132,7 @@ ffmpeg_feed(struct render_ctl *o, int fd, const char *path)
 	while ((n = read(in, buf, sizeof(buf))) > 0) {
 		for (off = 0; off < n; off += w) {
 			if (proc_now_ms() >= render_deadline(o)) {
-				render_fail(o, 504, "Rendering took too long");
+				render_fail(o, FAIL_RENDER_TIMEOUT, NULL);
 				goto out;
 			}
 			if (render_nobody_waits(o)) {
@@ -142,8 +142,8 @@ ffmpeg_feed(struct render_ctl *o, int fd, const char *path)
 			if ((w = write(fd, buf + off, (size_t)(n - off))) ==
 			    -1) {
 				if (errno != EAGAIN && errno != EINTR) {
-					render_fail(o, 500, "ffmpeg stopped "
-					    "reading its input");
+					render_fail(o,
+					    FAIL_FFMPEG_STOPPED, NULL);
 					goto out;
 				}
 				w = 0;
@@ -155,7 +155,7 @@ ffmpeg_feed(struct render_ctl *o, int fd, const char *path)
 	}
 	rc = n == 0 ? 0 : -1;
 	if (rc == -1)
-		render_fail(o, 500, "Could not read the work folder");
+		render_fail(o, FAIL_WORKDIR_READ, NULL);
 out:
 	close(in);
 	return rc;
@@ -188,7 +188,7 @@ ffmpeg_wait(struct render_ctl *o, pid_t pid, int failed)
 			if (proc_now_ms() >= render_deadline(o)) {
 				log_warnx("%s: ffmpeg past %d s: killed",
 				    __func__, render_timeout(o));
-				render_fail(o, 504, "Rendering took too long");
+				render_fail(o, FAIL_RENDER_TIMEOUT, NULL);
 				return -1;
 			}
 			return 1;
@@ -210,7 +210,7 @@ ffmpeg_wait(struct render_ctl *o, pid_t pid, int failed)
 		if (render_disk_full(o))
 			render_fail_io(o, ENOSPC, "ffmpeg");
 		else
-			render_fail(o, 500, "Could not render the file");
+			render_fail(o, FAIL_RENDER, NULL);
 		return -1;
 	}
 	return 0;

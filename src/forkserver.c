@@ -243,13 +243,6 @@ forkserver_read(struct forkserver *fs,
 	}
 }
 
-/* Close its socket: it exits (its helpers do not). */
-void
-forkserver_close(struct forkserver *fs)
-{
-	helper_close_input(fs->proc);
-}
-
 /* Kill it (if alive), reap and free.  forkserver_free(NULL) is a no-op. */
 void
 forkserver_free(struct forkserver *fs)

@@ -42,7 +42,6 @@ int		 forkserver_fd(const struct forkserver *);
 struct helper	*forkserver_fork(struct forkserver *, unsigned long tag);
 int		 forkserver_read(struct forkserver *,
 		    int (*)(void *arg, const struct forkserver_msg *), void *);
-void		 forkserver_close(struct forkserver *);
 void		 forkserver_free(struct forkserver *);
 
 #endif /* FORKSERVER_H */

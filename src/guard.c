@@ -128,7 +128,7 @@ in_domains(const char *name, const char *list)
 		if (n > 0 && n < sizeof(d)) {
 			memcpy(d, p, n);
 			d[n] = '\0';
-			if (host_in_domain(name, d))
+			if (posturl_in_domain(name, d))
 				return 1;
 		}
 		p += n;

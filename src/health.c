@@ -247,7 +247,7 @@ void
 handle_health(struct app *app, struct http *h)
 {
 	struct json_object	*o, *t, *p, *c, *f, *s;
-	struct renders_stats	 ss;
+	struct render_stats	 ss;
 	struct pool_stats	 ps;
 	struct cache_stats	 cs;
 	struct rlimit		 rl;
@@ -330,7 +330,7 @@ handle_health(struct app *app, struct http *h)
 	json_object_object_add(o, "memory", memory_json(app));
 
 	if (app->renders != NULL) {
-		renders_stats(app->renders, &ss);
+		render_stats(app->renders, &ss);
 		s = json_object_new_object();
 		num(s, "running", ss.running);
 		num(s, "kept", ss.kept);

@@ -326,7 +326,11 @@ helper_fd(const struct helper *h, enum helper_fd which)
 	return h->fd[which];
 }
 
-/* Queue a line for its stdin.  -1: over the cap, or out of memory. */
+/*
+ * Queue a line for its stdin.  0, or -1 with errno EMSGSIZE when what is
+ * queued would pass the cap (it has not read what it was sent), ENOMEM
+ * when out of memory.
+ */
 int
 helper_send(struct helper *h, const char *line, size_t len)
 {
@@ -337,8 +341,11 @@ helper_send(struct helper *h, const char *line, size_t len)
 		ncap = h->ocap ? h->ocap : 4096;
 		while (ncap < h->olen + len)
 			ncap *= 2;
-		if (ncap > LINE_MAX_BYTES || (nb = realloc(h->obuf, ncap)) ==
-		    NULL)
+		if (ncap > LINE_MAX_BYTES) {
+			errno = EMSGSIZE;
+			return -1;
+		}
+		if ((nb = realloc(h->obuf, ncap)) == NULL)
 			return -1;
 		h->obuf = nb;
 		h->ocap = ncap;

@@ -4,9 +4,9 @@
  * helper parent (forkserver.h) onto pipes made here; fed lines on stdin,
  * read line by line on stdout (each line capped), its stderr passed to
  * our log, and killed and reaped (a forked one is reaped by its parent).
- * What the lines mean is the pool's business (pool.c); this module knows
- * processes and pipes.  Used by the pool's supervisor thread and the
- * helper parent (forkserver.c).
+ * What the lines mean is the pool's business (pool_member.c, read by
+ * pool_answer.c); this module knows processes and pipes.  Used by the
+ * pool's supervisor thread and the helper parent (forkserver.c).
  */
 #ifndef HELPER_H
 #define HELPER_H

@@ -433,6 +433,35 @@ http_bytes_sent(const struct http *h)
 	return h->bytes;
 }
 
+/* The reason phrase of the Status line. */
+static const char *
+reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 410: return "Gone";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 416: return "Range Not Satisfiable";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default:  return "Unknown";
+	}
+}
+
 static enum herr
 send_headers(struct http *h)
 {
@@ -443,7 +472,7 @@ send_headers(struct http *h)
 		return HERR_OK;
 	h->sent = 1;
 	n = snprintf(status, sizeof(status), "Status: %d %s\r\n", h->status,
-	    http_reason(h->status));
+	    reason(h->status));
 	if (h->io->write(h->ctx, status, (size_t)n) == -1)
 		goto gone;
 	if (!h->have_cc && h->io->write(h->ctx,
@@ -545,43 +574,20 @@ http_json(struct http *h, int status, struct json_object *obj)
 enum herr
 http_error(struct http *h, int status, const char *msg)
 {
-	struct json_object	*o;
+	struct json_object	*o, *v;
 	enum herr		 rc;
 
 	if (h->sent)
 		return HERR_FORM;
 	if ((o = json_object_new_object()) == NULL)
 		return HERR_NOMEM;
-	json_object_object_add(o, "error", json_object_new_string(msg));
+	if ((v = json_object_new_string(msg)) == NULL ||
+	    json_object_object_add(o, "error", v) != 0) {
+		json_object_put(v);
+		json_object_put(o);
+		return HERR_NOMEM;
+	}
 	rc = http_json(h, status, o);
 	json_object_put(o);
 	return rc;
-}
-
-const char *
-http_reason(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 204: return "No Content";
-	case 206: return "Partial Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 410: return "Gone";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 416: return "Range Not Satisfiable";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default:  return "Unknown";
-	}
 }

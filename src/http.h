@@ -93,6 +93,5 @@ void		 http_later(struct http *, enum http_kind,
 
 enum herr	 http_json(struct http *, int, struct json_object *);
 enum herr	 http_error(struct http *, int, const char *);
-const char	*http_reason(int);
 
 #endif /* HTTP_H */

@@ -100,8 +100,8 @@ janitor_remove(const char *path)
  * not links) last changed more than max_age_s seconds ago.  Returns how
  * many were removed, or -1 if dir cannot be read.
  */
-int
-janitor_sweep(const char *dir, int max_age_s)
+static int
+sweep(const char *dir, int max_age_s)
 {
 	DIR		*d;
 	struct dirent	*e;
@@ -143,7 +143,7 @@ janitor_main(void *arg)
 	pthread_mutex_lock(&j->mtx);
 	while (!j->stop) {
 		pthread_mutex_unlock(&j->mtx);
-		if ((n = janitor_sweep(j->dir, j->max_age)) > 0)
+		if ((n = sweep(j->dir, j->max_age)) > 0)
 			log_info("%s: removed %d old work folders", __func__,
 			    n);
 		pthread_mutex_lock(&j->mtx);

@@ -12,7 +12,6 @@ struct janitor;
 
 struct janitor	*janitor_start(const char *dir, int max_age_s, int every_s);
 void		 janitor_stop(struct janitor *);
-int		 janitor_sweep(const char *dir, int max_age_s);
 int		 janitor_remove(const char *path);
 
 #endif /* JANITOR_H */

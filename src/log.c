@@ -186,9 +186,23 @@ LOG_FUNCTION(log_warnx, LOG_LEVEL_WARN, 0)
 LOG_FUNCTION(log_info, LOG_LEVEL_INFO, 0)
 LOG_FUNCTION(log_debug, LOG_LEVEL_DEBUG, 0)
 
+/* Log at lvl, as the function of that level would (answer.c's table
+ * says each failure's level). */
+void
+log_at(enum log_level lvl, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	vlog(lvl, fmt, ap, 0);
+	va_end(ap);
+	errno = saved;
+}
+
 /* Log an error and exit(1).  Only for main() before threads run. */
 void
-fatalx(const char *fmt, ...)
+log_fatalx(const char *fmt, ...)
 {
 	va_list	 ap;
 

@@ -30,7 +30,9 @@ void	 log_info(const char *, ...)
 	    __attribute__((format(printf, 1, 2)));
 void	 log_debug(const char *, ...)
 	    __attribute__((format(printf, 1, 2)));
-void	 fatalx(const char *, ...)
+void	 log_at(enum log_level, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 log_fatalx(const char *, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 char	*log_filter(char *, size_t, const char *);
 

@@ -20,6 +20,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "answer.h"
 #include "http.h"
 #include "media.h"
 
@@ -199,7 +200,7 @@ media_send_file(struct http *h, const char *file, const char *ctype,
 	    fstat(fd, &st) == -1) {
 		if (fd != -1)
 			close(fd);
-		http_error(h, 500, "The rendered file is gone");
+		answer_fail(h, FAIL_RENDER_GONE, NULL);
 		return;
 	}
 	size = (long long)st.st_size;
@@ -230,7 +231,7 @@ media_send_file(struct http *h, const char *file, const char *ctype,
 		if (start >= size || start > end) {
 			snprintf(num, sizeof(num), "bytes */%lld", size);
 			http_header(h, "Content-Range", num);
-			http_error(h, 416, "Requested range not satisfiable");
+			answer_fail(h, FAIL_RANGE, NULL);
 			close(fd);
 			return;
 		}

@@ -1,6 +1,6 @@
 /*
- * What every download shares (media.c): used by the download handlers
- * (stream.c) and the renders (slideshow.c).
+ * What every download shares (media.c): used by /stream and /download
+ * (stream.c) and by the render handlers (slideshow.c, audio.c).
  */
 #ifndef MEDIA_H
 #define MEDIA_H

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "admit.h"
+#include "answer.h"
 #include "app.h"
 #include "cache.h"
 #include "counters.h"
@@ -105,7 +106,7 @@ metrics_text(struct app *app)
 	FILE			*f;
 	struct pool_stats	 ps;
 	struct cache_stats	 cs;
-	struct renders_stats	 ss;
+	struct render_stats	 ss;
 	struct shared_stats	 rs;
 	struct admit_stats	 as;
 	char			*ver;
@@ -153,7 +154,7 @@ metrics_text(struct app *app)
 
 	memset(&ss, 0, sizeof(ss));
 	if (app->renders != NULL)
-		renders_stats(app->renders, &ss);
+		render_stats(app->renders, &ss);
 	counters_one(f, "slideshow_running", "gauge", "Renders running.", ss.running);
 	counters_one(f, "slideshow_renders_total", "counter", "Renders started.",
 	    ss.renders);
@@ -210,7 +211,7 @@ handle_metrics(struct app *app, struct http *h)
 	char	*text, cl[32];
 
 	if ((text = metrics_text(app)) == NULL) {
-		http_error(h, 500, "Out of memory");
+		answer_fail(h, FAIL_NOMEM, NULL);
 		return;
 	}
 	http_header(h, "Content-Type", "text/plain; version=0.0.4; "

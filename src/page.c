@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "answer.h"
 #include "app.h"
 #include "handlers.h"
 #include "http.h"
@@ -108,7 +109,7 @@ handle_page(struct app *app, struct http *h)
 	(void)app;
 	pthread_once(&once, build);
 	if (page == NULL) {
-		http_error(h, 500, "Internal server error");
+		answer_fail(h, FAIL_INTERNAL, NULL);
 		return;
 	}
 	http_header(h, "Content-Type", "text/html; charset=utf-8");

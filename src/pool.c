@@ -104,7 +104,7 @@ pool_start(struct pool *p)
  * once: by the supervisor when a helper answers, fails, or the deadline
  * passes (never later than the queue wait plus YTDLP_TIMEOUT), or at
  * once, from this call, when the pool cannot take the request.  On
- * POOL_OK info holds a reference that done takes over; msg, the pool's
+ * FAIL_OK info holds a reference that done takes over; msg, the pool's
  * reason otherwise (or NULL), lives until done returns.
  */
 void
@@ -116,7 +116,7 @@ pool_extract(struct pool *p, const char *url, pool_done_fn done, void *arg)
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (r->url = strdup(url)) == NULL) {
 		free(r);
-		done(arg, POOL_OTHER, NULL, "out of memory");
+		done(arg, FAIL_OTHER, NULL, "out of memory");
 		return;
 	}
 	r->done = done;
@@ -131,7 +131,7 @@ pool_extract(struct pool *p, const char *url, pool_done_fn done, void *arg)
 		why = "no extraction helper is running";
 	if (why != NULL) {
 		pthread_mutex_unlock(&p->mtx);
-		done(arg, POOL_BUSY, NULL, why);
+		done(arg, FAIL_BUSY, NULL, why);
 		free(r->url);
 		free(r);
 		return;
@@ -341,13 +341,13 @@ pool_stop(struct pool *p)
 		TAILQ_REMOVE(&p->queue, r, entry);
 		p->nqueued--;
 		r->queued = 0;
-		pool_req_done(p, r, POOL_BUSY, "shutting down", NULL);
+		pool_req_done(p, r, FAIL_BUSY, "shutting down", NULL);
 	}
 	LIST_FOREACH(h, &p->helpers, entry) {
 		while ((r = TAILQ_FIRST(&h->work)) != NULL) {
 			TAILQ_REMOVE(&h->work, r, entry);
 			p->inflight--;
-			pool_req_done(p, r, POOL_BUSY, "shutting down", NULL);
+			pool_req_done(p, r, FAIL_BUSY, "shutting down", NULL);
 		}
 		h->inflight = 0;
 		h->state = H_DRAINING;

@@ -7,8 +7,10 @@
  * dispatches queued requests, reads answers, enforces deadlines,
  * restarts crashed helpers with backoff and recycles old ones.
  *
- * Used by the app and the cache (pool_extract), /health and /metrics
- * (pool_stats); its error vocabulary by answer.c.
+ * Used by the app (pool_extract fills the cache), /health and /metrics
+ * (pool_stats, pool_procs) and the restart (fcgi/restart.c).  An
+ * extraction fails with a failure of fail.h (an extraction's kinds,
+ * FAIL_BUSY, FAIL_OTHER), which the handlers answer (answer.c).
  */
 #ifndef POOL_H
 #define POOL_H
@@ -18,6 +20,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "fail.h"
 #include "helper.h"
 
 struct json_object;
@@ -33,20 +36,6 @@ struct pool_opts {
 	int		 max_requests;	/* recycle after (0: never) */
 	int		 max_rss_mb;	/* recycle above (0: never) */
 	struct helper_settings helper;	/* what helpers are told */
-};
-
-/* Why an extraction failed; maps onto HTTP statuses in the handler. */
-enum pool_err {
-	POOL_OK = 0,
-	POOL_NOT_FOUND,		/* 404 */
-	POOL_PRIVATE,		/* 403 */
-	POOL_BLOCKED,		/* 503: TikTok refuses us */
-	POOL_UNSUPPORTED,	/* 400 */
-	POOL_TIMEOUT,		/* 504 */
-	POOL_BUSY,		/* 503: queue full or no helper alive */
-	POOL_UNREADABLE,	/* 502: yt-dlp could not read TikTok's answer */
-	POOL_UNREACHABLE,	/* 503: TikTok (or the proxy) not reached */
-	POOL_OTHER		/* 500 */
 };
 
 struct pool_stats {
@@ -79,7 +68,7 @@ struct pool_proc {
 #define POOL_PROCS_MAX	160	/* 2 * HELPERS's bound, and parents */
 
 /* Told when an extraction ends; see pool_extract(). */
-typedef void (*pool_done_fn)(void *arg, enum pool_err,
+typedef void (*pool_done_fn)(void *arg, enum fail,
     struct json_object *info, const char *msg);
 
 struct pool	*pool_new(const struct pool_opts *);
@@ -97,6 +86,5 @@ void		 pool_stats(struct pool *, struct pool_stats *);
 int		 pool_procs(struct pool *, struct pool_proc *, int max);
 char		*pool_version(struct pool *);
 int		 pool_version_age(const char *version, time_t now);
-const char	*pool_strerror(enum pool_err);
 
 #endif /* POOL_H */

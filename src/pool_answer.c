@@ -10,40 +10,8 @@
 
 #include <json-c/json.h>
 
+#include "answer.h"
 #include "pool_answer.h"
-
-/* The name of an error: the kind a helper says (ytdlp_helper.py). */
-const char *
-pool_strerror(enum pool_err e)
-{
-	switch (e) {
-	case POOL_OK:		return "ok";
-	case POOL_NOT_FOUND:	return "not_found";
-	case POOL_PRIVATE:	return "private";
-	case POOL_BLOCKED:	return "blocked";
-	case POOL_UNSUPPORTED:	return "unsupported";
-	case POOL_TIMEOUT:	return "timeout";
-	case POOL_BUSY:		return "busy";
-	case POOL_UNREADABLE:	return "unreadable";
-	case POOL_UNREACHABLE:	return "unreachable";
-	default:		return "other";
-	}
-}
-
-/*
- * The failure kind a helper names -> our error (a failure's kind, never
- * POOL_OK or POOL_BUSY, which are the pool's); unknown: POOL_OTHER.
- */
-enum pool_err
-pool_answer_kind(const char *k)
-{
-	enum pool_err	 e;
-
-	for (e = POOL_NOT_FOUND; k != NULL && e < POOL_OTHER; e++)
-		if (e != POOL_BUSY && strcmp(k, pool_strerror(e)) == 0)
-			return e;
-	return POOL_OTHER;
-}
 
 /* A string member, or NULL. */
 static const char *
@@ -110,7 +78,7 @@ pool_answer_parse(struct pool_answer *a, const char *line, size_t len)
 	}
 	if ((a->msg = str(o, "error")) == NULL)
 		a->msg = "extraction failed";
-	a->err = pool_answer_kind(str(o, "kind"));
+	a->err = answer_kind(str(o, "kind"));
 	return 0;
 bad:
 	pool_answer_clear(a);

@@ -2,16 +2,17 @@
  * What one line from a helper says, read without any pool state: its
  * handshake (the yt-dlp version), that an extraction started, or an
  * answer to a request or a ping (an info, or a failure and its kind).
- * The protocol is ytdlp_helper.py's (DESIGN.md, "Helper protocol").
+ * The protocol is ytdlp_helper.py's (its docstring); a failure's kind
+ * is read by answer.c's table (answer_kind).
  *
- * A leaf: used by the pool (pool_member.c) and by its unit test.
+ * Used by the pool (pool_member.c), its unit test and a fuzz target.
  */
 #ifndef POOL_ANSWER_H
 #define POOL_ANSWER_H
 
 #include <stddef.h>
 
-#include "pool.h"
+#include "fail.h"
 
 struct json_object;
 
@@ -23,8 +24,8 @@ struct pool_answer {
 	}			 what;
 	unsigned long		 id;
 	const char		*version;
-	struct json_object	*info;	/* POOL_OK: the info (the answer's) */
-	enum pool_err		 err;
+	struct json_object	*info;	/* FAIL_OK: the answer's info */
+	enum fail		 err;
 	const char		*msg;	/* a failure: yt-dlp's words */
 	struct json_object	*doc;	/* the line, owning the above */
 };
@@ -32,6 +33,5 @@ struct pool_answer {
 int		 pool_answer_parse(struct pool_answer *, const char *line,
 		    size_t len);
 void		 pool_answer_clear(struct pool_answer *);
-enum pool_err	 pool_answer_kind(const char *kind);
 
 #endif /* POOL_ANSWER_H */

@@ -51,7 +51,7 @@ struct req {
 	char			*url;
 	struct json_object	*info;
 	char			*msg;
-	enum pool_err		 err;
+	enum fail		 err;
 	int			 retried;	/* once, after a helper died */
 	int			 started;	/* the helper said it began */
 	int			 handed;	/* times handed to a helper */
@@ -185,11 +185,11 @@ void		 pool_member_lost(struct pool *, struct member *,
 
 /* pool_req.c */
 void		 pool_wake(struct pool *);
-void		 pool_req_done(struct pool *, struct req *, enum pool_err,
+void		 pool_req_done(struct pool *, struct req *, enum fail,
 		    const char *msg, struct json_object *info);
 void		 pool_deliver(struct pool *);
 int		 pool_storm(struct pool *);
-void		 pool_note(struct pool *, enum pool_err, const char *url);
+void		 pool_note(struct pool *, enum fail, const char *url);
 int		 pool_refused(struct pool *);
 
 #endif /* POOL_IMPL_H */

@@ -15,6 +15,7 @@
 
 #include <json-c/json.h>
 
+#include "answer.h"
 #include "egress.h"
 #include "helper.h"
 #include "log.h"
@@ -74,7 +75,7 @@ pool_member_lost(struct pool *p, struct member *h, const char *why)
 		TAILQ_REMOVE(&h->work, r, entry);
 		p->inflight--;
 		if ((r->started && r->retried) || r->handed >= HANDOVERS_MAX) {
-			pool_req_done(p, r, POOL_OTHER, "the extraction helper "
+			pool_req_done(p, r, FAIL_OTHER, "the extraction helper "
 			    "crashed", NULL);
 			continue;
 		}
@@ -163,7 +164,8 @@ static void
 on_result(struct pool *p, struct member *h, struct req *r,
     const struct pool_answer *a)
 {
-	char	 logbuf[512];
+	struct json_object	*v;
+	char			 logbuf[512];
 
 	TAILQ_REMOVE(&h->work, r, entry);
 	if (--h->inflight == 0)
@@ -173,29 +175,35 @@ on_result(struct pool *p, struct member *h, struct req *r,
 	if (h->slot >= 0)
 		p->slots[h->slot].failures = 0;
 	if (a->info != NULL) {
-		pool_note(p, POOL_OK, r->url);
+		pool_note(p, FAIL_OK, r->url);
 		egress_note(r->egress, EGRESS_OK);
-		/* Its CDN URLs are fetched the way it came (fetch, tokens). */
-		if (r->egress != NULL)
-			json_object_object_add(a->info, "_egress",
-			    json_object_new_string(egress_id(r->egress)));
-		pool_req_done(p, r, POOL_OK, NULL, json_object_get(a->info));
+		/* Its CDN URLs are fetched the way it came (fetch, tokens):
+		 * without saying which, not at all. */
+		v = r->egress != NULL ?
+		    json_object_new_string(egress_id(r->egress)) : NULL;
+		if (r->egress != NULL && (v == NULL ||
+		    json_object_object_add(a->info, "_egress", v) != 0)) {
+			json_object_put(v);
+			pool_req_done(p, r, FAIL_OTHER, "out of memory", NULL);
+		} else
+			pool_req_done(p, r, FAIL_OK, NULL,
+			    json_object_get(a->info));
 	} else {
 		/* yt-dlp's words are for the operator, not the client; a
 		 * TikTok out of reach is the operator's to act on. */
-		if (a->err == POOL_UNREACHABLE)
+		if (a->err == FAIL_UNREACHABLE)
 			log_warnx("%s: TikTok could not be reached%s%s: %s",
 			    __func__, r->egress != NULL ? " through egress " :
 			    "", r->egress != NULL ? egress_id(r->egress) : "",
 			    log_filter(logbuf, sizeof(logbuf), a->msg));
 		else
 			log_info("%s: helper %d: %s: %s", __func__,
-			    (int)h->pid, pool_strerror(a->err),
+			    (int)h->pid, answer_name(a->err),
 			    log_filter(logbuf, sizeof(logbuf), a->msg));
 		pool_note(p, a->err, r->url);
-		if (a->err != POOL_BLOCKED || !moved_on(p, r)) {
-			if (a->err != POOL_BLOCKED &&
-			    a->err != POOL_UNSUPPORTED)
+		if (a->err != FAIL_BLOCKED || !moved_on(p, r)) {
+			if (a->err != FAIL_BLOCKED &&
+			    a->err != FAIL_UNSUPPORTED)
 				egress_note(r->egress, EGRESS_FAILED);
 			pool_req_done(p, r, a->err, NULL, NULL);
 		}

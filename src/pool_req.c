@@ -35,7 +35,7 @@ pool_wake(struct pool *p)
  * Takes the reference to info.  Called with the lock held.
  */
 void
-pool_req_done(struct pool *p, struct req *r, enum pool_err err,
+pool_req_done(struct pool *p, struct req *r, enum fail err,
     const char *msg, struct json_object *info)
 {
 	r->err = err;
@@ -91,20 +91,20 @@ pool_storm(struct pool *p)
  * since).  Any success clears both.  Called with the lock held.
  */
 void
-pool_note(struct pool *p, enum pool_err err, const char *url)
+pool_note(struct pool *p, enum fail err, const char *url)
 {
 	unsigned int	 hv = 2166136261u;
 	long long	 now = proc_now_ms();
 	int		 i;
 
-	if (err == POOL_OK) {
+	if (err == FAIL_OK) {
 		p->unreadable = 0;
 		p->nrefused = 0;
 		return;
 	}
-	if (err == POOL_UNREADABLE)
+	if (err == FAIL_UNREADABLE)
 		p->unreadable++;
-	if (err != POOL_BLOCKED)
+	if (err != FAIL_BLOCKED)
 		return;
 	for (; *url != '\0'; url++)
 		hv = (hv ^ (unsigned char)*url) * 16777619u;

@@ -12,6 +12,7 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -75,33 +76,47 @@ pick(struct pool *p)
 	return best;
 }
 
+/* Add v (NULL: out of memory) to o as key.  0, or -1 (v let go). */
+static int
+add(struct json_object *o, const char *key, struct json_object *v)
+{
+	if (v == NULL)
+		return -1;
+	if (json_object_object_add(o, key, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
+}
+
 /* The request line for r, with a newline; NULL when out of memory. */
 static char *
 request_line(struct req *r, size_t *len)
 {
 	struct json_object	*o;
 	const char		*s;
-	char			*line;
+	char			*line = NULL;
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	json_object_object_add(o, "id", json_object_new_int64(
-	    (int64_t)r->id));
-	json_object_object_add(o, "op", json_object_new_string("extract"));
-	json_object_object_add(o, "url", json_object_new_string(r->url));
 	/* The way out: its turn, unless it was moved off a refused one.
 	 * The proxy's credentials go down the pipe, never into an
 	 * environment or argv. */
 	if (!r->moved)
 		r->egress = egress_pick(NULL);
-	if (r->egress != NULL)
-		json_object_object_add(o, "proxy",
-		    json_object_new_string(egress_url(r->egress)));
-	s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, len);
+	if (add(o, "id", json_object_new_int64((int64_t)r->id)) == -1 ||
+	    add(o, "op", json_object_new_string("extract")) == -1 ||
+	    add(o, "url", json_object_new_string(r->url)) == -1 ||
+	    (r->egress != NULL && add(o, "proxy",
+	    json_object_new_string(egress_url(r->egress))) == -1) ||
+	    (s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN,
+	    len)) == NULL)
+		goto out;
 	if ((line = malloc(*len + 1)) != NULL) {
 		memcpy(line, s, *len);
 		line[(*len)++] = '\n';
 	}
+out:
 	json_object_put(o);
 	return line;
 }
@@ -113,6 +128,7 @@ dispatch(struct pool *p)
 	struct member	*h;
 	size_t		 len;
 	char		*line;
+	int		 full;
 
 	while ((r = TAILQ_FIRST(&p->queue)) != NULL &&
 	    p->inflight < p->o.max_workers && (h = pick(p)) != NULL) {
@@ -121,8 +137,15 @@ dispatch(struct pool *p)
 		p->nqueued--;
 		r->queued = 0;
 		if (line == NULL || helper_send(h->proc, line, len) == -1) {
+			/* Refused for its size: the helper has not read
+			 * what it was sent (its input is full). */
+			full = line != NULL && errno == EMSGSIZE;
+			if (full)
+				log_warnx("%s: helper %d is not reading its "
+				    "input", __func__, (int)helper_pid(h->proc));
 			free(line);
-			pool_req_done(p, r, POOL_OTHER, "out of memory", NULL);
+			pool_req_done(p, r, FAIL_OTHER, full ? "the helper is "
+			    "not reading its input" : "out of memory", NULL);
 			continue;
 		}
 		free(line);
@@ -225,7 +248,7 @@ expire_queue(struct pool *p, long long now, long long *next)
 			TAILQ_REMOVE(&p->queue, r, entry);
 			p->nqueued--;
 			r->queued = 0;
-			pool_req_done(p, r, POOL_BUSY, "timed out waiting "
+			pool_req_done(p, r, FAIL_BUSY, "timed out waiting "
 			    "for an extraction slot", NULL);
 		} else if (r->deadline < *next)
 			*next = r->deadline;
@@ -235,7 +258,7 @@ expire_queue(struct pool *p, long long now, long long *next)
 			TAILQ_REMOVE(&p->queue, r, entry);
 			p->nqueued--;
 			r->queued = 0;
-			pool_req_done(p, r, POOL_BUSY, "no extraction helper "
+			pool_req_done(p, r, FAIL_BUSY, "no extraction helper "
 			    "is running", NULL);
 		}
 }
@@ -275,7 +298,7 @@ tend(struct pool *p, struct member *h, long long now, long long *next)
 		p->inflight--;
 		h->abandoned++;
 		p->timeouts++;
-		pool_req_done(p, r, POOL_TIMEOUT, "extraction timed out", NULL);
+		pool_req_done(p, r, FAIL_TIMEOUT, "extraction timed out", NULL);
 		if (h->slot >= 0) {
 			log_warnx("%s: helper %d: extraction past %d s: "
 			    "replacing it", __func__, (int)h->pid,

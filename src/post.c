@@ -74,8 +74,8 @@ final_url(const char *url, int timeout_s, int *refused)
 		fetch_give(c);
 		return NULL;
 	}
-	fetch_headers(c, &hops, NULL, NULL);
-	if (curl_easy_setopt(h, CURLOPT_NOBODY, 1L) == CURLE_OK &&
+	if (fetch_headers(c, &hops, NULL, NULL) == CURLE_OK &&
+	    curl_easy_setopt(h, CURLOPT_NOBODY, 1L) == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_USERAGENT,
 	    "facebookexternalhit/1.1") == CURLE_OK &&
 	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard) == CURLE_OK &&

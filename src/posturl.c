@@ -30,7 +30,7 @@
 
 /* host is domain or a subdomain of it (case-insensitive). */
 int
-host_in_domain(const char *host, const char *domain)
+posturl_in_domain(const char *host, const char *domain)
 {
 	size_t	 hl = strlen(host), dl = strlen(domain);
 
@@ -78,8 +78,8 @@ posturl_allowed(const char *url, const char *extra_hosts)
 		goto out;
 	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
 		goto out;
-	ok = host_in_domain(host, "tiktok.com") ||
-	    host_in_domain(host, "douyin.com") || in_list(host, extra_hosts);
+	ok = posturl_in_domain(host, "tiktok.com") ||
+	    posturl_in_domain(host, "douyin.com") || in_list(host, extra_hosts);
 out:
 	curl_free(scheme);
 	curl_free(host);
@@ -215,8 +215,8 @@ judge(const char *cand, const char *extra_hosts, struct posturl *out)
 	curl_url_get(u, CURLUPART_QUERY, &query, 0);
 	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
 		goto out;
-	tiktok = host_in_domain(host, "tiktok.com");
-	douyin = host_in_domain(host, "douyin.com");
+	tiktok = posturl_in_domain(host, "tiktok.com");
+	douyin = posturl_in_domain(host, "douyin.com");
 	if (!tiktok && !douyin) {
 		if (in_list(host, extra_hosts)) {
 			/* Tests: a local URL, handed on as it is. */

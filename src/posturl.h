@@ -1,7 +1,9 @@
 /*
  * Post URLs: find the link in what a user pasted, judge it by its parsed
  * host (never by substring), and name the post it points at.  Pure
- * parsing: no network.  Used by the post lookup (post.c) and the tests.
+ * parsing: no network.  Used by the post lookup (post.c), through which
+ * the handlers see struct posturl (post.h), and by the address guard
+ * (guard.c: posturl_in_domain).
  */
 #ifndef POSTURL_H
 #define POSTURL_H
@@ -24,6 +26,6 @@ enum posturl_err posturl_parse(const char *text, const char *extra_hosts,
 		    struct posturl *);
 void		 posturl_clear(struct posturl *);
 int		 posturl_allowed(const char *url, const char *extra_hosts);
-int		 host_in_domain(const char *host, const char *domain);
+int		 posturl_in_domain(const char *host, const char *domain);
 
 #endif /* POSTURL_H */

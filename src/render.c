@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "answer.h"
 #include "http.h"
 #include "janitor.h"
 #include "log.h"
@@ -43,8 +44,8 @@ struct render {
 	char		*dir;		/* work folder */
 	char		 file[1100];	/* what it made, in dir */
 	enum rstate	 state;
-	int		 status;	/* failure: HTTP status ... */
-	char		*msg;		/* ... and message */
+	enum fail	 fail;		/* failure: what ... */
+	char		*detail;	/* ... and more, or NULL */
 	int		 waiters;	/* threads waiting, owner excluded */
 	int		 alive;		/* of owner and waiters, clients left */
 	int		 refs;		/* threads sending the file */
@@ -84,7 +85,7 @@ struct render_ctl {
  * seconds; ffmpeg is the program.  Strings are copied.  NULL on failure.
  */
 struct renders *
-renders_new(const char *temp_dir, const char *ffmpeg, int max, int timeout,
+render_new(const char *temp_dir, const char *ffmpeg, int max, int timeout,
     int keep_s, long long fetch_max)
 {
 	struct renders	*s;
@@ -100,21 +101,22 @@ renders_new(const char *temp_dir, const char *ffmpeg, int max, int timeout,
 	s->keep_ms = (long long)keep_s * 1000;
 	s->keep_max = 4 * max;
 	if (s->temp_dir == NULL || s->ffmpeg == NULL) {
-		renders_free(s);
+		render_free(s);
 		return NULL;
 	}
 	return s;
 }
 
+/* Free r, its work folder removed.  Unlinked, with nobody holding it. */
 static void
-render_free(struct render *r)
+dispose(struct render *r)
 {
 	if (r->dir != NULL)
 		janitor_remove(r->dir);
 	pthread_cond_destroy(&r->cv);
 	free(r->dir);
 	free(r->key);
-	free(r->msg);
+	free(r->detail);
 	free(r);
 }
 
@@ -135,8 +137,10 @@ unlink_render(struct renders *s, struct render *r)
 		s->kept--;
 }
 
+/* Free the renders, their kept files removed.  render_free(NULL) is a
+ * no-op.  Nobody may be rendering. */
 void
-renders_free(struct renders *s)
+render_free(struct renders *s)
 {
 	struct render	*r;
 
@@ -144,7 +148,7 @@ renders_free(struct renders *s)
 		return;
 	while ((r = s->list) != NULL) {
 		unlink_render(s, r);
-		render_free(r);
+		dispose(r);
 	}
 	pthread_mutex_destroy(&s->mtx);
 	free(s->temp_dir);
@@ -152,8 +156,9 @@ renders_free(struct renders *s)
 	free(s);
 }
 
+/* What the renders are doing, for /health and /metrics. */
 void
-renders_stats(struct renders *s, struct renders_stats *st)
+render_stats(struct renders *s, struct render_stats *st)
 {
 	pthread_mutex_lock(&s->mtx);
 	st->running = s->running;
@@ -175,7 +180,7 @@ expire(struct renders *s, long long now)
 		if (r->state == R_DONE && r->refs == 0 &&
 		    now - r->done_at >= s->keep_ms) {
 			unlink_render(s, r);
-			render_free(r);
+			dispose(r);
 		}
 	}
 	while (s->kept > s->keep_max) {
@@ -187,7 +192,7 @@ expire(struct renders *s, long long now)
 		if (oldest == NULL)
 			break;
 		unlink_render(s, oldest);
-		render_free(oldest);
+		dispose(oldest);
 	}
 }
 
@@ -212,17 +217,23 @@ render_nobody_waits(void *arg)
 }
 
 /*
- * The render failed: status and words for everyone waiting, and the
- * cause in the log (the words are the client's, the cause is there).
+ * The render failed: f, and detail (or NULL) where its words take one
+ * (answer.c), for everyone waiting, and the cause in the log (the
+ * words are the client's, the cause is there).
  */
 void
-render_fail(struct render_ctl *o, int status, const char *msg)
+render_fail(struct render_ctl *o, enum fail f, const char *detail)
 {
-	if (status != 499)
-		log_warnx("render %s: %d %s", o->r->key, status, msg);
-	free(o->r->msg);
-	o->r->status = status;
-	o->r->msg = strdup(msg);
+	char	 words[256];
+
+	if (f != FAIL_GONE) {
+		answer_words(f, detail, words, sizeof(words));
+		log_warnx("render %s: %d %s", o->r->key, answer_status(f),
+		    words);
+	}
+	free(o->r->detail);
+	o->r->fail = f;
+	o->r->detail = detail != NULL ? strdup(detail) : NULL;
 }
 
 /*
@@ -235,11 +246,10 @@ render_fail_io(struct render_ctl *o, int err, const char *what)
 	if (err == ENOSPC || err == EDQUOT) {
 		log_warnx("render %s: %s: %s: TEMP_DIR %s is full", o->r->key,
 		    what, strerror(err), o->s->temp_dir);
-		render_fail(o, 503, "The server has no room for renders right "
-		    "now. Please try again later.");
+		render_fail(o, FAIL_DISK_FULL, NULL);
 	} else {
 		log_warnx("render %s: %s: %s", o->r->key, what, strerror(err));
-		render_fail(o, 500, "Could not write to the work folder");
+		render_fail(o, FAIL_WORKDIR_WRITE, NULL);
 	}
 }
 
@@ -327,7 +337,7 @@ workdir(struct render_ctl *o)
 	    (st.st_mode & 022) != 0) {
 		log_warnx("%s: %s is not a private directory of ours: no "
 		    "render", __func__, o->s->temp_dir);
-		render_fail(o, 500, "Could not make a work folder");
+		render_fail(o, FAIL_WORKDIR, NULL);
 		return -1;
 	}
 	snprintf(tmpl, sizeof(tmpl), "%s/render-XXXXXX", o->s->temp_dir);
@@ -341,15 +351,6 @@ workdir(struct render_ctl *o)
 	return o->r->dir != NULL ? 0 : -1;
 }
 
-/* Tell h why the render failed (a full disk: 503, come back later). */
-static void
-answer_failure(struct http *h, int status, const char *msg)
-{
-	if (status == 503)
-		http_header(h, "Retry-After", "30");
-	http_error(h, status, msg);
-}
-
 /*
  * Wait, holding s->mtx, for r (being made by another thread) to end, as
  * long as h's client stays.  Returns r with a reference when it was
@@ -360,8 +361,9 @@ static struct render *
 wait_for(struct renders *s, struct render *r, struct http *h)
 {
 	struct timespec	 ts;
-	char		 msg[256];
-	int		 status, gone = 0;
+	char		 detail[256];
+	enum fail	 f;
+	int		 gone = 0;
 
 	r->waiters++;
 	r->alive++;
@@ -383,7 +385,7 @@ wait_for(struct renders *s, struct render *r, struct http *h)
 				/* It may have failed meanwhile, counting on
 				 * us to free it. */
 				if (r->state == R_FAILED && r->waiters == 0)
-					render_free(r);
+					dispose(r);
 				pthread_mutex_unlock(&s->mtx);
 				return NULL;
 			}
@@ -395,12 +397,12 @@ wait_for(struct renders *s, struct render *r, struct http *h)
 		pthread_mutex_unlock(&s->mtx);
 		return r;
 	}
-	status = r->status;
-	snprintf(msg, sizeof(msg), "%s", r->msg ? r->msg : "failed");
+	f = r->fail;
+	snprintf(detail, sizeof(detail), "%s", r->detail ? r->detail : "");
 	if (r->waiters == 0)
-		render_free(r);		/* failed: unlinked already */
+		dispose(r);		/* failed: unlinked already */
 	pthread_mutex_unlock(&s->mtx);
-	answer_failure(h, status, msg);
+	answer_fail(h, f, detail[0] != '\0' ? detail : NULL);
 	return NULL;
 }
 
@@ -420,8 +422,9 @@ make_once_more(struct render_ctl *o, render_make_fn make, void *arg)
 		o->budget = o->s->fetch_max;
 		if ((rc = workdir(o)) == 0)
 			rc = make(o, arg);
-		if (rc != -1 || attempt > 0 || (o->r->status != 500 &&
-		    o->r->status != 502) || render_nobody_waits(o))
+		if (rc != -1 || attempt > 0 || (answer_status(o->r->fail) !=
+		    500 && answer_status(o->r->fail) != 502) ||
+		    render_nobody_waits(o))
 			return rc;
 		log_warnx("render %s: trying once more", o->r->key);
 		pthread_mutex_lock(&o->s->mtx);
@@ -447,11 +450,12 @@ render_acquire(struct renders *s, struct http *h, const char *key_,
 {
 	struct render		*r;
 	struct render_ctl	 o;
-	char			*key, msg[256];
-	int			 rc, status;
+	char			*key, detail[256];
+	enum fail		 f;
+	int			 rc;
 
 	if ((key = strdup(key_)) == NULL) {
-		http_error(h, 500, "Out of memory");
+		answer_fail(h, FAIL_NOMEM, NULL);
 		return NULL;
 	}
 	pthread_mutex_lock(&s->mtx);
@@ -464,7 +468,7 @@ render_acquire(struct renders *s, struct http *h, const char *key_,
 		log_warnx("render %s: its file is gone: rendering again", key);
 		unlink_render(s, r);
 		if (r->refs == 0)
-			render_free(r);
+			dispose(r);
 		r = NULL;
 	}
 	if (r != NULL && r->state == R_DONE) {
@@ -482,15 +486,13 @@ render_acquire(struct renders *s, struct http *h, const char *key_,
 		s->rejected++;
 		pthread_mutex_unlock(&s->mtx);
 		free(key);
-		http_header(h, "Retry-After", "10");
-		http_error(h, 503, "Too many renders are running. Please try "
-		    "again shortly.");
+		answer_fail(h, FAIL_RENDERS_BUSY, NULL);
 		return NULL;
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		pthread_mutex_unlock(&s->mtx);
 		free(key);
-		http_error(h, 500, "Out of memory");
+		answer_fail(h, FAIL_NOMEM, NULL);
 		return NULL;
 	}
 	r->key = key;
@@ -521,20 +523,21 @@ render_acquire(struct renders *s, struct http *h, const char *key_,
 	} else {
 		r->state = R_FAILED;
 		if (rc == 1)
-			render_fail(&o, 499, "nobody waits for this render");
+			render_fail(&o, FAIL_GONE, NULL);
 		else
 			s->failed++;
 		unlink_render(s, r);
 	}
 	pthread_cond_broadcast(&r->cv);
 	if (rc != 0) {
-		status = r->status;
-		snprintf(msg, sizeof(msg), "%s", r->msg ? r->msg : "failed");
+		f = r->fail;
+		snprintf(detail, sizeof(detail), "%s", r->detail ? r->detail :
+		    "");
 		if (r->waiters == 0)
-			render_free(r);
+			dispose(r);
 		pthread_mutex_unlock(&s->mtx);
 		if (rc == -1)
-			answer_failure(h, status, msg);
+			answer_fail(h, f, detail[0] != '\0' ? detail : NULL);
 		return NULL;
 	}
 	pthread_mutex_unlock(&s->mtx);
@@ -555,7 +558,7 @@ render_release(struct renders *s, struct render *r)
 	pthread_mutex_lock(&s->mtx);
 	r->refs--;
 	if (!r->linked && r->refs == 0)
-		render_free(r);
+		dispose(r);
 	else
 		expire(s, proc_now_ms());
 	pthread_mutex_unlock(&s->mtx);

@@ -9,12 +9,14 @@
 #ifndef RENDER_H
 #define RENDER_H
 
+#include "fail.h"
+
 struct http;
 struct render;
 struct render_ctl;
 struct renders;
 
-struct renders_stats {
+struct render_stats {
 	int		 running;
 	int		 kept;
 	unsigned long	 renders, rejected, failed;
@@ -27,10 +29,10 @@ struct renders_stats {
  */
 typedef int (*render_make_fn)(struct render_ctl *, void *arg);
 
-struct renders	*renders_new(const char *temp_dir, const char *ffmpeg,
+struct renders	*render_new(const char *temp_dir, const char *ffmpeg,
 		    int max, int timeout, int keep_s, long long fetch_max);
-void		 renders_free(struct renders *);
-void		 renders_stats(struct renders *, struct renders_stats *);
+void		 render_free(struct renders *);
+void		 render_stats(struct renders *, struct render_stats *);
 
 struct render	*render_acquire(struct renders *, struct http *,
 		    const char *key, render_make_fn, void *arg);
@@ -43,7 +45,8 @@ const char	*render_output(struct render_ctl *, const char *name);
 const char	*render_ffmpeg_path(const struct render_ctl *);
 long long	 render_deadline(const struct render_ctl *);
 int		 render_nobody_waits(void *ctl);
-void		 render_fail(struct render_ctl *, int status, const char *msg);
+void		 render_fail(struct render_ctl *, enum fail,
+		    const char *detail);
 void		 render_fail_io(struct render_ctl *, int err, const char *what);
 int		 render_disk_full(const struct render_ctl *);
 long long	*render_budget(struct render_ctl *);

@@ -30,40 +30,27 @@ int
 renderlink_open(struct app *app, struct http *h, struct posturl *pu,
     struct json_object **info)
 {
-	char		*tok, *page = NULL, *msg = NULL;
-	enum pool_err	 err;
-	int		 rc = -1;
+	char			*tok, *page = NULL, *msg = NULL;
+	enum posturl_err	 pe;
+	enum fail		 f;
 
 	*info = NULL;
 	if ((tok = http_query(h, "url")) == NULL || *tok == '\0') {
-		http_error(h, 400, "Missing url parameter");
-		goto out;
+		free(tok);
+		answer_fail(h, FAIL_PARAM_MISSING, "url");
+		return -1;
 	}
-	switch (token_open(app->token, tok, &page)) {
-	case TOKEN_OK:
-		break;
-	case TOKEN_EXPIRED:
-		http_error(h, 410, "Download link has expired");
-		goto out;
-	default:
-		http_error(h, 400, "Invalid download link");
-		goto out;
-	}
-	if (post_find(&app->conf, page, pu) != POSTURL_OK) {
-		http_error(h, 400, "Invalid download link");
-		goto out;
-	}
-	if ((err = cache_get(app->cache, pu->key, pu->page, info, &msg)) !=
-	    POOL_OK) {
-		answer_pool_error(h, err, msg);
-		goto out;
-	}
-	rc = 0;
-out:
+	if ((f = answer_token(token_open(app->token, tok, &page))) ==
+	    FAIL_OK && (pe = post_find(&app->conf, page, pu)) != POSTURL_OK)
+		f = pe == POSTURL_NOMEM ? FAIL_NOMEM : FAIL_LINK_INVALID;
+	if (f == FAIL_OK)
+		f = cache_get(app->cache, pu->key, pu->page, info, &msg);
+	if (f != FAIL_OK)
+		answer_fail(h, f, msg);
 	free(msg);
 	free(page);
 	free(tok);
-	return rc;
+	return f == FAIL_OK ? 0 : -1;
 }
 
 /*
@@ -77,7 +64,7 @@ int
 renderlink_fetched(struct render_ctl *o, const struct fetch_file *files,
     size_t n, const char *what)
 {
-	char	 name[64], msg[256];
+	char	 name[64], detail[256];
 	size_t	 i;
 
 	for (i = 0; i < n; i++) {
@@ -87,8 +74,7 @@ renderlink_fetched(struct render_ctl *o, const struct fetch_file *files,
 		}
 		if (files[i].toobig ||
 		    files[i].result == CURLE_FILESIZE_EXCEEDED) {
-			render_fail(o, 502, "The post's media is larger than a "
-			    "render may download");
+			render_fail(o, FAIL_MEDIA_TOO_LARGE, NULL);
 			return -1;
 		}
 		if (files[i].result == CURLE_OK && files[i].status / 100 == 2)
@@ -97,10 +83,10 @@ renderlink_fetched(struct render_ctl *o, const struct fetch_file *files,
 			snprintf(name, sizeof(name), "%s %zu", what, i + 1);
 		else
 			snprintf(name, sizeof(name), "%s", what);
-		snprintf(msg, sizeof(msg), "Could not fetch %s: %s %ld", name,
+		snprintf(detail, sizeof(detail), "%s: %s %ld", name,
 		    files[i].result == CURLE_OK ? "the CDN answered" :
 		    curl_easy_strerror(files[i].result), files[i].status);
-		render_fail(o, 502, msg);
+		render_fail(o, FAIL_MEDIA_FETCH, detail);
 		return -1;
 	}
 	return 0;

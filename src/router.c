@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "admit.h"
+#include "answer.h"
 #include "app.h"
 #include "handlers.h"
 #include "http.h"
@@ -75,7 +76,7 @@ router_finish(struct app *app, struct http *h)
 
 	(void)app;
 	if (!http_headers_sent(h))
-		http_error(h, 500, "Internal server error");
+		answer_fail(h, FAIL_INTERNAL, NULL);
 	http_end(h);
 	counters_request(http_route(h), http_get_status(h), http_age(h));
 	peer = http_param(h, "REMOTE_ADDR");
@@ -135,14 +136,14 @@ dispatch(struct app *app, struct http *h)
 	if (r != NULL && r->fn == handle_page && !app->conf.web_ui)
 		r = NULL;	/* WEB_UI=0: no page, as if never there */
 	if (r == NULL) {
-		http_error(h, 404, "Route not found");
+		answer_fail(h, FAIL_NO_ROUTE, NULL);
 		return;
 	}
 	if (strcmp(m, r->method) != 0 && !(strcmp(r->method, "GET") == 0 &&
 	    strcmp(m, "HEAD") == 0)) {
 		http_header(h, "Allow", strcmp(r->method, "GET") == 0 ?
 		    "GET, HEAD, OPTIONS" : "POST, OPTIONS");
-		http_error(h, 405, "Method not allowed");
+		answer_fail(h, FAIL_METHOD, NULL);
 		return;
 	}
 	if (!admit_request(app->admit, h))

@@ -1,6 +1,7 @@
 /*
- * The answer to POST /tiktok, field by field as DESIGN.md §2 and
- * serverjs have it, from the info yt-dlp gives (old and new releases).
+ * The answer to POST /tiktok, field by field as serverjs has it and
+ * README.md ("POST /tiktok") and openapi.json describe it, from the
+ * info yt-dlp gives (old and new releases).
  * Everything here only reads info: it may be shared through the cache.
  */
 #include "config.h"

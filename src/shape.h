@@ -2,7 +2,9 @@
  * Shaping: yt-dlp's info for a post into serverjs's answer (shape.c);
  * formats.c chooses the format behind each download link.
  *
- * Used by the handlers (/tiktok, /stream, the slideshow).
+ * Used by the handlers: /tiktok (the answer), /stream and /download
+ * (the format a token names, afresh), the renders (slideshow.c,
+ * audio.c: the images, the sound).
  */
 #ifndef SHAPE_H
 #define SHAPE_H

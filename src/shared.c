@@ -36,7 +36,7 @@
 #define POLL_MS		100	/* a waiter looks for the entry this often */
 
 static void	 job_free(struct job *);
-static void	 extracted(void *, enum pool_err, struct json_object *,
+static void	 extracted(void *, enum fail, struct json_object *,
 		    const char *);
 
 static void
@@ -69,13 +69,13 @@ alone(struct shared *sh, struct job *j)
 /* The entry is there: j's caller gets it (a post, or that it is
  * missing). */
 static void
-hit(struct shared *sh, struct job *j, enum pool_err err,
+hit(struct shared *sh, struct job *j, enum fail err,
     struct json_object *info)
 {
-	log_debug("redis: %s: from the fleet%s", j->key, err == POOL_OK ? "" :
+	log_debug("redis: %s: from the fleet%s", j->key, err == FAIL_OK ? "" :
 	    " (missing)");
 	bump(sh, &sh->st.hits);
-	j->done(j->done_arg, err, info, err == POOL_OK ? NULL :
+	j->done(j->done_arg, err, info, err == FAIL_OK ? NULL :
 	    "remembered by the fleet");
 	job_free(j);
 }
@@ -89,7 +89,7 @@ static void
 locked(struct shared *sh, struct job *j)
 {
 	struct json_object	*info;
-	enum pool_err		 err;
+	enum fail		 err;
 
 	if (!j->fresh && shared_entry(sh, j, &info, &err) == 1) {
 		shared_unlock(sh, j);
@@ -112,7 +112,7 @@ static int
 look(struct shared *sh, struct job *j)
 {
 	struct json_object	*info;
-	enum pool_err		 err;
+	enum fail		 err;
 	long long		 left;
 	int			 up, found = 0, rc = -1;
 
@@ -174,7 +174,7 @@ run_store(struct shared *sh, struct job *j)
  * the thread stores the entry (or lets go of the lock) behind it.
  */
 static void
-extracted(void *arg, enum pool_err err, struct json_object *info,
+extracted(void *arg, enum fail err, struct json_object *info,
     const char *msg)
 {
 	struct job	*j = arg;
@@ -185,9 +185,9 @@ extracted(void *arg, enum pool_err err, struct json_object *info,
 
 	j->kind = J_UNLOCK;
 	j->ttl = 0;
-	if (err == POOL_OK)
+	if (err == FAIL_OK)
 		j->ttl = shared_entry_ttl(info, sh->ttl, now);
-	else if (err == POOL_NOT_FOUND || err == POOL_PRIVATE)
+	else if (err == FAIL_NOT_FOUND || err == FAIL_PRIVATE)
 		j->ttl = sh->missing_ttl;
 	if (j->ttl > 0 && (j->value = shared_seal_entry(sh->entry_key, j->key,
 	    err, info, now + j->ttl, &j->vlen)) != NULL)
@@ -306,7 +306,7 @@ shared_fill(void *arg, const char *key, const char *url, int fresh,
 	    (j->key = strdup(key)) == NULL || (j->url = strdup(url)) == NULL) {
 		if (j != NULL)
 			job_free(j);
-		done(done_arg, POOL_OTHER, NULL, "out of memory");
+		done(done_arg, FAIL_OTHER, NULL, "out of memory");
 		return;
 	}
 	j->kind = J_FILL;
@@ -392,7 +392,7 @@ shared_free(struct shared *sh)
 	while ((j = TAILQ_FIRST(&sh->waiting)) != NULL) {
 		TAILQ_REMOVE(&sh->waiting, j, entry);
 		if (j->kind == J_FILL)
-			j->done(j->done_arg, POOL_BUSY, NULL, "shutting down");
+			j->done(j->done_arg, FAIL_BUSY, NULL, "shutting down");
 		job_free(j);
 	}
 	if (sh->ctx != NULL)

@@ -27,7 +27,7 @@ struct token;
 
 /* How it extracts when Redis has nothing (the pool). */
 typedef void (*shared_extract_fn)(void *arg, const char *url,
-    pool_done_fn done, void *done_arg);
+    cache_done_fn done, void *done_arg);
 
 struct shared_stats {
 	int		 up;		/* connected */

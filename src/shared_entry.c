@@ -33,6 +33,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "answer.h"
 #include "box.h"
 #include "shared_impl.h"
 
@@ -111,13 +112,13 @@ shared_entry_ttl(struct json_object *info, int max_ttl, long long now)
 
 /*
  * Seal key's entry, to live until exp (unix seconds): info (a post) when
- * err is POOL_OK, else the failure (POOL_NOT_FOUND or POOL_PRIVATE).
+ * err is FAIL_OK, else the failure (FAIL_NOT_FOUND or FAIL_PRIVATE).
  * Returns the entry, *len bytes, which the caller frees; NULL on
  * failure.  info is only read (the caller holds it alone).
  */
 unsigned char *
 shared_seal_entry(const unsigned char key32[32], const char *key,
-    enum pool_err err, struct json_object *info, long long exp,
+    enum fail err, struct json_object *info, long long exp,
     size_t *len)
 {
 	char		*plain = NULL, aad[512];
@@ -126,14 +127,15 @@ shared_seal_entry(const unsigned char key32[32], const char *key,
 	size_t		 blen;
 	int		 n;
 
-	if (err == POOL_OK) {
+	if (err == FAIL_OK) {
 		s = json_object_to_json_string_ext(info,
 		    JSON_C_TO_STRING_PLAIN);
 		n = s == NULL ? -1 : asprintf(&plain, "{\"exp\":%lld,"
 		    "\"info\":%s}", exp, s);
 	} else
 		n = asprintf(&plain, "{\"exp\":%lld,\"missing\":\"%s\"}", exp,
-		    err == POOL_PRIVATE ? "private" : "not_found");
+		    answer_name(err == FAIL_PRIVATE ? FAIL_PRIVATE :
+		    FAIL_NOT_FOUND));
 	if (n < 0)
 		return NULL;
 	box = box_seal(key32, aad, entry_aad(key, aad, sizeof(aad)), plain,
@@ -150,7 +152,7 @@ shared_seal_entry(const unsigned char key32[32], const char *key,
 
 /*
  * Open key's entry as read from Redis (len bytes), at now (unix
- * seconds).  Returns 1 with *err POOL_OK and *info (a reference the
+ * seconds).  Returns 1 with *err FAIL_OK and *info (a reference the
  * caller owns), or with *err the remembered failure and *info NULL; 0
  * when it is not an entry of ours for key (sealed under another key,
  * for another post, altered, expired, or not sealed at all).
@@ -158,7 +160,7 @@ shared_seal_entry(const unsigned char key32[32], const char *key,
 int
 shared_open_entry(const unsigned char key32[32], const char *key,
     const void *data, size_t len, long long now, struct json_object **info,
-    enum pool_err *err)
+    enum fail *err)
 {
 	const unsigned char	*d = data;
 	struct json_tokener	*jt = NULL;
@@ -168,7 +170,7 @@ shared_open_entry(const unsigned char key32[32], const char *key,
 	int			 rc = 0;
 
 	*info = NULL;
-	*err = POOL_OTHER;
+	*err = FAIL_OTHER;
 	if (len < 2 || d[0] != ENTRY_VERSION || (plain = box_open(key32, aad,
 	    entry_aad(key, aad, sizeof(aad)), d + 1, len - 1, &n)) == NULL ||
 	    n > INT_MAX || (jt = json_tokener_new_ex(64)) == NULL)
@@ -182,12 +184,12 @@ shared_open_entry(const unsigned char key32[32], const char *key,
 	if (json_object_object_get_ex(o, "info", &v) &&
 	    json_object_is_type(v, json_type_object)) {
 		*info = json_object_get(v);
-		*err = POOL_OK;
+		*err = FAIL_OK;
 		rc = 1;
 	} else if (json_object_object_get_ex(o, "missing", &v) &&
 	    json_object_is_type(v, json_type_string)) {
-		*err = strcmp(json_object_get_string(v), "private") == 0 ?
-		    POOL_PRIVATE : POOL_NOT_FOUND;
+		*err = answer_kind(json_object_get_string(v)) ==
+		    FAIL_PRIVATE ? FAIL_PRIVATE : FAIL_NOT_FOUND;
 		rc = 1;
 	}
 out:

@@ -75,7 +75,7 @@ struct shared {
 int			 shared_connected(struct shared *);
 redisReply		*shared_cmd(struct shared *, const char *, ...);
 int			 shared_entry(struct shared *, struct job *,
-			    struct json_object **, enum pool_err *);
+			    struct json_object **, enum fail *);
 int			 shared_lock(struct shared *, struct job *);
 long long		 shared_holder(struct shared *, struct job *);
 void			 shared_unlock(struct shared *, struct job *);
@@ -88,13 +88,13 @@ long long		 shared_url_expiry(const char *url);
 int			 shared_entry_ttl(struct json_object *, int max_ttl,
 			    long long now);
 unsigned char		*shared_seal_entry(const unsigned char key32[32],
-			    const char *key, enum pool_err,
+			    const char *key, enum fail,
 			    struct json_object *info, long long exp,
 			    size_t *len);
 int			 shared_open_entry(const unsigned char key32[32],
 			    const char *key, const void *data, size_t len,
 			    long long now, struct json_object **info,
-			    enum pool_err *err);
+			    enum fail *err);
 int			 shared_lock_value(const unsigned char key32[32],
 			    const char *key, long long exp_ms, char *buf);
 long long		 shared_lock_left(const unsigned char key32[32],

@@ -136,7 +136,7 @@ shared_foreign(struct shared *sh, const char *what, const char *key)
  */
 int
 shared_entry(struct shared *sh, struct job *j, struct json_object **info,
-    enum pool_err *err)
+    enum fail *err)
 {
 	redisReply	*r;
 	int		 rc = 0;

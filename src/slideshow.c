@@ -144,7 +144,7 @@ start(struct render_ctl *o, const char *dir, size_t n, const char *audio,
 
 	if ((av = build_argv(render_ffmpeg_path(o), dir, n, audio, out)) ==
 	    NULL) {
-		render_fail(o, 500, "Out of memory");
+		render_fail(o, FAIL_NOMEM, NULL);
 		return -1;
 	}
 	pid = ffmpeg_start(o, av, in);
@@ -226,7 +226,7 @@ make_slideshow(struct render_ctl *o, void *arg)
 		goto out;
 	}
 	if (frc == -2) {
-		render_fail(o, 504, "Fetching the images took too long");
+		render_fail(o, FAIL_FETCH_TIMEOUT, "the images");
 		goto out;
 	}
 	for (i = 0; i < nf; i++) {
@@ -288,7 +288,7 @@ handle_slideshow(struct app *app, struct http *h)
 	if (renderlink_open(app, h, &pu, &info) == -1)
 		goto out;
 	if (!shape_is_photo(info)) {
-		http_error(h, 400, "Only image posts are supported");
+		answer_fail(h, FAIL_NOT_PHOTO, NULL);
 		goto out;
 	}
 	snprintf(author, sizeof(author), "%s", shape_author(info));

@@ -53,32 +53,34 @@ struct xfer {
 /*
  * Fill in the CDN URL and headers of t's format from the post's info,
  * through the cache (extracting when it is not there: forget_post).
- * Returns POOL_OK or why not.
+ * Returns FAIL_OK or why not, with *msg (the caller frees it) saying
+ * more, or NULL.  A link whose page is no post is no valid link.
  */
-static enum pool_err
+static enum fail
 target_resolve(struct app *app, struct target *t, char **msg)
 {
 	struct json_object	*info = NULL, *fmt, *hh, *v;
 	struct posturl		 pu;
-	enum pool_err		 err;
+	enum posturl_err	 pe;
+	enum fail		 err;
 
 	*msg = NULL;
 	if (t->page_url == NULL || t->format_id == NULL)
-		return POOL_UNSUPPORTED;
-	if (post_find(&app->conf, t->page_url, &pu) != POSTURL_OK) {
+		return FAIL_LINK_INVALID;
+	if ((pe = post_find(&app->conf, t->page_url, &pu)) != POSTURL_OK) {
 		posturl_clear(&pu);
-		return POOL_UNSUPPORTED;
+		return pe == POSTURL_NOMEM ? FAIL_NOMEM : FAIL_LINK_INVALID;
 	}
 	err = cache_get(app->cache, pu.key, pu.page, &info, msg);
 	posturl_clear(&pu);
-	if (err != POOL_OK)
+	if (err != FAIL_OK)
 		return err;
 	if ((fmt = shape_find_format(info, t->format_id)) == NULL ||
 	    !json_object_object_get_ex(fmt, "url", &v) ||
 	    !json_object_is_type(v, json_type_string)) {
 		cache_release(app->cache, info);
 		*msg = strdup("that format is no longer offered");
-		return POOL_NOT_FOUND;
+		return FAIL_NOT_FOUND;
 	}
 	free(t->url);
 	t->url = strdup(json_object_get_string(v));
@@ -98,7 +100,7 @@ target_resolve(struct app *app, struct target *t, char **msg)
 	t->egress = shape_egress(info) != NULL ?
 	    strdup(shape_egress(info)) : NULL;
 	cache_release(app->cache, info);
-	return t->url != NULL ? POOL_OK : POOL_OTHER;
+	return t->url != NULL ? FAIL_OK : FAIL_OTHER;
 }
 
 static const char *
@@ -340,15 +342,18 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr, int ranged,
 				hdrs = n;
 		}
 	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	fetch_headers(fc, &x.hops, on_header, &x);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
-	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 65536L);
-	if (http_is_head(h))
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	fetch_watch(c, &watch, client_gone, h);
-	rc = curl_easy_perform(c);
+	memset(&watch, 0, sizeof(watch));
+	if ((rc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs)) == CURLE_OK &&
+	    (rc = fetch_headers(fc, &x.hops, on_header, &x)) == CURLE_OK &&
+	    (rc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data)) ==
+	    CURLE_OK &&
+	    (rc = curl_easy_setopt(c, CURLOPT_WRITEDATA, &x)) == CURLE_OK &&
+	    (rc = curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 65536L)) ==
+	    CURLE_OK &&
+	    (rc = curl_easy_setopt(c, CURLOPT_NOBODY, http_is_head(h) ? 1L :
+	    0L)) == CURLE_OK &&
+	    (rc = fetch_watch(c, &watch, client_gone, h)) == CURLE_OK)
+		rc = curl_easy_perform(c);
 	if (watch.stalled)
 		rc = CURLE_OPERATION_TIMEDOUT;
 	if (watch.left)
@@ -387,10 +392,9 @@ attempt(struct http *h, const struct target *t, CURLcode *cerr, int ranged,
 		return 0;
 	}
 	if (x.status == 416) {
-		http_status(h, 416);
 		if (x.crange[0] != '\0')
 			http_header(h, "Content-Range", x.crange);
-		http_error(h, 416, "Requested range not satisfiable");
+		answer_fail(h, FAIL_RANGE, NULL);
 		return 0;
 	}
 	if (blocked) {
@@ -414,16 +418,13 @@ serve(struct app *app, struct http *h, struct target *t)
 {
 	long		 st, proxy = 0;
 	CURLcode	 cerr;
-	enum pool_err	 err;
-	char		*msg = NULL, buf[256];
+	enum fail	 err = FAIL_OK;
+	char		*msg = NULL, num[32];
 
-	if (t->url == NULL) {
-		if ((err = target_resolve(app, t, &msg)) != POOL_OK) {
-			answer_pool_error(h, err, msg);
-			free(msg);
-			return;
-		}
-	}
+	if (t->url == NULL)
+		err = target_resolve(app, t, &msg);
+	if (err != FAIL_OK)
+		goto fail;
 	st = attempt(h, t, &cerr, 1, &proxy);
 	if ((st == 403 || st == 410) && t->page_url != NULL &&
 	    t->format_id != NULL) {
@@ -432,31 +433,25 @@ serve(struct app *app, struct http *h, struct target *t)
 		if (!forget_post(app, t))
 			log_info("%s: the post was extracted moments ago: "
 			    "not again", __func__);
-		else if ((err = target_resolve(app, t, &msg)) != POOL_OK) {
-			answer_pool_error(h, err, msg);
-			free(msg);
-			return;
-		} else
+		else if ((err = target_resolve(app, t, &msg)) != FAIL_OK)
+			goto fail;
+		else
 			st = attempt(h, t, &cerr, 1, &proxy);
 	}
 	if (st == 0)
 		return;
-	counters_upstream(cerr == CURLE_OPERATION_TIMEDOUT ? UP_CDN_TIMEOUT :
-	    st > 0 ? UP_CDN_STATUS : UP_CDN_CONNECT);
-	if (cerr == CURLE_OPERATION_TIMEDOUT) {
-		http_error(h, 504, "The CDN did not answer in time");
-		return;
-	}
-	if (proxy > 0)
-		snprintf(buf, sizeof(buf), "The proxy refused the way to the "
-		    "CDN (status %ld)", proxy);
-	else if (st > 0)
-		snprintf(buf, sizeof(buf), "The CDN answered with status %ld",
-		    st);
-	else
-		snprintf(buf, sizeof(buf), "Could not fetch from the CDN: %s",
-		    curl_easy_strerror(cerr));
-	http_error(h, 502, buf);
+	if (cerr == CURLE_OPERATION_TIMEDOUT)
+		answer_fail(h, FAIL_CDN_TIMEOUT, NULL);
+	else if (proxy > 0 || st > 0) {
+		snprintf(num, sizeof(num), "%ld", proxy > 0 ? proxy : st);
+		answer_fail(h, proxy > 0 ? FAIL_CDN_PROXY : FAIL_CDN_STATUS,
+		    num);
+	} else
+		answer_fail(h, FAIL_CDN_CONNECT, curl_easy_strerror(cerr));
+	return;
+fail:
+	answer_fail(h, err, msg);
+	free(msg);
 }
 
 static void
@@ -464,27 +459,20 @@ handle(struct app *app, struct http *h, const char *deftype)
 {
 	char		*tok, *payload = NULL;
 	struct target	 t;
+	enum fail	 f;
 
 	memset(&t, 0, sizeof(t));
 	if ((tok = http_query(h, "data")) == NULL || *tok == '\0') {
-		http_error(h, 400, "Missing data parameter");
+		answer_fail(h, FAIL_PARAM_MISSING, "data");
 		goto out;
 	}
-	switch (token_open(app->token, tok, &payload)) {
-	case TOKEN_OK:
-		break;
-	case TOKEN_EXPIRED:
-		http_error(h, 410, "Download link has expired");
-		goto out;
-	case TOKEN_NOMEM:
-		http_error(h, 500, "Out of memory");
-		goto out;
-	default:
-		http_error(h, 400, "Invalid download link");
+	if ((f = answer_token(token_open(app->token, tok, &payload))) !=
+	    FAIL_OK) {
+		answer_fail(h, f, NULL);
 		goto out;
 	}
 	if (target_parse(payload, deftype, &t) == -1) {
-		http_error(h, 400, "Invalid download link");
+		answer_fail(h, FAIL_LINK_INVALID, NULL);
 		goto out;
 	}
 	serve(app, h, &t);

@@ -33,8 +33,8 @@ struct ask {
 	struct http		*h;
 	struct posturl		 pu;
 	int			 flags;	/* shape_answer's */
-	enum pool_err		 err;
-	struct json_object	*info;	/* a cache reference, on POOL_OK */
+	enum fail		 err;
+	struct json_object	*info;	/* a cache reference (FAIL_OK) */
 	char			*msg;
 };
 
@@ -84,21 +84,20 @@ answer(struct ask *a)
 	struct json_object	*ans = NULL;
 	char			*base = NULL, logbuf[256];
 
-	if (a->err != POOL_OK) {
+	if (a->err != FAIL_OK) {
 		log_info("%s: %s: %s", __func__, log_filter(logbuf,
-		    sizeof(logbuf), a->pu.page), pool_strerror(a->err));
-		answer_pool_error(h, a->err, a->msg);
+		    sizeof(logbuf), a->pu.page), answer_name(a->err));
+		answer_fail(h, a->err, a->msg);
 		return;
 	}
 	if ((base = http_base_url(h, a->app->conf.base_url)) == NULL ||
 	    (ans = shape_answer(a->info, a->flags, base, a->app->token,
 	    a->pu.page)) == NULL)
-		http_error(h, 500, "Could not build the answer");
+		answer_fail(h, FAIL_NO_ANSWER, NULL);
 	else if (!shape_has_link(ans)) {
 		log_warnx("%s: %s: no downloadable format in yt-dlp's answer",
 		    __func__, log_filter(logbuf, sizeof(logbuf), a->pu.page));
-		http_error(h, 502, "TikTok returned no downloadable media for "
-		    "this post");
+		answer_fail(h, FAIL_NO_MEDIA, NULL);
 	} else
 		http_json(h, 200, ans);
 	json_object_put(ans);
@@ -117,7 +116,7 @@ answer_later(void *arg)
 
 /* The extraction ended (any thread): keep the result, go on later. */
 static void
-extracted(void *arg, enum pool_err err, struct json_object *info,
+extracted(void *arg, enum fail err, struct json_object *info,
     const char *msg)
 {
 	struct ask	*a = arg;
@@ -145,7 +144,7 @@ lookup(struct ask *a)
 	if (cache_lookup(a->app->cache, a->pu.key, a->pu.page, extracted, a,
 	    &a->info)) {
 		http_note(a->h, "hit");
-		a->err = POOL_OK;
+		a->err = FAIL_OK;
 		answer_later(a);
 		return;
 	}
@@ -161,13 +160,11 @@ follow_later(void *arg)
 
 	switch (post_follow(&a->app->conf, &a->pu)) {
 	case POSTURL_NOT_POST:
-		http_error(a->h, 400, "This TikTok or Douyin URL is not a "
-		    "single post.");
+		answer_fail(a->h, FAIL_NOT_POST, NULL);
 		ask_free(a);
 		return;
 	case POSTURL_REFUSED:
-		http_error(a->h, 400, "This short link leads outside TikTok "
-		    "and Douyin");
+		answer_fail(a->h, FAIL_SHORT_OUTSIDE, NULL);
 		ask_free(a);
 		return;
 	default:
@@ -190,51 +187,53 @@ handle_tiktok(struct app *app, struct http *h)
 	case HERR_OK:
 		break;
 	case HERR_TOOBIG:
-		http_error(h, 413, "Request body too large");
+		answer_fail(h, FAIL_BODY_TOO_LARGE, NULL);
+		goto out;
+	case HERR_NOMEM:
+		answer_fail(h, FAIL_NOMEM, NULL);
 		goto out;
 	default:
-		http_error(h, 400, "Could not read the request body");
+		answer_fail(h, FAIL_BODY_UNREAD, NULL);
 		goto out;
 	}
 	/* Links are built from the Host when BASE_URL is unset: only for
 	 * the hosts we serve. */
 	if ((app->conf.base_url == NULL || *app->conf.base_url == '\0') &&
 	    !http_host_allowed(h, app->conf.allowed_hosts)) {
-		http_error(h, 400, "This host is not served here");
+		answer_fail(h, FAIL_HOST, NULL);
 		goto out;
 	}
 	if (!few_values(body, len, JSON_VALUES)) {
-		http_error(h, 400, "Request body must be a small JSON object "
-		    "with a url");
+		answer_fail(h, FAIL_BODY_VALUES, NULL);
 		goto out;
 	}
 	if ((jt = json_tokener_new_ex(JSON_DEPTH)) == NULL)
 		goto out;
 	req = json_tokener_parse_ex(jt, body, (int)len);
 	if (req == NULL || json_tokener_get_error(jt) != json_tokener_success) {
-		http_error(h, 400, len == 0 ? "URL parameter is required" :
-		    "Request body must be JSON");
+		answer_fail(h, len == 0 ? FAIL_URL_MISSING : FAIL_BODY_JSON,
+		    NULL);
 		goto out;
 	}
 	if (!json_object_is_type(req, json_type_object) ||
 	    !json_object_object_get_ex(req, "url", &u) ||
 	    !json_object_is_type(u, json_type_string) ||
 	    *(url = json_object_get_string(u)) == '\0') {
-		http_error(h, 400, "URL parameter is required");
+		answer_fail(h, FAIL_URL_MISSING, NULL);
 		goto out;
 	}
 	/* cobalt's name: the best HD file whatever its codec. */
 	if (json_object_object_get_ex(req, "allowH265", &h265) &&
 	    h265 != NULL) {
 		if (!json_object_is_type(h265, json_type_boolean)) {
-			http_error(h, 400, "allowH265 must be true or false");
+			answer_fail(h, FAIL_H265, NULL);
 			goto out;
 		}
 		if (json_object_get_boolean(h265))
 			flags |= SHAPE_ALLOW_H265;
 	}
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
-		http_error(h, 500, "Out of memory");
+		answer_fail(h, FAIL_NOMEM, NULL);
 		goto out;
 	}
 	a->app = app;
@@ -244,14 +243,13 @@ handle_tiktok(struct app *app, struct http *h)
 	case POSTURL_OK:
 		break;
 	case POSTURL_NOT_POST:
-		http_error(h, 400, "This TikTok or Douyin URL is not a "
-		    "single post.");
+		answer_fail(h, FAIL_NOT_POST, NULL);
 		goto out;
 	case POSTURL_NOMEM:
-		http_error(h, 500, "Out of memory");
+		answer_fail(h, FAIL_NOMEM, NULL);
 		goto out;
 	default:
-		http_error(h, 400, "Only TikTok and Douyin URLs are supported");
+		answer_fail(h, FAIL_NOT_TIKTOK, NULL);
 		goto out;
 	}
 	if (a->pu.is_short && http_can_park(h)) {

@@ -10,8 +10,8 @@ many extractions over stdin/stdout, one JSON object per line:
   <- {"id": 7, "ok": true, "info": {...}}
   <- {"id": 7, "ok": false, "error": "...", "kind": "not_found"}
      (kinds: not_found, private, blocked, unreachable, timeout,
-     unreadable, unsupported, other: as pool_answer.c and answer.c
-     know them)
+     unreadable, unsupported, other: as the table in answer.c knows
+     them)
   -> {"id": 8, "op": "ping"}        (answered at once, busy or not)
   <- {"id": 8, "ok": true, "pong": true}
 

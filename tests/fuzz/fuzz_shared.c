@@ -21,7 +21,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct json_object	*info = NULL;
-	enum pool_err		 err;
+	enum fail		 err;
 	uint8_t			*d;
 	char			*s;
 

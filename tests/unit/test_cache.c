@@ -20,7 +20,7 @@
 
 static int		 calls;
 static pthread_mutex_t	 mtx = PTHREAD_MUTEX_INITIALIZER;
-static enum pool_err	 next_err = POOL_OK;
+static enum fail	 next_err = FAIL_OK;
 
 struct job {
 	char		*url;
@@ -36,13 +36,13 @@ extract(void *p)
 	struct json_object	*info;
 
 	usleep(100000);
-	if (next_err != POOL_OK)
+	if (next_err != FAIL_OK)
 		j->done(j->arg, next_err, NULL, "no such post");
 	else {
 		info = json_object_new_object();
 		json_object_object_add(info, "url",
 		    json_object_new_string(j->url));
-		j->done(j->arg, POOL_OK, info, NULL);
+		j->done(j->arg, FAIL_OK, info, NULL);
 	}
 	free(j->url);
 	free(j);
@@ -74,11 +74,11 @@ static int			 told;
 static struct cache		*told_cache;
 
 static void
-on_done(void *arg, enum pool_err err, struct json_object *info,
+on_done(void *arg, enum fail err, struct json_object *info,
     const char *msg)
 {
 	(void)msg;
-	assert_int_equal(err, POOL_OK);
+	assert_int_equal(err, FAIL_OK);
 	assert_non_null(info);
 	pthread_mutex_lock(&mtx);
 	told++;
@@ -97,7 +97,7 @@ test_lookup_parks(void **state)
 	(void)state;
 	calls = 0;
 	told = 0;
-	next_err = POOL_OK;
+	next_err = FAIL_OK;
 	told_cache = c;
 	memset(each, 0, sizeof(each));
 	for (i = 0; i < 30; i++)
@@ -126,7 +126,7 @@ test_lookup_parks(void **state)
 
 struct arg {
 	struct cache	*c;
-	enum pool_err	 err;
+	enum fail	 err;
 	int		 ok;
 };
 
@@ -156,14 +156,14 @@ test_single_flight(void **state)
 
 	(void)state;
 	calls = 0;
-	next_err = POOL_OK;
+	next_err = FAIL_OK;
 	for (i = 0; i < 50; i++) {
 		a[i].c = c;
 		pthread_create(&t[i], NULL, lookup, &a[i]);
 	}
 	for (i = 0; i < 50; i++) {
 		pthread_join(t[i], NULL);
-		assert_int_equal(a[i].err, POOL_OK);
+		assert_int_equal(a[i].err, FAIL_OK);
 		assert_true(a[i].ok);
 	}
 	assert_int_equal(calls, 1);
@@ -186,21 +186,21 @@ test_failures_not_kept(void **state)
 
 	(void)state;
 	calls = 0;
-	next_err = POOL_NOT_FOUND;
+	next_err = FAIL_NOT_FOUND;
 	for (i = 0; i < 10; i++) {
 		a[i].c = c;
 		pthread_create(&t[i], NULL, lookup, &a[i]);
 	}
 	for (i = 0; i < 10; i++) {
 		pthread_join(t[i], NULL);
-		assert_int_equal(a[i].err, POOL_NOT_FOUND);
+		assert_int_equal(a[i].err, FAIL_NOT_FOUND);
 	}
 	assert_int_equal(calls, 1);	/* waiters shared the failure */
 	cache_stats(c, &st);
 	assert_int_equal(st.entries, 0);
-	next_err = POOL_OK;
+	next_err = FAIL_OK;
 	lookup(&a[0]);
-	assert_int_equal(a[0].err, POOL_OK);
+	assert_int_equal(a[0].err, FAIL_OK);
 	assert_int_equal(calls, 2);	/* ...but it was not kept */
 	cache_free(c);
 }
@@ -221,31 +221,31 @@ test_missing_remembered(void **state)
 	(void)state;
 	cache_remember_missing(c, 1);
 	calls = 0;
-	next_err = POOL_NOT_FOUND;
-	assert_int_equal(cache_get(c, u1, u1, &info, &msg), POOL_NOT_FOUND);
+	next_err = FAIL_NOT_FOUND;
+	assert_int_equal(cache_get(c, u1, u1, &info, &msg), FAIL_NOT_FOUND);
 	free(msg);
-	assert_int_equal(cache_get(c, u1, u1, &info, &msg), POOL_NOT_FOUND);
+	assert_int_equal(cache_get(c, u1, u1, &info, &msg), FAIL_NOT_FOUND);
 	assert_null(info);
 	free(msg);
 	assert_int_equal(calls, 1);	/* the second was remembered */
-	next_err = POOL_PRIVATE;
-	assert_int_equal(cache_get(c, u2, u2, &info, &msg), POOL_PRIVATE);
+	next_err = FAIL_PRIVATE;
+	assert_int_equal(cache_get(c, u2, u2, &info, &msg), FAIL_PRIVATE);
 	free(msg);
-	next_err = POOL_OK;
-	assert_int_equal(cache_get(c, u2, u2, &info, &msg), POOL_PRIVATE);
+	next_err = FAIL_OK;
+	assert_int_equal(cache_get(c, u2, u2, &info, &msg), FAIL_PRIVATE);
 	free(msg);
 	assert_int_equal(calls, 2);
-	next_err = POOL_TIMEOUT;	/* not a verdict on the post */
-	assert_int_equal(cache_get(c, u3, u3, &info, &msg), POOL_TIMEOUT);
+	next_err = FAIL_TIMEOUT;	/* not a verdict on the post */
+	assert_int_equal(cache_get(c, u3, u3, &info, &msg), FAIL_TIMEOUT);
 	free(msg);
-	next_err = POOL_OK;
-	assert_int_equal(cache_get(c, u3, u3, &info, &msg), POOL_OK);
+	next_err = FAIL_OK;
+	assert_int_equal(cache_get(c, u3, u3, &info, &msg), FAIL_OK);
 	cache_release(c, info);
 	assert_int_equal(calls, 4);
 	cache_stats(c, &st);
 	assert_int_equal(st.entries, 3);
 	sleep(2);			/* past MISSING_TTL: asked again */
-	assert_int_equal(cache_get(c, u1, u1, &info, &msg), POOL_OK);
+	assert_int_equal(cache_get(c, u1, u1, &info, &msg), FAIL_OK);
 	cache_release(c, info);
 	assert_int_equal(calls, 5);
 	cache_free(c);
@@ -262,35 +262,35 @@ test_ttl_and_bound(void **state)
 
 	(void)state;
 	calls = 0;
-	next_err = POOL_OK;
+	next_err = FAIL_OK;
 	for (i = 0; i < 6; i++) {
 		snprintf(url, sizeof(url), "https://www.tiktok.com/@a/video/%d",
 		    i);
-		assert_int_equal(cache_get(c, url, url, &info, &msg), POOL_OK);
+		assert_int_equal(cache_get(c, url, url, &info, &msg), FAIL_OK);
 		cache_release(c, info);
 	}
 	cache_stats(c, &st);
 	assert_true(st.entries <= 3);
 	assert_int_equal(calls, 6);
-	assert_int_equal(cache_get(c, url, url, &info, &msg), POOL_OK);
+	assert_int_equal(cache_get(c, url, url, &info, &msg), FAIL_OK);
 	cache_release(c, info);
 	assert_int_equal(calls, 6);	/* the newest is kept */
 	sleep(2);
-	assert_int_equal(cache_get(c, url, url, &info, &msg), POOL_OK);
+	assert_int_equal(cache_get(c, url, url, &info, &msg), FAIL_OK);
 	cache_release(c, info);
 	assert_int_equal(calls, 7);	/* expired: extracted again */
 	assert_int_equal(cache_forget(c, url, 60000), 1);
-	assert_int_equal(cache_get(c, url, url, &info, &msg), POOL_OK);
+	assert_int_equal(cache_get(c, url, url, &info, &msg), FAIL_OK);
 	cache_release(c, info);
 	assert_int_equal(calls, 8);	/* forgotten: extracted again */
 	/* That fresh extraction is not forgotten again within the window
 	 * (the same URLs would come back), after it is. */
 	assert_int_equal(cache_forget(c, url, 60000), 0);
-	assert_int_equal(cache_get(c, url, url, &info, &msg), POOL_OK);
+	assert_int_equal(cache_get(c, url, url, &info, &msg), FAIL_OK);
 	cache_release(c, info);
 	assert_int_equal(calls, 8);
 	assert_int_equal(cache_forget(c, url, 0), 1);
-	assert_int_equal(cache_get(c, url, url, &info, &msg), POOL_OK);
+	assert_int_equal(cache_get(c, url, url, &info, &msg), FAIL_OK);
 	cache_release(c, info);
 	assert_int_equal(calls, 9);
 	cache_free(c);
@@ -312,14 +312,14 @@ test_kept_as_text(void **state)
 
 	(void)state;
 	calls = 0;
-	next_err = POOL_OK;
-	assert_int_equal(cache_get(c, "tiktok:7", url, &a, &msg), POOL_OK);
+	next_err = FAIL_OK;
+	assert_int_equal(cache_get(c, "tiktok:7", url, &a, &msg), FAIL_OK);
 	cache_release(c, a);
-	assert_int_equal(cache_get(c, "tiktok:7", url, &a, &msg), POOL_OK);
+	assert_int_equal(cache_get(c, "tiktok:7", url, &a, &msg), FAIL_OK);
 	assert_int_equal(calls, 1);
 	assert_true(json_object_object_get_ex(a, "url", &v));
 	assert_string_equal(json_object_get_string(v), url);
-	assert_int_equal(cache_get(c, "tiktok:7", url, &b, &msg), POOL_OK);
+	assert_int_equal(cache_get(c, "tiktok:7", url, &b, &msg), FAIL_OK);
 	assert_ptr_equal(a, b);
 	cache_release(c, a);
 	cache_release(c, b);

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "answer.h"
 #include "pool_answer.h"
 
 static int
@@ -77,7 +78,7 @@ test_fixtures(void **state)
 		assert_int_equal(parse(&a, line), 0);
 		assert_int_equal(a.what, POOL_ANSWER_DONE);
 		assert_int_equal(a.id, 7);
-		assert_int_equal(a.err, POOL_OK);
+		assert_int_equal(a.err, FAIL_OK);
 		assert_non_null(a.info);
 		assert_true(json_object_object_get_ex(a.info, "formats", &v));
 		assert_true(json_object_array_length(v) > 0);
@@ -92,36 +93,36 @@ static void
 test_failures(void **state)
 {
 	struct pool_answer	 a;
-	enum pool_err		 e;
+	enum fail		 e;
 	char			 line[256];
 
 	(void)state;
 	assert_int_equal(parse(&a, "{\"id\":8,\"ok\":false,\"error\":\"[TikTok]"
 	    " 1: Video not available\",\"kind\":\"not_found\"}"), 0);
 	assert_int_equal(a.what, POOL_ANSWER_DONE);
-	assert_int_equal(a.err, POOL_NOT_FOUND);
+	assert_int_equal(a.err, FAIL_NOT_FOUND);
 	assert_null(a.info);
 	assert_string_equal(a.msg, "[TikTok] 1: Video not available");
 	pool_answer_clear(&a);
 	/* Each kind the helper says, by its name. */
-	for (e = POOL_NOT_FOUND; e <= POOL_OTHER; e++) {
-		if (e == POOL_BUSY)
+	for (e = FAIL_NOT_FOUND; e <= FAIL_OTHER; e++) {
+		if (e == FAIL_BUSY)
 			continue;
 		snprintf(line, sizeof(line), "{\"id\":9,\"ok\":false,\"error\":"
-		    "\"x\",\"kind\":\"%s\"}", pool_strerror(e));
+		    "\"x\",\"kind\":\"%s\"}", answer_name(e));
 		assert_int_equal(parse(&a, line), 0);
 		assert_int_equal(a.err, e);
 		pool_answer_clear(&a);
 	}
 	/* The pool's own words are not a helper's kinds. */
-	assert_int_equal(pool_answer_kind("busy"), POOL_OTHER);
-	assert_int_equal(pool_answer_kind("ok"), POOL_OTHER);
-	assert_int_equal(pool_answer_kind("weird"), POOL_OTHER);
-	assert_int_equal(pool_answer_kind(NULL), POOL_OTHER);
+	assert_int_equal(answer_kind("busy"), FAIL_OTHER);
+	assert_int_equal(answer_kind("ok"), FAIL_OTHER);
+	assert_int_equal(answer_kind("weird"), FAIL_OTHER);
+	assert_int_equal(answer_kind(NULL), FAIL_OTHER);
 	/* No kind, no words; "ok" without an info (a pong): a failure to
 	 * whoever did not ask for a pong. */
 	assert_int_equal(parse(&a, "{\"id\":10,\"ok\":false}"), 0);
-	assert_int_equal(a.err, POOL_OTHER);
+	assert_int_equal(a.err, FAIL_OTHER);
 	assert_string_equal(a.msg, "extraction failed");
 	pool_answer_clear(&a);
 	assert_int_equal(parse(&a, "{\"id\":11,\"ok\":true,\"pong\":true}"),

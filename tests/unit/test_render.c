@@ -54,7 +54,7 @@ make_fail(struct render_ctl *o, void *arg)
 	(void)arg;
 	set(&making);
 	await(&asked);
-	render_fail(o, 504, "Rendering took too long");
+	render_fail(o, FAIL_RENDER_TIMEOUT, NULL);
 	return -1;
 }
 
@@ -114,7 +114,7 @@ test_failed_owner_gone_waiter(void **state)
 
 	(void)state;
 	gone_io.gone = waiter_gone;
-	o.s = w.s = renders_new(tmp, "/bin/false", 2, 10, 60, 1 << 20);
+	o.s = w.s = render_new(tmp, "/bin/false", 2, 10, 60, 1 << 20);
 	mem_init(&o.m, params, NULL);
 	mem_init(&w.m, params, NULL);
 	o.h = http_new(&mem_io, &o.m);
@@ -132,7 +132,7 @@ test_failed_owner_gone_waiter(void **state)
 	http_free(w.h);
 	mem_free(&o.m);
 	mem_free(&w.m);
-	renders_free(o.s);
+	render_free(o.s);
 }
 
 /* Fails as ffmpeg killed would, the first time only. */
@@ -143,7 +143,7 @@ make_flaky(struct render_ctl *o, void *arg)
 
 	(void)arg;
 	if (makes++ == 0) {
-		render_fail(o, 500, "Could not render the file");
+		render_fail(o, FAIL_RENDER, NULL);
 		return -1;
 	}
 	assert_non_null(f = fopen(render_output(o, "out"), "w"));
@@ -155,7 +155,7 @@ make_flaky(struct render_ctl *o, void *arg)
 static void
 test_retried_once(void **state)
 {
-	struct renders	*s = renders_new(tmp, "/bin/false", 2, 10, 60, 1 << 20);
+	struct renders	*s = render_new(tmp, "/bin/false", 2, 10, 60, 1 << 20);
 	struct mem	 m;
 	struct http	*h;
 	struct render	*r;
@@ -171,7 +171,7 @@ test_retried_once(void **state)
 	render_release(s, r);
 	http_free(h);
 	mem_free(&m);
-	renders_free(s);
+	render_free(s);
 	assert_int_equal(folders(), 0);
 }
 

@@ -44,20 +44,20 @@ static void
 test_entries(void **state)
 {
 	struct json_object	*info = post(2000000000), *got;
-	enum pool_err		 err;
+	enum fail		 err;
 	unsigned char		*e;
 	size_t			 len, i;
 	long long		 now = (long long)time(NULL);
 
 	(void)state;
-	e = shared_seal_entry(k1, "tiktok:7", POOL_OK, info, now + 60, &len);
+	e = shared_seal_entry(k1, "tiktok:7", FAIL_OK, info, now + 60, &len);
 	assert_non_null(e);
 	/* Sealed: the Cookie of the formats' headers is not in it. */
 	for (i = 0; i + 6 <= len; i++)
 		assert_false(memcmp(e + i, "secret", 6) == 0);
 	assert_int_equal(shared_open_entry(k1, "tiktok:7", e, len, now, &got,
 	    &err), 1);
-	assert_int_equal(err, POOL_OK);
+	assert_int_equal(err, FAIL_OK);
 	assert_string_equal(json_object_get_string(json_object_object_get(
 	    got, "id")), "7");
 	json_object_put(got);
@@ -79,18 +79,18 @@ test_entries(void **state)
 	assert_int_equal(shared_open_entry(k1, "tiktok:7", "", 0, now, &got,
 	    &err), 0);
 	/* A missing post and a private one. */
-	e = shared_seal_entry(k1, "tiktok:9", POOL_NOT_FOUND, NULL, now + 60,
+	e = shared_seal_entry(k1, "tiktok:9", FAIL_NOT_FOUND, NULL, now + 60,
 	    &len);
 	assert_int_equal(shared_open_entry(k1, "tiktok:9", e, len, now, &got,
 	    &err), 1);
-	assert_int_equal(err, POOL_NOT_FOUND);
+	assert_int_equal(err, FAIL_NOT_FOUND);
 	assert_null(got);
 	free(e);
-	e = shared_seal_entry(k1, "tiktok:9", POOL_PRIVATE, NULL, now + 60,
+	e = shared_seal_entry(k1, "tiktok:9", FAIL_PRIVATE, NULL, now + 60,
 	    &len);
 	assert_int_equal(shared_open_entry(k1, "tiktok:9", e, len, now, &got,
 	    &err), 1);
-	assert_int_equal(err, POOL_PRIVATE);
+	assert_int_equal(err, FAIL_PRIVATE);
 	free(e);
 	json_object_put(info);
 }

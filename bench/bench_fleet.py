@@ -28,7 +28,9 @@ TOP = os.path.dirname(HERE)
 os.environ.setdefault('TOP_SRCDIR', TOP)
 os.environ.setdefault('TOP_BUILDDIR', TOP)
 sys.path.insert(0, os.path.join(TOP, 'tests', 'integration'))
-from harness import Redis, Stack, fleet, posts_at_once  # noqa: E402
+from fleet import fleet, posts_at_once  # noqa: E402
+from redis_server import Redis  # noqa: E402
+from stack import Stack  # noqa: E402
 
 POSTS = int(sys.argv[1]) if len(sys.argv) > 1 else 60
 CLIENTS = int(sys.argv[2]) if len(sys.argv) > 2 else 8

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The front at scale, with the real helper and a current yt-dlp against
-the fake TikTok (tests/integration/fake_tiktok.py) answering every page
+the fake TikTok (tests/fakes/fake_tiktok.py) answering every page
 after FAKE_TIKTOK_LATENCY_MS (default 500 ms):
 
     python3 bench/bench_front.py [USERS ...]        (default: 2000 10000)
@@ -27,8 +27,11 @@ import sys
 import tempfile
 import time
 
-from benchlib import TOP, Peak, crowd, post_id, throughput, ytdlp_python
-from harness import Stack, fcgi_get, unix_connect, wait_for
+from benchlib import (FakeTikTok, Peak, crowd, post_id, throughput,
+                      ytdlp_python)
+from harness import wait_for
+from fcgi_client import fcgi_get, unix_connect
+from stack import Stack
 
 USERS = [int(a) for a in sys.argv[1:]] or [2000, 10000]
 # BENCH_SECTIONS: crowd, miss, peers (default all).  TOP_BUILDDIR may
@@ -42,18 +45,10 @@ tmp = tempfile.mkdtemp(prefix='tiktok-fcgi-bench-')
 
 def main():
     py = ytdlp_python(tmp)
-    fdir = os.path.join(tmp, 'tiktok')
-    os.makedirs(fdir)
-    fake = subprocess.Popen(
-        [sys.executable, os.path.join(TOP, 'tests', 'integration',
-                                      'fake_tiktok.py'), fdir],
-        stdin=subprocess.PIPE,
-        env=dict(os.environ, FAKE_TIKTOK_LATENCY_MS=LATENCY))
-    port = wait_for(lambda: os.path.exists(os.path.join(fdir, 'port')) and
-                    open(os.path.join(fdir, 'port')).read(), 30, 'fake')
+    fake = FakeTikTok(os.path.join(tmp, 'tiktok'), LATENCY)
     # Default settings: the harness's test values put back.
-    env = {'YTDLP_PYTHON': py, 'OUTBOUND_PROXY': 'http://127.0.0.1:%s'
-           % port, 'CA_FILE': os.path.join(fdir, 'ca.pem'),
+    env = {'YTDLP_PYTHON': py, 'OUTBOUND_PROXY': fake.proxy,
+           'CA_FILE': fake.ca,
            'FETCH_ALLOW_PRIVATE': '0',
            'LOG_LEVEL': os.environ.get('BENCH_LOG_LEVEL', 'warn'),
            'HELPERS': str(os.cpu_count()), 'FCGI_THREADS': '256',
@@ -84,21 +79,11 @@ def main():
         h = s.health()
         print('  extractions so far: %d (cache misses)' %
               h['cache']['misses'])
-    fake.stdin.close()
-    fake.wait()
+    fake.stop()
 
     # Cache misses, no latency: what the helpers can do.
-    fake = subprocess.Popen(
-        [sys.executable, os.path.join(TOP, 'tests', 'integration',
-                                      'fake_tiktok.py'),
-         os.path.join(tmp, 'tiktok0')], stdin=subprocess.PIPE,
-        env=dict(os.environ, FAKE_TIKTOK_LATENCY_MS='0'))
-    os.makedirs(os.path.join(tmp, 'tiktok0'), exist_ok=True)
-    port = wait_for(lambda: os.path.exists(os.path.join(
-        tmp, 'tiktok0', 'port')) and open(os.path.join(
-            tmp, 'tiktok0', 'port')).read(), 30, 'fake')
-    env.update(OUTBOUND_PROXY='http://127.0.0.1:%s' % port,
-               CA_FILE=os.path.join(tmp, 'tiktok0', 'ca.pem'))
+    fake = FakeTikTok(os.path.join(tmp, 'tiktok0'), 0)
+    env.update(OUTBOUND_PROXY=fake.proxy, CA_FILE=fake.ca)
     with Stack(helper='real', env=env) as s:
         wait_for(lambda: s.health()['pool']['helpers'] >= 1, 60,
                  'a helper')
@@ -109,8 +94,7 @@ def main():
             print('cache misses, 20 connections, no latency: %.1f '
                   'extractions/s (%d of %d answered 200)'
                   % (ok / secs, ok, len(res)))
-    fake.stdin.close()
-    fake.wait()
+    fake.stop()
 
     # The front under stalled peers and readers that stop, fake helper.
     if 'peers' not in SECTIONS:

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Memory at every load, tiktok-fcgi beside serverpy, on the same fake
-TikTok (tests/integration/fake_tiktok.py):
+TikTok (tests/fakes/fake_tiktok.py):
 
     python3 bench/bench_memory.py [SERVERPY_DIR]
     BENCH_BEFORE=/path/to/an/older/tree       # measure that build too
@@ -46,8 +46,8 @@ import urllib.request
 
 from benchlib import (FakeTikTok, Peak, cmdline, crowd, post_id, pss_kb,
                       throughput, tree, ytdlp_python, ytdlp_version)
-import harness
-from harness import Stack, free_port, wait_for
+from harness import free_port, wait_for
+from stack import Stack
 
 SECS = int(os.environ.get('BENCH_SECS', '15'))
 IDLE = int(os.environ.get('BENCH_IDLE', '40'))
@@ -72,9 +72,7 @@ class Ours:
         """tiktok-fcgi of this tree, or of another built tree."""
         self.name = name
         tree = tree or os.environ['TOP_BUILDDIR']
-        harness.BINARY = os.path.join(tree, 'tiktok-fcgi')
-        harness.TOP_SRCDIR = tree
-        self.s = Stack(helper='real', env={
+        self.s = Stack(helper='real', tree=tree, env={
             'YTDLP_PYTHON': py, 'OUTBOUND_PROXY': fake.proxy,
             'CA_FILE': fake.ca, 'FETCH_ALLOW_PRIVATE': '0',
             'LOG_LEVEL': 'warn', 'HELPERS': str(os.cpu_count()),

@@ -4,7 +4,7 @@
     python3 bench/bench_stream.py                 # side by side
     BENCH_SECTIONS=side,single,memory python3 bench/bench_stream.py
 
-side (the default): one fake CDN over TLS (tests/integration/fake_cdn.py,
+side (the default): one fake CDN over TLS (tests/fakes/fake_cdn.py,
 a certificate of a CA of our own appended to the system's 220 KB CA
 bundle, as a server has it), reached through one HTTP proxy
 (fake_proxy.py, CONNECT tunnels), relayed by three servers in turn:
@@ -55,8 +55,11 @@ TOP = os.path.dirname(HERE)
 os.environ.setdefault('TOP_SRCDIR', TOP)
 os.environ.setdefault('TOP_BUILDDIR', TOP)
 sys.path.insert(0, os.path.join(TOP, 'tests', 'integration'))
-from harness import (HERE as TESTS, Stack, children_of, free_port,  # noqa
-                     nginx_http, proxy_log, rss_kb, wait_for, which)
+from harness import free_port, wait_for, which  # noqa: E402
+from probes import children_of, rss_kb  # noqa: E402
+from stack import Stack, proxy_log  # noqa: E402
+from webservers import nginx_http  # noqa: E402
+from serve import Fake  # noqa: E402 (tests/fakes: on the path by harness)
 
 SECTIONS = os.environ.get('BENCH_SECTIONS', 'side').split(',')
 CLIENTS = int(os.environ.get('CLIENTS', '20'))
@@ -124,19 +127,6 @@ def make_tls(tmp):
         f.write(open(os.path.join(tmp, 'ca.pem')).read())
     return (os.path.join(tmp, 'cdn.pem'), os.path.join(tmp, 'cdn.key'),
             bundle)
-
-
-def side_server(tmp, name, script, *args):
-    """A server of the tests' (PORTFILE in args stands for its port
-    file); returns (process, port)."""
-    portfile = os.path.join(tmp, name + '.port')
-    p = subprocess.Popen([sys.executable, os.path.join(TESTS, script)] +
-                         [portfile if a == 'PORTFILE' else a for a in args],
-                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    port = wait_for(lambda: os.path.exists(portfile) and
-                    open(portfile).read(), 10, name)
-    return p, int(port)
 
 
 def wrk(url, seconds):
@@ -240,22 +230,21 @@ def serverpy_token(payload, key):
 def run_side():
     tmp = tempfile.mkdtemp(prefix='tiktok-fcgi-bench-')
     os.chmod(tmp, 0o755)
-    procs = []
+    procs, fakes = [], []
     try:
         cert, key, bundle = make_tls(tmp)
         docroot = os.path.join(tmp, 'docroot')
         os.mkdir(docroot)
         with open(os.path.join(docroot, 'clip.bin'), 'wb') as f:
             f.write(os.urandom(FILE_KB * 1024))
-        cdn, cdn_port = side_server(tmp, 'cdn', 'fake_cdn.py', docroot,
-                                    'PORTFILE', cert, key)
-        procs.append(cdn)
-        proxy, proxy_port = side_server(
-            tmp, 'proxy', 'fake_proxy.py', 'PORTFILE',
-            os.path.join(tmp, 'proxy.log'))
-        procs.append(proxy)
-        cdn_url = 'https://127.0.0.1:%d' % cdn_port
-        proxy_url = 'http://127.0.0.1:%d' % proxy_port
+        cdn = Fake('fake_cdn.py', os.path.join(tmp, 'cdn.port'), docroot,
+                   cert, key, log=os.devnull)
+        fakes.append(cdn)
+        proxy = Fake('fake_proxy.py', os.path.join(tmp, 'proxy.port'),
+                     os.path.join(tmp, 'proxy.log'), log=os.devnull)
+        fakes.append(proxy)
+        cdn_url = 'https://127.0.0.1:%d' % cdn.port
+        proxy_url = 'http://127.0.0.1:%d' % proxy.port
         print('side by side: %d clients, %d s, a %d KB file, CDN over TLS '
               '(bundle of %d KB), through an HTTP proxy; load %s'
               % (CLIENTS, SECONDS, FILE_KB, os.path.getsize(bundle) // 1024,
@@ -381,7 +370,7 @@ server { listen 127.0.0.1:%d;
     proxy_ssl_trusted_certificate %s;
     proxy_ssl_session_reuse on;
   } }
-''' % (cdn_port, port, bundle))
+''' % (cdn.port, port, bundle))
         procs.append(ngx)
         url = 'http://127.0.0.1:%d/files/clip.bin' % port
         wait_for(lambda: subprocess.run(
@@ -404,6 +393,8 @@ server { listen 127.0.0.1:%d;
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        for f in fakes:
+            f.stop()
         if os.environ.get('KEEP_TMP'):
             print('kept %s' % tmp)
         else:

@@ -19,7 +19,7 @@ import threading
 import time
 
 from benchlib import HERE, pss_kb, tree
-from harness import Stack
+from stack import Stack
 
 SECS = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 DELAY = os.environ.get('FAKE_DELAY_MS', '100')

@@ -16,7 +16,9 @@ TOP = os.path.dirname(HERE)
 os.environ.setdefault('TOP_SRCDIR', TOP)
 os.environ.setdefault('TOP_BUILDDIR', TOP)
 sys.path.insert(0, os.path.join(TOP, 'tests', 'integration'))
-from harness import children_of, wait_for  # noqa: E402
+sys.path.insert(0, os.path.join(TOP, 'tests', 'fakes'))
+from probes import children_of  # noqa: E402
+from serve import Fake  # noqa: E402
 
 
 def pss_kb(pid):
@@ -73,26 +75,18 @@ class Peak:
         return self.peak, self.at
 
 
-class FakeTikTok:
-    """tests/integration/fake_tiktok.py in dir, answering pages after
-    latency ms: an HTTP proxy (proxy) with its own CA (ca)."""
+class FakeTikTok(Fake):
+    """tests/fakes/fake_tiktok.py in dir, answering pages after latency
+    ms: an HTTP proxy (proxy) with its own CA (ca)."""
 
     def __init__(self, dir, latency=0):
         os.makedirs(dir, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(TOP, 'tests', 'integration',
-                                          'fake_tiktok.py'), dir],
-            stdin=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=dict(os.environ, FAKE_TIKTOK_LATENCY_MS=str(latency)))
-        port = wait_for(lambda: os.path.exists(os.path.join(dir, 'port'))
-                        and open(os.path.join(dir, 'port')).read(), 30,
-                        'the fake TikTok')
-        self.proxy = 'http://127.0.0.1:%s' % port
+        super().__init__('fake_tiktok.py', os.path.join(dir, 'port'), dir,
+                         env=dict(os.environ,
+                                  FAKE_TIKTOK_LATENCY_MS=str(latency)),
+                         log=os.path.join(dir, 'err.log'))
+        self.proxy = 'http://127.0.0.1:%d' % self.port
         self.ca = os.path.join(dir, 'ca.pem')
-
-    def stop(self):
-        self.proc.stdin.close()
-        self.proc.wait()
 
 
 def ytdlp_python(tmp):

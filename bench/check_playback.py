@@ -19,7 +19,7 @@ TOP = os.path.dirname(HERE)
 os.environ.setdefault('TOP_SRCDIR', TOP)
 os.environ.setdefault('TOP_BUILDDIR', TOP)
 sys.path.insert(0, os.path.join(TOP, 'tests', 'integration'))
-from harness import Stack  # noqa
+from stack import Stack  # noqa: E402
 tmp = tempfile.mkdtemp(prefix='tiktok-fcgi-play-')
 d = os.path.join(tmp, 'docroot')
 os.makedirs(d)

@@ -51,8 +51,9 @@ TOP = os.path.dirname(HERE)
 os.environ.setdefault('TOP_SRCDIR', TOP)
 os.environ.setdefault('TOP_BUILDDIR', TOP)
 sys.path.insert(0, os.path.join(TOP, 'tests', 'integration'))
-from harness import (HERE as THERE, Stack, all_dead, children_of,  # noqa
-                     descendants, ffmpeg_pids, rss_kb, wait_for)
+from harness import FAKES, wait_for  # noqa: E402
+from probes import all_dead, children_of, descendants, rss_kb  # noqa: E402
+from stack import Stack, ffmpeg_pids  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument('--minutes', type=float, default=20)
@@ -252,7 +253,7 @@ def main():
     # SLIDESHOW_MAX 8: renders come faster than two cores make them, and
     # 503 "too many renders" is the limit working, not a loss.
     env = {'FAKE_DELAY_MS': '200', 'HELPERS': '2', 'LOG_LEVEL': 'info',
-           'FFMPEG': os.path.join(THERE, 'fake_ffmpeg.sh'),
+           'FFMPEG': os.path.join(FAKES, 'fake_ffmpeg.sh'),
            'SHUTDOWN_TIMEOUT': '20', 'SLIDESHOW_MAX': '8'}
     s = Stack(docroot=docroot, env=env)
     with s:

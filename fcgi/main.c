@@ -62,9 +62,9 @@ unbind(void)
 static void __attribute__((noreturn))
 usage(int status)
 {
-	fprintf(status ? stderr : stdout, "usage: tiktok-fcgi [-fhnV] "
+	fprintf(status ? stderr : stdout, "usage: tiktok-fcgi [-fhKnV] "
 	    "[-b host:port] [-c file] [-s path] [-t threads]\n"
-	    "       tiktok-fcgi --help | --version\n");
+	    "       tiktok-fcgi --help | --keys | --version\n");
 	exit(status);
 }
 
@@ -271,13 +271,14 @@ main(int argc, char *argv[])
 	char			*end;
 	static const struct option longopts[] = {
 		{ "help",	no_argument,	NULL,	'h' },
+		{ "keys",	no_argument,	NULL,	'K' },
 		{ "version",	no_argument,	NULL,	'V' },
 		{ NULL,		0,		NULL,	0 }
 	};
 
 	if (restart_init(argv) == -1)
 		warn("/proc/self/exe: no restart (SIGUSR2) possible");
-	while ((ch = getopt_long(argc, argv, "b:c:fhns:t:V", longopts,
+	while ((ch = getopt_long(argc, argv, "b:c:fhKns:t:V", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'b':
@@ -294,6 +295,10 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			usage(0);
+		case 'K':
+			if (conf_list_keys(stdout) == -1 || fflush(stdout) == EOF)
+				err(1, "-K");
+			return 0;
 		case 'n':
 			check = 1;
 			fg = 1;

@@ -1,5 +1,8 @@
 /*
- * Configuration loading and validation.
+ * Configuration loading and validation: the file and the environment
+ * read into struct conf, each value checked by its key's kind; what
+ * changed between two (SIGHUP).  The table of keys and the defaults are
+ * conf_keys.c's (conf_impl.h).
  */
 #include "config.h"
 
@@ -18,208 +21,18 @@
 
 #include "client.h"
 #include "conf.h"
+#include "conf_impl.h"
 #include "dotenv.h"
 #include "egress.h"
 #include "limit.h"
 #include "log.h"
 
-#ifndef HELPER_SCRIPT_PATH
-#define HELPER_SCRIPT_PATH "ytdlp_helper.py"
-#endif
 #define KEY_MIN_LENGTH	16	/* below: a warning */
-
-/* Where TikTok and Douyin serve pages, short links and media from. */
-#define CDN_DOMAINS	"tiktok.com, tiktokcdn.com, tiktokcdn-us.com, " \
-	"tiktokcdn-eu.com, tiktokv.com, tiktokv.us, tiktokv.eu, " \
-	"ttwstatic.com, ibytedtos.com, ibyteimg.com, byteoversea.com, " \
-	"muscdn.com, douyin.com, douyinvod.com, douyinpic.com, " \
-	"douyinstatic.com, douyincdn.com, amemv.com, snssdk.com, " \
-	"zjcdn.com, bytecdn.cn, byteimg.com, pstatp.com"
-
-#ifndef YTDLP_DIR_PATH
-#define YTDLP_DIR_PATH "/var/lib/tiktok-fcgi/yt-dlp"
-#endif
-
-enum kind { K_STR, K_INT, K_BOOL, K_URL, K_FILE, K_LEVEL, K_PROXIES,
-    K_REDIS, K_RATE, K_NETS };
-
-struct key {
-	const char	*name;
-	enum kind	 kind;
-	size_t		 off;
-	long		 min, max;
-};
-
-#define S(f)	offsetof(struct conf, f)
-
-static const struct key keys[] = {
-	{ "BASE_URL",		K_URL,	S(base_url), 0, 0 },
-	{ "ALLOWED_HOSTS",	K_STR,	S(allowed_hosts), 0, 0 },
-	{ "ENCRYPTION_KEY",	K_STR,	S(encryption_key), 0, 0 },
-	{ "TEMP_DIR",		K_STR,	S(temp_dir), 0, 0 },
-	{ "COOKIES_PATH",	K_FILE,	S(cookies_path), 0, 0 },
-	{ "MAX_WORKERS",	K_INT,	S(max_workers), 1, 1000 },
-	{ "YTDLP_TIMEOUT",	K_INT,	S(ytdlp_timeout), 1, 600 },
-	{ "DOWNLOAD_TIMEOUT",	K_INT,	S(download_timeout), 1, 3600 },
-	{ "FCGI_THREADS",	K_INT,	S(fcgi_threads), 1, 8192 },
-	{ "THREAD_STACK_KB",	K_INT,	S(thread_stack_kb), 64, 65536 },
-	{ "LISTEN_BACKLOG",	K_INT,	S(listen_backlog), 0, 65535 },
-	{ "READ_TIMEOUT",	K_INT,	S(read_timeout), 1, 3600 },
-	{ "SEND_TIMEOUT",	K_INT,	S(send_timeout), 1, 3600 },
-	{ "HELPERS",		K_INT,	S(helpers), 1, 64 },
-	{ "HELPER_MAX_REQUESTS", K_INT,	S(helper_max_requests), 0, 10000000 },
-	{ "HELPER_MAX_RSS_MB",	K_INT,	S(helper_max_rss_mb), 0, 65536 },
-	{ "HELPER_SCRIPT",	K_FILE,	S(helper_script), 0, 0 },
-	{ "QUEUE_MAX",		K_INT,	S(queue_max), 0, 1000000 },
-	{ "TOKEN_TTL",		K_INT,	S(token_ttl), 1, 604800 },
-	{ "CACHE_TTL",		K_INT,	S(cache_ttl), 0, 86400 },
-	{ "CACHE_MAX",		K_INT,	S(cache_max), 0, 1000000 },
-	{ "MISSING_TTL",	K_INT,	S(missing_ttl), 0, 3600 },
-	{ "OUTBOUND_PROXY",	K_PROXIES, S(outbound_proxy), 0, 0 },
-	{ "EGRESS_REST",	K_INT,	S(egress_rest), 1, 86400 },
-	{ "REDIS_URL",		K_REDIS, S(redis_url), 0, 0 },
-	{ "REDIS_TIMEOUT",	K_INT,	S(redis_timeout_ms), 10, 60000 },
-	{ "RATE_LIMIT",		K_RATE,	S(rate_limit), 0, 0 },
-	{ "RATE_LIMIT_MEDIA",	K_RATE,	S(rate_limit_media), 0, 0 },
-	{ "RATE_LIMIT_CLIENTS",	K_INT,	S(rate_limit_clients), 1024, 16777216 },
-	{ "TRUSTED_PROXIES",	K_NETS,	S(trusted_proxies), 0, 0 },
-	{ "REAL_IP_HEADER",	K_STR,	S(real_ip_header), 0, 0 },
-	{ "API_KEYS_FILE",	K_FILE,	S(api_keys_file), 0, 0 },
-	{ "API_KEYS_REQUIRED",	K_BOOL,	S(api_keys_required), 0, 0 },
-	{ "CA_FILE",		K_FILE,	S(ca_file), 0, 0 },
-	{ "CDN_DOMAINS",	K_STR,	S(cdn_domains), 0, 0 },
-	{ "YTDLP_PYTHON",	K_STR,	S(ytdlp_python), 0, 0 },
-	{ "YTDLP_PYTHONPATH",	K_STR,	S(ytdlp_pythonpath), 0, 0 },
-	{ "YTDLP_DIR",		K_STR,	S(ytdlp_dir), 0, 0 },
-	{ "SLIDESHOW_MAX",	K_INT,	S(slideshow_max), 1, 256 },
-	{ "SLIDESHOW_TIMEOUT",	K_INT,	S(slideshow_timeout), 1, 3600 },
-	{ "RENDER_FETCH_MAX",	K_INT,	S(render_fetch_max_mb), 1, 65536 },
-	{ "FFMPEG",		K_STR,	S(ffmpeg), 0, 0 },
-	{ "LOG_LEVEL",		K_LEVEL, S(log_level), 0, 0 },
-	{ "LOG_FILE",		K_STR,	S(log_file), 0, 0 },
-	{ "PID_FILE",		K_STR,	S(pid_file), 0, 0 },
-	{ "BODY_MAX",		K_INT,	S(body_max), 1024, 16777216 },
-	{ "SHUTDOWN_TIMEOUT",	K_INT,	S(shutdown_timeout), 0, 3600 },
-	{ "WEB_UI",		K_BOOL,	S(web_ui), 0, 0 },
-	{ "FETCH_ALLOW_PRIVATE", K_BOOL, S(fetch_allow_private), 0, 0 },
-	{ "TEST_POST_HOSTS",	K_STR,	S(test_post_hosts), 0, 0 },
-};
-
-#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 
 /* ENCRYPTION_KEY values our own examples show: never a real key. */
 static const char *const placeholders[] = {
 	"change-me-to-a-long-random-string", "change-me", NULL
 };
-
-/* Number of online processors, at least 1. */
-int
-conf_ncpu(void)
-{
-	long	 n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return n < 1 ? 1 : (n > 64 ? 64 : (int)n);
-}
-
-static void
-defaults(struct conf *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->temp_dir = strdup("/tmp/tiktok-fcgi");
-	c->max_workers = 20;
-	c->ytdlp_timeout = 30;
-	c->download_timeout = 120;
-	c->fcgi_threads = 256;
-	c->thread_stack_kb = 256;
-	c->listen_backlog = 0;		/* somaxconn */
-	c->read_timeout = 30;
-	c->send_timeout = 60;
-	c->helpers = conf_ncpu();
-	c->helper_max_requests = 1000;
-	c->helper_max_rss_mb = 512;
-	c->helper_script = strdup(HELPER_SCRIPT_PATH);
-	c->queue_max = 1000;
-	c->token_ttl = 360;
-	c->cache_ttl = 300;
-	c->cache_max = 1000;
-	c->missing_ttl = 60;
-	c->ytdlp_dir = strdup(YTDLP_DIR_PATH);
-	c->slideshow_max = conf_ncpu();
-	c->slideshow_timeout = 120;
-	c->render_fetch_max_mb = 512;
-	c->ffmpeg = strdup(DEFAULT_FFMPEG);
-	c->log_level = LOG_LEVEL_INFO;
-	c->body_max = 65536;
-	c->shutdown_timeout = 20;
-	c->egress_rest = 60;
-	c->redis_timeout_ms = 500;
-	c->cdn_domains = strdup(CDN_DOMAINS);
-	c->rate_limit_clients = 65536;
-	c->web_ui = 1;
-}
-
-static const struct key *
-findkey(const char *name)
-{
-	size_t	 i;
-
-	for (i = 0; i < NKEYS; i++)
-		if (strcmp(keys[i].name, name) == 0)
-			return &keys[i];
-	return NULL;
-}
-
-/* Edits (insert, delete, replace) from a to b, ignoring case; at most
- * 3 counted. */
-static int
-distance(const char *a, const char *b)
-{
-	int	 row[64], prev, tmp, i, j, la = strlen(a), lb = strlen(b);
-
-	if (la >= 64 || lb >= 64 || abs(la - lb) > 3)
-		return 4;
-	for (j = 0; j <= lb; j++)
-		row[j] = j;
-	for (i = 1; i <= la; i++) {
-		prev = row[0];
-		row[0] = i;
-		for (j = 1; j <= lb; j++) {
-			tmp = row[j];
-			row[j] = prev + (toupper((unsigned char)a[i - 1]) !=
-			    toupper((unsigned char)b[j - 1]));
-			if (row[j - 1] + 1 < row[j])
-				row[j] = row[j - 1] + 1;
-			if (tmp + 1 < row[j])
-				row[j] = tmp + 1;
-			prev = tmp;
-		}
-	}
-	return row[lb];
-}
-
-/*
- * The key an unknown name was probably meant to be: one a typo or two
- * away (LOG_LEVL, log_level), or one the name starts with (serverjs's
- * FFMPEG_PATH); NULL when none is near.
- */
-static const char *
-nearkey(const char *name)
-{
-	const char	*best = NULL;
-	size_t		 i, n;
-	int		 d, bestd = 3;
-
-	for (i = 0; i < NKEYS; i++) {
-		n = strlen(keys[i].name);
-		if ((d = distance(name, keys[i].name)) < bestd ||
-		    (best == NULL && strncasecmp(name, keys[i].name, n) == 0 &&
-		    name[n] == '_')) {
-			best = keys[i].name;
-			bestd = d < bestd ? d : bestd;
-		}
-	}
-	return best;
-}
 
 /*
  * YTDLP_PYTHON unset: the interpreter of the yt-dlp environment that
@@ -264,7 +77,7 @@ masked(const char *v, char *buf, size_t sz)
  * key in err.
  */
 static int
-setkey(struct conf *c, const struct key *k, const char *v, char *err,
+setkey(struct conf *c, const struct conf_key *k, const char *v, char *err,
     size_t errsz)
 {
 	char		**sp = (char **)((char *)c + k->off);
@@ -368,13 +181,13 @@ setkey(struct conf *c, const struct key *k, const char *v, char *err,
 		}
 		break;
 	case K_STR:
-		if (*v == '\0' && k->off == S(encryption_key)) {
+		if (*v == '\0' && k->off == CONF_OFF(encryption_key)) {
 			snprintf(err, errsz, "%s: empty: set a long random "
 			    "string (openssl rand -hex 32), or leave the key "
 			    "out for a random one per run", k->name);
 			return -1;
 		}
-		if (*v != '\0' && *v != '/' && k->off == S(pid_file)) {
+		if (*v != '\0' && *v != '/' && k->off == CONF_OFF(pid_file)) {
 			snprintf(err, errsz, "%s: %s: not an absolute path",
 			    k->name, v);
 			return -1;
@@ -390,7 +203,7 @@ setkey(struct conf *c, const struct key *k, const char *v, char *err,
 		return -1;
 	}
 	/* BASE_URL is joined with "/stream" etc.: no trailing slash. */
-	if (k->off == S(base_url))
+	if (k->off == CONF_OFF(base_url))
 		while (strlen(*sp) > 0 && (*sp)[strlen(*sp) - 1] == '/')
 			(*sp)[strlen(*sp) - 1] = '\0';
 	return 0;
@@ -408,11 +221,11 @@ fileline(void *arg, const char *k, const char *v, int lineno, char *err,
     size_t errsz)
 {
 	struct fileread		*fr = arg;
-	const struct key	*key;
+	const struct conf_key	*key;
 	const char		*near;
 
-	if ((key = findkey(k)) == NULL) {
-		near = nearkey(k);
+	if ((key = conf_findkey(k)) == NULL) {
+		near = conf_nearkey(k);
 		log_warnx("%s:%d: unknown key %s ignored%s%s%s", fr->file,
 		    lineno, k, near ? " (did you mean " : "",
 		    near ? near : "", near ? "?)" : "");
@@ -437,14 +250,14 @@ conf_load(struct conf *c, const char *file, char *err, size_t errsz)
 	struct stat		 st;
 	enum client_header	 hdr;
 
-	defaults(c);
+	conf_defaults(c);
 	fr.c = c;
 	fr.file = file;
 	if (file != NULL && dotenv_read(file, fileline, &fr, err, errsz) == -1)
 		goto fail;
-	for (i = 0; i < NKEYS; i++)
-		if ((v = getenv(keys[i].name)) != NULL &&
-		    setkey(c, &keys[i], v, err, errsz) == -1)
+	for (i = 0; i < conf_nkeys; i++)
+		if ((v = getenv(conf_keys[i].name)) != NULL &&
+		    setkey(c, &conf_keys[i], v, err, errsz) == -1)
 			goto fail;
 	if (c->temp_dir == NULL || c->temp_dir[0] != '/' ||
 	    strlen(c->temp_dir) > 900) {
@@ -495,11 +308,11 @@ conf_clear(struct conf *c)
 	size_t	 i;
 	char	**sp;
 
-	for (i = 0; i < NKEYS; i++) {
-		if (keys[i].kind == K_INT || keys[i].kind == K_BOOL ||
-		    keys[i].kind == K_LEVEL)
+	for (i = 0; i < conf_nkeys; i++) {
+		if (conf_keys[i].kind == K_INT || conf_keys[i].kind == K_BOOL ||
+		    conf_keys[i].kind == K_LEVEL)
 			continue;
-		sp = (char **)((char *)c + keys[i].off);
+		sp = (char **)((char *)c + conf_keys[i].off);
 		free(*sp);
 		*sp = NULL;
 	}
@@ -523,19 +336,19 @@ conf_diff(const struct conf *a, const struct conf *b, const char **names,
 	size_t		 i;
 	int		 n = 0, same;
 
-	for (i = 0; i < NKEYS && n < max; i++) {
-		if (keys[i].kind == K_INT || keys[i].kind == K_BOOL ||
-		    keys[i].kind == K_LEVEL)
-			same = *(const int *)((const char *)a + keys[i].off) ==
-			    *(const int *)((const char *)b + keys[i].off);
+	for (i = 0; i < conf_nkeys && n < max; i++) {
+		if (conf_keys[i].kind == K_INT || conf_keys[i].kind == K_BOOL ||
+		    conf_keys[i].kind == K_LEVEL)
+			same = *(const int *)((const char *)a + conf_keys[i].off) ==
+			    *(const int *)((const char *)b + conf_keys[i].off);
 		else {
-			sa = *(char *const *)((const char *)a + keys[i].off);
-			sb = *(char *const *)((const char *)b + keys[i].off);
+			sa = *(char *const *)((const char *)a + conf_keys[i].off);
+			sb = *(char *const *)((const char *)b + conf_keys[i].off);
 			same = sa == sb || (sa != NULL && sb != NULL &&
 			    strcmp(sa, sb) == 0);
 		}
 		if (!same)
-			names[n++] = keys[i].name;
+			names[n++] = conf_keys[i].name;
 	}
 	return n;
 }
@@ -548,10 +361,10 @@ conf_diff(const struct conf *a, const struct conf *b, const char **names,
 int
 conf_take(struct conf *to, struct conf *from, const char *name)
 {
-	const struct key	*k;
+	const struct conf_key	*k;
 	char			**sto, **sfrom;
 
-	if ((k = findkey(name)) == NULL)
+	if ((k = conf_findkey(name)) == NULL)
 		return -1;
 	if (k->kind == K_INT || k->kind == K_BOOL || k->kind == K_LEVEL) {
 		*(int *)((char *)to + k->off) = *(int *)((char *)from + k->off);
@@ -562,7 +375,7 @@ conf_take(struct conf *to, struct conf *from, const char *name)
 	free(*sto);
 	*sto = *sfrom;
 	*sfrom = NULL;
-	if (k->off == S(ytdlp_python))
+	if (k->off == CONF_OFF(ytdlp_python))
 		to->ytdlp_fallback = from->ytdlp_fallback;
 	return 0;
 }

@@ -9,6 +9,7 @@
 #define CONF_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 struct conf {
 	char	*base_url;		/* BASE_URL, no trailing slash */
@@ -76,6 +77,7 @@ int	 conf_diff(const struct conf *, const struct conf *,
 	    const char **names, int max);
 int	 conf_take(struct conf *to, struct conf *from, const char *name);
 int	 conf_ncpu(void);
+int	 conf_list_keys(FILE *);	/* conf_keys.c */
 int	 conf_redis_parse(struct conf *, const char *url, char *err,
 	    size_t errsz);	/* conf_redis.c */
 

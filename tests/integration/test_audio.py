@@ -16,14 +16,15 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (HERE, Stack, all_dead, check, done,  # noqa
-                     ffmpeg_pids, ffmpeg_slow, render_dirs, skip, wait_for)
+from harness import FAKES, check, done, skip, wait_for  # noqa: E402
+from probes import all_dead  # noqa: E402
+from stack import Stack, ffmpeg_pids, ffmpeg_slow, render_dirs  # noqa: E402
 
 FFMPEG = shutil.which('ffmpeg')
 FFPROBE = shutil.which('ffprobe')
 if not FFMPEG or not FFPROBE:
     skip('ffmpeg/ffprobe are not installed (apt-get install ffmpeg)')
-WRAP = os.path.join(HERE, 'fake_ffmpeg.sh')
+WRAP = os.path.join(FAKES, 'fake_ffmpeg.sh')
 # Every format of the post points at a real video on the fake CDN.
 TT = 'https://www.tiktok.com/@cdn_files_video.mp4/video/%s'
 

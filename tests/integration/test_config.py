@@ -16,10 +16,11 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BINARY, Stack, check, done, skip_part, wait_for  # noqa
+from harness import (BINARY, FAKES, check, done, skip_part,  # noqa
+                     wait_for)
+from stack import Stack  # noqa: E402
 
-FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                    'fake_helper.py')
+FAKE = os.path.join(FAKES, 'fake_helper.py')
 base = tempfile.mkdtemp(prefix='tiktok-fcgi-config-')
 os.chmod(base, 0o755)
 work = os.path.join(base, 'work')
@@ -64,27 +65,43 @@ def refused(what, args, extra, words, start=True):
 rc, out = run(['-n'], {})
 check(rc == 0 and 'configuration OK' in out, 'a good configuration: -n OK')
 
-# Every key of the table in src/conf.c, by kind: each bad value stops -n
-# with a message naming the key (the start reads the same table).
-table = re.findall(r'\{ "([A-Z_]+)",\s*(K_[A-Z]+),\s*S\(\w+\),\s*(-?\d+),'
-                   r'\s*(-?\d+) \}',
-                   open(os.path.join(os.environ.get('TOP_SRCDIR', '.'), 'src',
-                                     'conf.c')).read())
-check(len(table) >= 38, 'the key table read (%d keys)' % len(table))
+# Every key the program reads, as it lists them (-K: name, kind,
+# default, bounds), by kind: each bad value stops -n with a message
+# naming the key (the start reads the same table).
+rc, out = run(['-K'], {})
+table = [ln.split('\t') for ln in out.splitlines()]
+check(rc == 0 and len(table) >= 38 and all(len(r) == 5 for r in table),
+      '-K lists the keys, five fields each (%d keys)' % len(table))
+check(len({r[0] for r in table}) == len(table) and
+      all(re.fullmatch(r'[A-Z][A-Z_]*', r[0]) for r in table),
+      '-K: each key once, by its name')
+ints = [r for r in table if r[1] == 'int']
+check(ints and all(int(r[3]) <= int(r[2]) <= int(r[4]) for r in ints) and
+      all(r[3] == r[4] == '-' for r in table if r[1] != 'int'),
+      '-K: a number\'s default within its bounds, bounds for numbers only')
+# The defaults it lists are values the program takes: all set, -n passes.
+listed = {r[0]: r[2] for r in table if r[1] in ('int', 'bool', 'level')}
+rc, out = run(['-n'], listed)
+check(rc == 0 and 'configuration OK' in out,
+      '-K\'s defaults of numbers, flags and the level pass -n (%s)'
+      % out.strip()[-120:])
 bad_of = {
-    'K_BOOL': ['maybe', '2', 'on'],
-    'K_LEVEL': ['loud', '5'],
-    'K_URL': ['ftp://x.example', 'not a url'],
-    'K_FILE': [os.path.join(base, 'none'), conf_dir],
-    'K_PROXIES': ['ftp://p:1', 'http://p:1,,http://q:2', 'nothing'],
-    'K_REDIS': ['http://r:6379', 'redis://', 'redis://r/db', 'unix://'],
-    'K_RATE': ['20', '0/60', '20/0', '20/60s', '1000001/60', '1/86401'],
-    'K_NETS': ['10.0.0.0/33', 'proxy.example', '::1/129', '10.0.0.0/8,,'],
+    'bool': ['maybe', '2', 'on'],
+    'level': ['loud', '5'],
+    'url': ['ftp://x.example', 'not a url'],
+    'file': [os.path.join(base, 'none'), conf_dir],
+    'proxies': ['ftp://p:1', 'http://p:1,,http://q:2', 'nothing'],
+    'redis': ['http://r:6379', 'redis://', 'redis://r/db', 'unix://'],
+    'rate': ['20', '0/60', '20/0', '20/60s', '1000001/60', '1/86401'],
+    'nets': ['10.0.0.0/33', 'proxy.example', '::1/129', '10.0.0.0/8,,'],
 }
+check(all(r[1] in bad_of or r[1] in ('int', 'string') for r in table),
+      '-K: every kind one this test knows (%s)'
+      % sorted({r[1] for r in table}))
 free = []
-for key, kind, lo, hi in table:
+for key, kind, _, lo, hi in table:
     values = bad_of.get(kind, [])
-    if kind == 'K_INT':
+    if kind == 'int':
         values = [str(int(lo) - 1), str(int(hi) + 1), 'ten', '', '1.5']
     if not values:
         free.append(key)

@@ -44,10 +44,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import fake_tiktok  # noqa: E402
+from harness import (FAILED, FAKES, TOP_SRCDIR, check, done, free_port,  # noqa
+                     skip, wait_for, within)
+from stack import Response  # noqa: E402
+import fake_tiktok  # noqa: E402 (tests/fakes: FAKES)
 import podman_world as pw  # noqa: E402
-from harness import (FAILED, HERE, TOP_SRCDIR, Response, check, done,  # noqa
-                     free_port, skip, wait_for, within)
 
 VIDEO = 'https://www.tiktok.com/@fakecreator/video/%s'
 APP = 'tiktok-fcgi'
@@ -167,9 +168,10 @@ def override(ctx, fake, image, apps):
     services = {name: app for name in apps}
     services['fake-tiktok'] = {
         'image': image, 'user': '0', 'stdin_open': True,
-        'entrypoint': ['python3', '/fake-src/fake_tiktok.py', '/fake'],
+        'entrypoint': ['python3', '/fake-src/fake_tiktok.py', '/fake/port',
+                       '/fake'],
         'environment': {'FAKE_TIKTOK_LISTEN': '0.0.0.0:8080'},
-        'volumes': ['%s:/fake' % fake.dir, '%s:/fake-src:ro' % HERE],
+        'volumes': ['%s:/fake' % fake.dir, '%s:/fake-src:ro' % FAKES],
         'tmpfs': [YTDLP_DIR, '/var/tmp/tiktok-fcgi'],
         'stop_signal': 'SIGKILL', 'healthcheck': {'test': ['NONE']}}
     path = os.path.join(pw.TMP, 'compose.test-%d.json' % len(apps))

@@ -23,9 +23,11 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (TOP_SRCDIR, Stack, check, descendants, done,  # noqa
-                     free_port, nginx_http, skip_part, wait_for, which,
-                     within)
+from harness import (TOP_SRCDIR, check, done, free_port, skip_part,  # noqa
+                     wait_for, which, within)
+from probes import descendants  # noqa: E402
+from stack import Stack  # noqa: E402
+from webservers import nginx_http  # noqa: E402
 
 PROXY = 'http://10.9.8.7:3128'
 PUBLIC, PRIVATE = '93.184.216.34', '10.1.2.3'  # no traffic: a header

@@ -26,7 +26,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, check, done, proxy_log, skip_part, within  # noqa: E402
+from harness import check, done, skip_part, within  # noqa: E402
+from stack import Stack, proxy_log  # noqa: E402
 from tiktok_world import BASE, FakeTikTok, fetch, generations  # noqa
 
 TT = 'https://www.tiktok.com/@ok/video/%d'

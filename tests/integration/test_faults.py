@@ -30,14 +30,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (HERE, SANITIZED, Stack, all_dead, check, done,  # noqa
-                     ffmpeg_pids, ffmpeg_slow, post_and_download, rss_kb,
-                     skip, wait_for)
+from harness import FAKES, SANITIZED, check, done, skip, wait_for  # noqa: E402
+from fleet import post_and_download  # noqa: E402
+from probes import all_dead, rss_kb  # noqa: E402
+from stack import Stack, ffmpeg_pids, ffmpeg_slow  # noqa: E402
 
 FFMPEG = shutil.which('ffmpeg')
 if not FFMPEG:
     skip('ffmpeg is not installed (apt-get install ffmpeg)')
-WRAP = os.path.join(HERE, 'fake_ffmpeg.sh')
+WRAP = os.path.join(FAKES, 'fake_ffmpeg.sh')
 PHOTO = 'https://www.tiktok.com/@ok/photo/74%017d'
 MISSING = 'https://www.tiktok.com/@notfound/video/%d'
 

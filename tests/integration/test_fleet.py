@@ -26,8 +26,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Redis, Stack, check, done, fcgi_get, fleet,  # noqa
-                     posts_at_once, skip, skip_part, wait_for, which)
+from harness import check, done, skip, skip_part, wait_for, which  # noqa: E402
+from fcgi_client import fcgi_get  # noqa: E402
+from fleet import fleet, posts_at_once  # noqa: E402
+from redis_server import Redis  # noqa: E402
+from stack import Stack  # noqa: E402
 
 NGINX = which('nginx', 'NGINX_BIN')
 if NGINX is None:

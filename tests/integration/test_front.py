@@ -14,8 +14,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Stack, all_dead, check, descendants, done,  # noqa
-                     unix_backlogs, wait_for, within)
+from harness import check, done, wait_for, within  # noqa: E402
+from probes import all_dead, descendants, unix_backlogs  # noqa: E402
+from stack import Stack  # noqa: E402
 
 with Stack() as s:
     r = s.get('/health')

@@ -34,7 +34,8 @@ import threading
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, check, done, proxy_log, within  # noqa: E402
+from harness import check, done, within  # noqa: E402
+from stack import Stack, proxy_log  # noqa: E402
 
 TT = 'https://www.tiktok.com/@%s/video/%s'
 

@@ -28,9 +28,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (TOP_BUILDDIR, TOP_SRCDIR, Stack, all_dead,  # noqa
-                     check, descendants, done, posts_at_once, wait_for,
-                     within, zombies_of)
+from harness import (TOP_BUILDDIR, TOP_SRCDIR, check, done, wait_for,  # noqa
+                     within)
+from fleet import posts_at_once  # noqa: E402
+from probes import all_dead, descendants, zombies_of  # noqa: E402
+from stack import Stack  # noqa: E402
 from tiktok_world import BASE, FakeTikTok, current_ytdlp  # noqa: E402
 
 TT = 'https://www.tiktok.com/@%s/video/%s'

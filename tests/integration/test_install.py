@@ -39,8 +39,9 @@ import http.server
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (TOP_BUILDDIR, check, done, fcgi_get, free_port,  # noqa
-                     unix_connect, wait_for, within)
+from harness import (TOP_BUILDDIR, check, done, free_port, wait_for,  # noqa
+                     within)
+from fcgi_client import fcgi_get, unix_connect  # noqa: E402
 
 tmp = tempfile.mkdtemp(prefix='tiktok-fcgi-install-')
 os.chmod(tmp, 0o755)

@@ -12,7 +12,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HERE, Stack, check, done, skip  # noqa
+from harness import HERE, check, done, skip  # noqa: E402
+from stack import Stack  # noqa: E402
 
 NODE = shutil.which('node') or shutil.which('nodejs')
 if NODE is None:

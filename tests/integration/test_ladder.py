@@ -23,7 +23,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, check, done, skip, which  # noqa: E402
+from harness import check, done, skip, which  # noqa: E402
+from stack import Stack  # noqa: E402
 from tiktok_world import BASE, FakeTikTok, generations  # noqa: E402
 import browser  # noqa: E402
 import ladders  # noqa: E402

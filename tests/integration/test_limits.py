@@ -28,8 +28,10 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BINARY, TOP_SRCDIR, Stack, check, done,  # noqa
-                     free_port, nginx_http, wait_for)
+from harness import (BINARY, FAKES, TOP_SRCDIR, check, done, free_port,  # noqa
+                     wait_for)
+from stack import Stack  # noqa: E402
+from webservers import nginx_http  # noqa: E402
 
 TT = 'https://www.tiktok.com/@ok/video/73000000000000%05d'
 K1 = 'partner-key-0123456789abcdef'
@@ -314,9 +316,7 @@ try:
                if k not in ('LOG_FILE', 'HELPER_SCRIPT')}
         env.update({'ENCRYPTION_KEY': 'a-long-enough-test-key',
                     'YTDLP_PYTHON': sys.executable, 'HELPERS': '1',
-                    'HELPER_SCRIPT': os.path.join(
-                        os.path.dirname(os.path.abspath(__file__)),
-                        'fake_helper.py')})
+                    'HELPER_SCRIPT': os.path.join(FAKES, 'fake_helper.py')})
         env.update(extra)
         p = subprocess.run([BINARY, '-n'], env=env, capture_output=True,
                            text=True, timeout=30, stdin=subprocess.DEVNULL)

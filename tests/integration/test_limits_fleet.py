@@ -25,7 +25,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Redis, check, done, fleet, skip, which  # noqa
+from harness import check, done, skip, which  # noqa: E402
+from fleet import fleet  # noqa: E402
+from redis_server import Redis  # noqa: E402
 
 if which('nginx', 'NGINX_BIN') is None:
     skip('nginx is not installed')

@@ -18,8 +18,10 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (TOP_SRCDIR, Stack, check, done, free_port,  # noqa
-                     nginx_http, skip, wait_for, which)
+from harness import (TOP_SRCDIR, check, done, free_port, skip,  # noqa
+                     wait_for, which)
+from stack import Stack  # noqa: E402
+from webservers import nginx_http  # noqa: E402
 
 if which('nginx', 'NGINX_BIN') is None:
     skip('nginx is not installed')

@@ -15,7 +15,8 @@ import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import TOP_SRCDIR, Stack, check, done, free_port  # noqa
+from harness import TOP_SRCDIR, check, done, free_port  # noqa: E402
+from stack import Stack  # noqa: E402
 
 HOST = 'dl.example.com'
 

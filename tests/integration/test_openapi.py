@@ -26,7 +26,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BINARY, TOP_SRCDIR, Stack, check, done, skip  # noqa
+from harness import BINARY, TOP_SRCDIR, check, done, skip  # noqa: E402
+from stack import Stack  # noqa: E402
 
 FFMPEG = shutil.which('ffmpeg')
 if not FFMPEG:

@@ -26,10 +26,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (HERE, Stack, all_dead, check, children_of, done,  # noqa
-                     fcgi_get, ffmpeg_pids, free_port, nfds, skip_part,
-                     tcp_conns,
+from harness import (FAKES, check, done, free_port, skip_part,  # noqa
                      wait_for, within)
+from fcgi_client import fcgi_get  # noqa: E402
+from probes import all_dead, children_of, nfds, tcp_conns  # noqa: E402
+from stack import Stack, ffmpeg_pids  # noqa: E402
 
 TT = 'https://www.tiktok.com/@%s/video/%s'
 
@@ -174,7 +175,7 @@ if FFMPEG:
                     'sine=frequency=440:duration=1', '-c:a', 'libmp3lame',
                     os.path.join(d, 'audio.mp3')], check=True)
     with Stack(docroot=d, env=dict(ENV, SHUTDOWN_TIMEOUT='1',
-                                   FFMPEG=os.path.join(HERE,
+                                   FFMPEG=os.path.join(FAKES,
                                                        'fake_ffmpeg.sh'),
                                    SLIDESHOW_TIMEOUT='60')) as s:
         with open(os.path.join(s.state, 'ffmpeg-sleep'), 'w') as f:

@@ -17,7 +17,8 @@ import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HERE, Stack, check, done, wait_for, within  # noqa
+from harness import FAKES, check, done, wait_for, within  # noqa: E402
+from stack import Stack  # noqa: E402
 
 TT = 'https://www.tiktok.com/@ok/video/%d'
 KEYS = ('LOG_LEVEL', 'OUTBOUND_PROXY', 'HELPER_SCRIPT', 'BASE_URL',
@@ -27,7 +28,7 @@ s = Stack()
 conf = os.path.join(s.tmp, 'tiktok-fcgi.conf')
 fake2 = os.path.join(s.tmp, 'fake_helper2.py')
 with open(fake2, 'w') as f:
-    f.write(open(os.path.join(HERE, 'fake_helper.py')).read()
+    f.write(open(os.path.join(FAKES, 'fake_helper.py')).read()
             .replace("'fake-1.0'", "'fake-2.0'"))
 proxy, _ = s.side('fake_proxy.py', 'proxy')
 purl = 'http://127.0.0.1:%d' % proxy
@@ -55,7 +56,7 @@ def proxies():
         return []
 
 
-write(LOG_LEVEL='info', HELPER_SCRIPT=os.path.join(HERE, 'fake_helper.py'),
+write(LOG_LEVEL='info', HELPER_SCRIPT=os.path.join(FAKES, 'fake_helper.py'),
       BASE_URL='http://one.example', HELPERS=2, QUEUE_MAX=1000)
 s.conf = conf
 base_env = s.app_env

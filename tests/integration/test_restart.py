@@ -27,8 +27,10 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BINARY, TOP_SRCDIR, Stack, all_dead, check,  # noqa
-                     children_of, done, post_and_download, wait_for)
+from harness import BINARY, TOP_SRCDIR, check, done, wait_for  # noqa: E402
+from fleet import post_and_download  # noqa: E402
+from probes import all_dead, children_of  # noqa: E402
+from stack import Stack  # noqa: E402
 
 TT = 'https://www.tiktok.com/@cdn_gen_20000/video/%d'
 SPAWN = os.path.join(TOP_SRCDIR, 'fcgi', 'tiktok-fcgi-spawn')

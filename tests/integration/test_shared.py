@@ -22,7 +22,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Redis, Stack, check, done, skip, which, within  # noqa
+from harness import check, done, skip, which, within  # noqa: E402
+from redis_server import Redis  # noqa: E402
+from stack import Stack  # noqa: E402
 
 if which('redis-server', 'REDIS_SERVER') is None:
     if os.environ.get('CI'):

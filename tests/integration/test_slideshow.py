@@ -22,15 +22,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (HERE, Stack, all_dead, check, children_of, done,  # noqa
-                     ffmpeg_pids, ffmpeg_slow, render_dirs, skip,
-                     skip_part, wait_for)
+from harness import (FAKES, HERE, check, done, skip, skip_part,  # noqa
+                     wait_for)
+from probes import all_dead, children_of  # noqa: E402
+from stack import Stack, ffmpeg_pids, ffmpeg_slow, render_dirs  # noqa: E402
 
 FFMPEG = shutil.which('ffmpeg')
 FFPROBE = shutil.which('ffprobe')
 if not FFMPEG or not FFPROBE:
     skip('ffmpeg/ffprobe are not installed (apt-get install ffmpeg)')
-WRAP = os.path.join(HERE, 'fake_ffmpeg.sh')
+WRAP = os.path.join(FAKES, 'fake_ffmpeg.sh')
 POST = 'https://www.tiktok.com/@%s/photo/74000000000000%05d'
 
 

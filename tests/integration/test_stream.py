@@ -14,8 +14,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (SANITIZED, Stack, check, done, nfds, rss_kb,  # noqa
-                     skip_part, wait_for)
+from harness import SANITIZED, check, done, skip_part, wait_for  # noqa: E402
+from probes import nfds, rss_kb  # noqa: E402
+from stack import Stack  # noqa: E402
 
 TT = 'https://www.tiktok.com/@%s/video/%s'
 

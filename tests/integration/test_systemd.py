@@ -18,9 +18,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BINARY, HERE, TOP_BUILDDIR, TOP_SRCDIR,  # noqa
-                     check, done, fcgi_get, skip_part, unix_connect,
-                     wait_for)
+from harness import (BINARY, FAKES, TOP_BUILDDIR, TOP_SRCDIR, check,  # noqa
+                     done, skip_part, wait_for)
+from fcgi_client import fcgi_get, unix_connect  # noqa: E402
 
 
 tmp = tempfile.mkdtemp(prefix='tiktok-fcgi-sd-')
@@ -32,7 +32,7 @@ try:
     ls.listen(16)
     env = dict(os.environ, ENCRYPTION_KEY='k', HELPERS='1',
                YTDLP_PYTHON=sys.executable,
-               HELPER_SCRIPT=os.path.join(HERE, 'fake_helper.py'),
+               HELPER_SCRIPT=os.path.join(FAKES, 'fake_helper.py'),
                FAKE_FIXTURES=os.path.join(TOP_SRCDIR, 'tests', 'fixtures'),
                FCGI_THREADS='4', TEMP_DIR=os.path.join(tmp, 'work'))
     fd = ls.fileno()

@@ -15,8 +15,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Stack, all_dead, check, descendants, done,  # noqa
-                     nfds, wait_for, within, zombies_of)
+from harness import check, done, wait_for, within  # noqa: E402
+from probes import all_dead, descendants, nfds, zombies_of  # noqa: E402
+from stack import Stack  # noqa: E402
 
 TT = 'https://www.tiktok.com/@%s/video/%s'
 

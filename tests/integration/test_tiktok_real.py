@@ -26,7 +26,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import TOP_SRCDIR, Stack, check, done, skip  # noqa: E402
+from harness import TOP_SRCDIR, check, done, skip  # noqa: E402
+from stack import Stack  # noqa: E402
 from tiktok_world import (BASE, FakeTikTok, expected, fetch,  # noqa
                          generations, ytdlp_version)
 

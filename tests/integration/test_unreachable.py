@@ -18,7 +18,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import TOP_SRCDIR, Stack, check, done, free_port  # noqa
+from harness import TOP_SRCDIR, check, done, free_port  # noqa: E402
+from stack import Stack  # noqa: E402
 from tiktok_world import generations  # noqa: E402
 
 PROBE = r'''

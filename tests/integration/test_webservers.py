@@ -21,8 +21,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (WEB_BINARIES, Stack, check, done, skip,  # noqa
-                     skip_part, which)
+from harness import check, done, skip, skip_part, which  # noqa: E402
+from stack import Stack  # noqa: E402
+from webservers import WEB_BINARIES  # noqa: E402
 
 TT = 'https://www.tiktok.com/@%s/video/%s'
 FFMPEG = shutil.which('ffmpeg')

@@ -32,8 +32,10 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import browser  # noqa
-from harness import (TOP_BUILDDIR, WEB_BINARIES, Stack, check, done,  # noqa
-                     skip, which, within)
+from harness import (TOP_BUILDDIR, check, done, skip, which,  # noqa
+                     within)
+from stack import Stack  # noqa: E402
+from webservers import WEB_BINARIES  # noqa: E402
 
 TT = 'https://www.tiktok.com/@%s/video/%s'
 FFMPEG = shutil.which('ffmpeg')

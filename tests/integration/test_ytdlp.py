@@ -15,7 +15,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, check, done, skip  # noqa
+from harness import check, done, skip  # noqa: E402
+from stack import Stack  # noqa: E402
 
 PY = os.environ.get('YTDLP_PYTHON') or '/usr/bin/python3'
 if subprocess.run([PY, '-c', 'import yt_dlp'],

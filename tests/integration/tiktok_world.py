@@ -7,12 +7,12 @@ them to.  Used by test_tiktok_real.py and test_egress.py.
 import fcntl
 import os
 import subprocess
-import sys
 import tempfile
 
-import fake_tiktok
-from harness import (HERE, TOP_BUILDDIR, TOP_SRCDIR, check,  # noqa
-                     skip_part, wait_for)
+from harness import TOP_BUILDDIR, TOP_SRCDIR, check, skip_part
+# tests/fakes, which harness puts on the path:
+import fake_tiktok  # noqa: E402
+from serve import Fake  # noqa: E402
 
 BASE = tempfile.mkdtemp(prefix='tiktok-fcgi-real-')
 CI = os.environ.get('CI') == 'true'
@@ -80,7 +80,10 @@ def current_ytdlp():
     return None
 
 
-class FakeTikTok:
+class FakeTikTok(Fake):
+    """A fake TikTok (fake_tiktok.py) in a folder of its own in BASE:
+    an HTTP proxy (proxy) with its own CA (ca)."""
+
     def __init__(self, name, media=None):
         """media: the folder of ladders.make_media()'s files, which the
         ladder posts' rungs then are."""
@@ -89,14 +92,10 @@ class FakeTikTok:
         env = dict(os.environ)
         if media:
             env['FAKE_TIKTOK_MEDIA'] = media
-        self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, 'fake_tiktok.py'),
-             self.dir], stdin=subprocess.PIPE, env=env,
-            stderr=open(os.path.join(self.dir, 'err.log'), 'w'))
-        self.port = wait_for(lambda: os.path.exists(
-            os.path.join(self.dir, 'port')) and open(
-            os.path.join(self.dir, 'port')).read(), 30, 'the fake TikTok')
-        self.proxy = 'http://127.0.0.1:%s' % self.port
+        super().__init__('fake_tiktok.py', os.path.join(self.dir, 'port'),
+                         self.dir, env=env,
+                         log=os.path.join(self.dir, 'err.log'))
+        self.proxy = 'http://127.0.0.1:%d' % self.port
         self.ca = os.path.join(self.dir, 'ca.pem')
 
     def log(self):
@@ -109,10 +108,6 @@ class FakeTikTok:
             open(path, 'w').close()
         elif os.path.exists(path):
             os.unlink(path)
-
-    def stop(self):
-        self.proc.stdin.close()
-        self.proc.wait(10)
 
 
 def expected(fake, since):

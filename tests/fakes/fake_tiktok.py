@@ -6,10 +6,11 @@ API, short links and CDN answer, so that yt-dlp's real TikTok extractor
 runs against it through OUTBOUND_PROXY + CA_FILE.  Nothing leaves the
 machine: other hosts get 403.
 
-    fake_tiktok.py DIR
+    fake_tiktok.py PORTFILE DIR
 
-Writes DIR/ca.pem, then DIR/port when listening; logs every request as
-"METHOD HOST PATH" to DIR/requests.log.  Stops when stdin closes.
+Writes DIR/ca.pem, then PORTFILE when listening (DIR/port, as the tests
+start it); logs every request as "METHOD HOST PATH" to DIR/requests.log.
+Run as every fake is (serve.py).
 Listens on 127.0.0.1, a free port; FAKE_TIKTOK_LISTEN=HOST:PORT elsewhere
 (the container test runs it in a container of its own).
 
@@ -68,6 +69,7 @@ import time
 import urllib.parse
 
 import ladders
+import serve
 
 DIR = None      # set by main()
 LOCK = threading.Lock()
@@ -500,7 +502,7 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 def main():
     global DIR
-    DIR = sys.argv[1]
+    DIR = sys.argv[2]
     make_certs()
     host, _, port = os.environ.get('FAKE_TIKTOK_LISTEN',
                                    '127.0.0.1:0').rpartition(':')
@@ -508,15 +510,7 @@ def main():
     srv.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     srv.ctx.load_cert_chain(os.path.join(DIR, 'site.pem'),
                             os.path.join(DIR, 'site.key'))
-    port = os.path.join(DIR, 'port')
-    with open(port + '.tmp', 'w') as f:
-        f.write(str(srv.server_address[1]))
-    os.rename(port + '.tmp', port)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        sys.stdin.read()
-    finally:
-        srv.shutdown()
+    serve.serve(srv, sys.argv[1])
 
 
 if __name__ == '__main__':

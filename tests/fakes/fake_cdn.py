@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """A stand-in for TikTok's CDN, for tests.  Python stdlib only.
 
-    fake_cdn.py DOCROOT PORTFILE [CERT KEY]
+    fake_cdn.py PORTFILE DOCROOT [CERT KEY]
 
-Listens on 127.0.0.1 on a free port (written to PORTFILE), over TLS when
-given a certificate and key, serves until its parent's stdin closes.  Paths:
+Listens on 127.0.0.1 on a free port, over TLS when given a certificate
+and key; run as every fake is (serve.py).  Paths:
 
   /files/NAME          a file from DOCROOT, with Range; sets a cookie
                        "cdn_session" when NAME ends in .mpd (unless it
@@ -34,7 +34,9 @@ import sys
 import threading
 import time
 
-DOCROOT = sys.argv[1]
+import serve
+
+DOCROOT = sys.argv[2]
 STATS = {}
 ONCE = set()
 LOCK = threading.Lock()
@@ -233,22 +235,8 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 def main():
-    srv = Server(('127.0.0.1', 0), Handler)
-    if len(sys.argv) > 4:
-        import ssl
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(sys.argv[3], sys.argv[4])
-        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    tmp = sys.argv[2] + '.tmp'
-    with open(tmp, 'w') as f:
-        f.write(str(srv.server_address[1]))
-    os.rename(tmp, sys.argv[2])
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    # Stop by ourselves when the test that started us goes away.
-    try:
-        sys.stdin.read()
-    finally:
-        srv.shutdown()
+    serve.serve(Server(('127.0.0.1', 0), Handler), sys.argv[1],
+                sys.argv[3:5])
 
 
 if __name__ == '__main__':

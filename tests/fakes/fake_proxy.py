@@ -5,18 +5,19 @@ and CONNECT tunnels, to loopback only.  Counts what passed through.
     fake_proxy.py PORTFILE LOGFILE [CERT KEY]
 
 Each request appends "METHOD TARGET" to LOGFILE.  With a certificate
-and key it is an HTTPS proxy (TLS to the proxy itself).  Stops when its
-parent's stdin closes.
+and key it is an HTTPS proxy (TLS to the proxy itself).  Run as every
+fake is (serve.py).
 """
 
 import http.server
-import os
 import select
 import socket
 import socketserver
 import sys
 import threading
 import urllib.parse
+
+import serve
 
 LOG = sys.argv[2]
 LOCK = threading.Lock()
@@ -84,20 +85,8 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 def main():
-    srv = Server(('127.0.0.1', 0), Handler)
-    if len(sys.argv) > 4:
-        import ssl
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(sys.argv[3], sys.argv[4])
-        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    with open(sys.argv[1] + '.tmp', 'w') as f:
-        f.write(str(srv.server_address[1]))
-    os.rename(sys.argv[1] + '.tmp', sys.argv[1])
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        sys.stdin.read()
-    finally:
-        srv.shutdown()
+    serve.serve(Server(('127.0.0.1', 0), Handler), sys.argv[1],
+                sys.argv[3:5])
 
 
 if __name__ == '__main__':

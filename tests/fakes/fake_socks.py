@@ -8,17 +8,18 @@ are passed on unresolved (socks5h); nothing goes anywhere but UPSTREAM.
 
     fake_socks.py PORTFILE LOGFILE UPSTREAM_HOST:PORT [USER:PASS]
 
-Logs "CONNECT host:port" (or "AUTH-FAILED user") to LOGFILE.  Stops when
-its parent's stdin closes.
+Logs "CONNECT host:port" (or "AUTH-FAILED user") to LOGFILE.  Run as
+every fake is (serve.py).
 """
 
-import os
 import select
 import socket
 import socketserver
 import struct
 import sys
 import threading
+
+import serve
 
 PORTFILE, LOG, UPSTREAM = sys.argv[1], sys.argv[2], sys.argv[3]
 CRED = sys.argv[4] if len(sys.argv) > 4 else None
@@ -120,14 +121,7 @@ class Server(socketserver.ThreadingTCPServer):
 
 
 def main():
-    srv = Server(('127.0.0.1', 0), Handler)
-    tmp = PORTFILE + '.tmp'
-    with open(tmp, 'w') as f:
-        f.write(str(srv.server_address[1]))
-    os.rename(tmp, PORTFILE)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    sys.stdin.read()        # until the parent goes
-    srv.shutdown()
+    serve.serve(Server(('127.0.0.1', 0), Handler), PORTFILE)
 
 
 if __name__ == '__main__':

@@ -71,7 +71,7 @@ class Ours:
     def __init__(self, fake, py, tree=None, name='tiktok-fcgi'):
         """tiktok-fcgi of this tree, or of another built tree."""
         self.name = name
-        tree = tree or os.environ['TOP_BUILDDIR']
+        # None: this tree, built in or out of its sources.
         self.s = Stack(helper='real', tree=tree, env={
             'YTDLP_PYTHON': py, 'OUTBOUND_PROXY': fake.proxy,
             'CA_FILE': fake.ca, 'FETCH_ALLOW_PRIVATE': '0',

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # tiktok-fcgi in containers, on Debian 12 (bookworm).  Stages:
 #
 #   build   compilers and -dev packages: the autotools build, installed

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """A fleet's shared work and its egress, measured:
 
     python3 bench/bench_fleet.py [POSTS [CLIENTS]]   (default: 60 8)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """The front at scale, with the real helper and a current yt-dlp against
 the fake TikTok (tests/fakes/fake_tiktok.py) answering every page
 after FAKE_TIKTOK_LATENCY_MS (default 500 ms):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * What a budget check costs (bench/README.md): the table alone (one
  * thread, then several, over a million distinct clients), and a whole

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Memory at every load, tiktok-fcgi beside serverpy, on the same fake
 TikTok (tests/fakes/fake_tiktok.py):
 

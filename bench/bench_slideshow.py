@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Benchmark the renders.  Slideshows: the ffmpeg command tiktok-fcgi
 really runs (captured from a live render of a photo post with 3 and with
 10 images, 1080x1440 JPEGs and an MP3) against the reference pipeline

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Benchmark GET /stream.
 
     python3 bench/bench_stream.py                 # side by side

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Benchmark POST /tiktok through nginx on loopback, with the fake helper
 answering after a fixed latency (FAKE_DELAY_MS, default 100 ms), so that
 what is measured is tiktok-fcgi: its threads, pool, queue and cache.

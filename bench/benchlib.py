@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """What the benchmarks share: PSS of a process and of its tree, a
 sampler for the peak, the fake TikTok, the current yt-dlp, and an
 asyncio client that POSTs /tiktok and counts the answers.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Do the renders play and seek in a browser?  A slideshow (3 images,
 sound) and the MP3 of a video post, served through nginx and tiktok-fcgi
 (Range and all), loaded by headless Chromium: each is played, seeked

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """A soak: steady traffic for a while, with faults, counting what is lost
 and watching memory.
 

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: ISC
 -- wrk script: POST /tiktok, each request for a different post (cache
 -- miss) unless HIT is set in the environment (then always the same post).
 local hit = os.getenv("HIT")

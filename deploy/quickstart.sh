@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # tiktok-fcgi quick start, for a Debian 12 machine.
 #
 #   sh deploy/quickstart.sh run    install, build, and serve on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The acceptor: one thread, one epoll set, never blocked by a peer.  It
  * drains the listening socket as fast as connections arrive, and keeps

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The FastCGI front.  A connection reaches us from the acceptor with its
  * whole request (BEGIN_REQUEST, PARAMS, STDIN) already in the socket, so

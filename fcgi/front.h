@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The FastCGI front: connections taken from the acceptor (acceptor.c)
  * once their request has arrived whole, answered by two sets of worker

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The listening sockets tiktok-fcgi binds itself (-s PATH, -b
  * [HOST:]PORT), so that a failure names the address: libfcgi's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tiktok-fcgi: main(), the configuration, the listening socket and the
  * signals (the main thread waits for them); the acceptor and the worker

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * FastCGI records as the acceptor sees them (record.h).  The record
  * layout and names are libfcgi's (fastcgi.h); this reads what a peer

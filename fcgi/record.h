@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * FastCGI records as the acceptor sees them (record.c): what the bytes a
  * connection holds so far say about its request, without reading them

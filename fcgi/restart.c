@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Restarting without losing a request (restart.h).  The new process
  * gets the listening socket as its fd 0 (as spawn-fcgi gives it),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Restarting without losing a request (restart.c): at SIGUSR2 the running
  * process starts a new one of the same program (as it is on disk now:

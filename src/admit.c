@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Admission of requests: client, API key, budget (admit.h).
  */

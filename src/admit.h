@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Admission: who a request comes from (client.h: REMOTE_ADDR, or behind
  * TRUSTED_PROXIES the forwarded address), which API key it carries

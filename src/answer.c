@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Every failure's answer, in one table: its status, the client's words
  * (with a detail, where the words take one), Retry-After, the level it

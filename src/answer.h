@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Failures answered (answer.c): the table that says, for each failure
  * of fail.h, its HTTP status, the client's words, Retry-After, the

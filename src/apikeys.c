@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The API keys file and the keys' budgets (apikeys.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * API keys (API_KEYS_FILE): one key a line, "KEY [name=NAME]
  * [limit=N/SECONDS] [media=N/SECONDS]", "#" comments.  A key is kept as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Building and tearing down the service's long-lived parts.
  */

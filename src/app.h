@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The service as a whole: its configuration and the long-lived services
  * every handler reaches (token key, helper pool, metadata cache,

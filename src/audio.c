@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * GET /download-audio?url=TOKEN: the sound of a video post as a real
  * MP3 (audio/mpeg), the "mp3" link of a video answer.  A render (render.c:

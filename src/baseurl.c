@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The base of the links handed out: BASE_URL, or else the request's
  * scheme, Host and mount prefix (checked against ALLOWED_HOSTS by the

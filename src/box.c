@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Sealed boxes (box.h): AES-256-GCM by OpenSSL's EVP interface.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Sealed boxes: AES-256-GCM under a 32-byte key, a fresh random IV each
  * time, laid out iv[16] || tag[16] || ciphertext (the layout of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The metadata cache: a hash table of entries with an LRU list, TTL and a
  * size bound, and single-flight: the first lookup of a post extracts it,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Metadata cache: extracted post info kept for CACHE_TTL seconds, at most
  * CACHE_MAX entries, keyed by the post (posturl.h: "tiktok:ID").  Concurrent lookups

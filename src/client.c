@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The client's address (client.h): parsing, the trusted proxies' CIDR
  * blocks, and the walk from the right of X-Forwarded-For or Forwarded.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Who the client is: REMOTE_ADDR as the web server gives it, or, when
  * that peer is one of TRUSTED_PROXIES (a list of CIDR blocks), the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Configuration loading and validation: the file and the environment
  * read into struct conf, each value checked by its key's kind; what

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Configuration: KEY=value lines from a file given with -c, then the
  * environment (which wins).  Every value is checked at start; a bad one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The configuration's key table, for the parts of conf.c: conf_keys.c
  * (the table, the defaults, finding a key, the listing) and conf.c

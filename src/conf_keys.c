@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The configuration's keys (a part of conf.c, conf_impl.h): each key's
  * name, kind and bounds, the defaults, finding a key by its name or by

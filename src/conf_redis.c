@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * REDIS_URL's two forms, into the configuration's redis_* fields: a part
  * of conf.c (conf.h), on its own because it is one question.

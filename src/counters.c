@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Counters every layer feeds, with atomic operations and no lock:
  * requests by route and status, a latency histogram by route, streams

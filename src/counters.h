@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Counters every layer may feed (atomic, no lock), for GET /metrics.  A
  * leaf: it includes nothing of ours, and knows nobody who feeds it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * KEY=value files as dotenv reads them (dotenv.h).
  */

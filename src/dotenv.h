@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Reading a KEY=value file as the dotenv package (v16) reads it, so that
  * a serverjs .env means the same here: comments, "export", quotes.  It

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The egress table (egress.h): built at start; then each entry's
  * counters and rest change, under one lock, and a reload (SIGHUP) may

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Egress: the ways out to TikTok, one per OUTBOUND_PROXY entry (a
  * comma-separated list of http, https, socks4, socks4a, socks5 and

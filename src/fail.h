@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The one failure vocabulary: every way a request can fail, from an
  * extraction (the first ones are the kinds ytdlp_helper.py names) to a

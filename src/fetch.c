@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libcurl set up once for the whole process, with the safety rules
  * applied to every handle we use; handles kept warm between requests.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Outbound HTTP with libcurl, safe by default: http/https only, bounded
  * redirects, the address guard (guard.h) on the URL and on every

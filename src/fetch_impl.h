@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * What fetch.c and fetch_pool.c share, and nobody else sees.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The idle handles of fetch (fetch.h): kept with their connections,
  * taken most recently used first, matched by origin and egress.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Running ffmpeg for a render: by argv with posix_spawn (proc.c), never a
  * shell, with no secret in its environment, stdout /dev/null, stderr to

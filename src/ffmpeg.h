@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Running ffmpeg for a render (ffmpeg.c): used by the renders' make
  * functions (slideshow.c, audio.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The helper parent and its socket.  Its process is a struct helper
  * (helper.c) whose input is the control socket and whose stderr is

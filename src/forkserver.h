@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The helper parent: one Python process ("ytdlp_helper.py --parent")
  * that imports yt_dlp and the extractors once, then forks every helper,

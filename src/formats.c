@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Which format stands behind each link.  yt-dlp lists a post's formats
  * (TikTok's "ladder": one file per codec and size, the watermarked

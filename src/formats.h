@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Formats (formats.c): which of yt-dlp's formats stands behind each
  * download link, and what kind of format each one is.

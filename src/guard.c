@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The address guard (guard.h): public addresses, and the CDN domains a
  * fetch may name.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The address guard: what an outbound fetch may ask for.  Decided before
  * anything is connected, from the URL alone (address literals must be

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The handlers, one per route or small family (tiktok.c, stream.c,
  * slideshow.c, audio.c, health.c, metrics.c, openapi.c, page.c), and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * GET /health: liveness and the numbers an operator looks at first.
  */

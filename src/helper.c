@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * One helper process and its three pipes.  Every descriptor is
  * non-blocking and owned here; the pool's supervisor polls them

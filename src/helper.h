@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * One yt-dlp helper process: spawned safely (argv, its descriptors, its
  * own process group, the settings in its environment) or forked by the

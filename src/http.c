@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The request/response object handed to every handler: request
  * parameters and body with limits, status and headers kept until the

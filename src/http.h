@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The request/response interface that handlers are written against.  The
  * FastCGI front (fcgi/) implements struct http_io over FCGX; the tests

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Reading yt-dlp's info for a post.  yt-dlp passes through whatever
  * TikTok says, and its releases differ in what they fill in: a member

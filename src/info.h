@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Reading yt-dlp's info (info.c): its members as C values, the way
  * shape.c and formats.c both read them.  A leaf: json-c only.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The janitor.  Everything below TEMP_DIR is reached with openat(2) and
  * O_NOFOLLOW from a descriptor of TEMP_DIR itself, so a symbolic link

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The janitor: removes render work folders older than an hour from
  * TEMP_DIR, at start and every 15 minutes.  Never follows a symbolic

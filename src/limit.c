@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Fixed windows and the table of clients' windows (limit.h).
  */

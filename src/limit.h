@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Request budgets in fixed windows: N requests per SECONDS, the window
  * starting at a client's first request.  A table holds one window per

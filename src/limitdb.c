@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Budgets shared in Redis (limitdb.h).
  */

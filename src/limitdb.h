@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The fleet's budgets in Redis (REDIS_URL): one counter per client and
  * window, "tiktok-fcgi:rl:CLASS:SECONDS:CLIENT", counted and given its

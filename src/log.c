@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Logging: levels, stderr or syslog or a file, client text filtered.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Logging in the manner of OpenBSD httpd's log.c: stderr in the
  * foreground, syslog otherwise (spawn-fcgi sends our stdout and stderr to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * What every download shares, whoever makes the bytes (/stream and
  * /download from the CDN, renders from a file): a file name made safe

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * What every download shares (media.c): used by /stream and /download
  * (stream.c) and by the render handlers (slideshow.c, audio.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * GET /metrics: the counters (counters.c), the pool, the cache and the
  * slideshow renderer, in Prometheus's text format.  A handler like the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * GET /openapi.json: the OpenAPI 3.1 description of this API, the
  * repository's openapi.json built in (src/openapi_json.c is made from it

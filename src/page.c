@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * GET /: the page people use (web/index.html with web/page.css and
  * web/page.js put in where it says so; src/web_files.c is made from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The helper pool.  One supervisor thread owns every helper pipe and all
  * helper state changes; callers only queue a request with a function to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The helper pool: the only place yt-dlp runs.  Up to P resident helper
  * processes (Python), forked from one helper parent that imported

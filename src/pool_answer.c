@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * A helper's line, parsed: one JSON object, its members checked for
  * their types; nothing else is looked at or changed.

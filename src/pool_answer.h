@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * What one line from a helper says, read without any pool state: its
  * handshake (the yt-dlp version), that an extraction started, or an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The helper pool's inside, shared by its files and nobody else: pool.c
  * (the API), pool_run.c (the supervisor thread: what it watches),

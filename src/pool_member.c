@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * A helper as the pool keeps it: what its lines mean for it and for the
  * requests it holds (ready, started, answered, a pong), its drain, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The helper parent as the pool keeps it (forkserver.h): started, with
  * backoff after failures; killed if it is not ready in time; replaced

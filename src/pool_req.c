@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The bottom of the pool: a request ended and its caller told, the
  * supervisor woken, and what the pool's state says (a crash storm;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The pool's supervisor thread: it owns every helper pipe and every
  * change of a helper's state.  Each pass it does what is due

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * What the supervisor does on each pass (pool_maintain): fork a helper
  * (pool_parent.c) for each slot in use (with backoff after crashes) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Finding a post.  A short link (vm.tiktok.com/CODE, vt., /t/CODE,
  * v.douyin.com/CODE) names no id until followed; following it here, with

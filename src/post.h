@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Finding the post a request names: the link a user pasted (or a
  * token's page URL) into the post (posturl.h), a short link followed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Post URLs.  What users paste is rarely the canonical URL: share text
  * around the link, m.tiktok.com/v/ID.html, tiktok.com without www,

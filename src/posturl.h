@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Post URLs: find the link in what a user pasted, judge it by its parsed
  * host (never by substring), and name the post it points at.  Pure

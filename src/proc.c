@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Child processes (yt-dlp helpers, ffmpeg) as slowcgi starts them: by
  * argv with posix_spawn, never a shell; fds[0..2] become the child's

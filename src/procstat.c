@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Resident and proportional set sizes and descriptor counts from /proc
  * (Linux).  Where

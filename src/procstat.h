@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * What /proc says about a process: resident memory (RSS, and PSS: with
  * shared pages divided among their sharers), open descriptors.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * A connection to REDIS_URL's Redis, ready for commands: the one way the
  * shared cache (shared_redis.c) and the fleet's budgets (limitdb.c)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Renders: files made from a post by ffmpeg (a slideshow), kept a while
  * and sent to whoever asks.  One render per key at a time (single

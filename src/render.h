@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Renders (render.c): files made by ffmpeg for a post, single-flight,
  * limited, time-limited, killed when nobody waits, kept a while.  Used

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The post a render link names: GET /download-slideshow?url=TOKEN and
  * GET /download-audio?url=TOKEN carry the post's page URL, sealed.  And

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The post a render link names (renderlink.c): the token in ?url=
  * opened, the post found and looked up; and what a render's downloads

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The route table and what every answer shares: CORS, preflight, 404,
  * 405 with Allow, HEAD for GET routes.

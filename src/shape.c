@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The answer to POST /tiktok, field by field as serverjs has it and
  * README.md ("POST /tiktok") and openapi.json describe it, from the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Shaping: yt-dlp's info for a post into serverjs's answer (shape.c);
  * formats.c chooses the format behind each download link.

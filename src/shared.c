@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The fleet's shared metadata in Redis (shared.h).  One thread owns the
  * connection and runs every Redis call, each bounded by REDIS_TIMEOUT;

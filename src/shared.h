@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The fleet's shared metadata, in Redis (REDIS_URL, through hiredis):
  * what one instance extracted, every instance reads, so a fleet extracts

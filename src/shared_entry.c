@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * What the shared cache puts in Redis, and how it tells its own from
  * what anyone else with access to that Redis may have written there

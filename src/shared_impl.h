@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The shared cache's insides, for shared.c (jobs, the thread),
  * shared_redis.c (the connection and the calls) and shared_entry.c (what

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The shared cache's talk with Redis (shared_impl.h): connecting
  * (redisconn.c, AUTH and SELECT too), every command bounded by

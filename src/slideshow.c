@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * GET /download-slideshow?url=TOKEN: a photo post rendered into an MP4 by
  * the ffmpeg CLI, as a render (render.c: single-flight, limited to

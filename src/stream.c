@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * GET /stream?data=TOKEN and GET /download?data=TOKEN: open the token,
  * fetch the CDN URL with the headers it needs and stream the body into

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * A download token's payload read (target.h): ours, made by
  * shape_stream_payload, or serverjs's, which names only the post's page

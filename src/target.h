@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * What a download link points at: the payload of a /stream or /download
  * token read into the CDN URL, its headers and what names the file, or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * POST /tiktok {"url": ..., "allowH265": ...}: validate the URL by its
  * parsed host, extract through the cache (single-flight), answer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Download tokens: a sealed box (box.h: AES-256-GCM, the layout of
  * serverjs's encrypt()/decrypt(), so that either side opens the other's)

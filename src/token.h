@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Download tokens, interoperable with serverjs:
  * base64url_nopad(iv[16] || tag[16] || AES-256-GCM(key, iv, json)) where

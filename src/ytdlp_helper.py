@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """tiktok-fcgi's yt-dlp helper.
 
 Started by tiktok-fcgi, never by hand.  Imports yt_dlp once and serves

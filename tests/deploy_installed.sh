@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Every file of deploy/ that the README tells users to copy is installed
 # by make install (listed in Makefile.am's nobase_dist_pkgdata_DATA, or
 # made from its .in: nobase_nodist_pkgdata_DATA), so a new one cannot be

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Every configuration key the program reads (as `tiktok-fcgi -K` lists
 # them) is documented in tiktok-fcgi.conf(5) and in the README's table,
 # the man pages document no key the program does not read, and every

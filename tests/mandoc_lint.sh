@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # The manual pages are mandoc -Tlint clean (warnings and above; "style"
 # notes about this machine's mandoc.db are not about the pages).
 mandoc=${MANDOC:-$(command -v mandoc)}

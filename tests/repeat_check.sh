@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Run "make -j2 check" N times in a row (default 10) while a CPU-bound
 # job runs beside it, as a busy machine would; print one line per run
 # and end with how many passed.  A flaky test shows here.

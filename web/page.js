@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 /*
  * The page at GET /: asks POST tiktok (the API beside this page, under
  * the same prefix) and shows the answer.  What TikTok wrote (titles,

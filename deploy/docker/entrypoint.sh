@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # tiktok-fcgi-entrypoint: how the container starts.
 #
 #   (no argument, or options)   tiktok-fcgi -f (logs to stderr) on the

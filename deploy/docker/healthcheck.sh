@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # tiktok-fcgi-healthcheck: GET /health, sent to tiktok-fcgi over FastCGI
 # as a web server sends it (cgi-fcgi, libfcgi's client), on the socket
 # the entrypoint gave it (FCGI_SOCKET, or FCGI_BIND).  Prints the status

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """A stand-in for TikTok's CDN, for tests.  Python stdlib only.
 
     fake_cdn.py PORTFILE DOCROOT [CERT KEY]

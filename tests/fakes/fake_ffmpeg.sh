@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # ffmpeg as tiktok-fcgi starts it, counted (one line per run in
 # $FAKE_STATE/ffmpeg.log, its arguments in ffmpeg-args) and, when $FAKE_STATE/ffmpeg-sleep holds a
 # number, slowed down by that many seconds first.  Then the real ffmpeg.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """A stand-in for the yt-dlp helper that speaks the same protocol, for
 fault injection.  What it does is chosen by the post URL's user name:
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """A tiny forward HTTP proxy for tests: absolute-URI GET/HEAD requests
 and CONNECT tunnels, to loopback only.  Counts what passed through.
 

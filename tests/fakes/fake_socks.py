@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """A SOCKS5 proxy for tests (RFC 1928, with RFC 1929 user/password
 authentication when USER:PASS is given), chained to an upstream HTTP
 proxy: each CONNECT it is asked for becomes an HTTP CONNECT to UPSTREAM

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """A fake TikTok (and Douyin), reached as an HTTP proxy: it answers
 CONNECT for TikTok's and Douyin's host names itself, with a certificate
 from a CA of its own (DIR/ca.pem), and serves what TikTok's pages, app

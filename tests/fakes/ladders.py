@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """TikTok's format ladders, for the fake TikTok (fake_tiktok.py) and the
 tests that read what it serves.  Python stdlib only (and Debian's ffmpeg
 to make the media files).

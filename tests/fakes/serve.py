@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """How every fake server of the tests runs, and how a test starts one.
 
 A fake (fake_cdn.py, fake_proxy.py, fake_socks.py, fake_tiktok.py) is

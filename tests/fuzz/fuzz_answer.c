@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer: what a helper may write.  The line goes through the pool's
  * reader (pool_member_line: pool_answer.c's parser, then what the pool

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer: API keys files (API_KEYS_FILE), any bytes: read, a key
  * looked for, let go.

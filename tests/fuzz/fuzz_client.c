@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer: the client's address from what a client controls.  The
  * input is REMOTE_ADDR\0HEADER\0TRUSTED_PROXIES (the first byte's low

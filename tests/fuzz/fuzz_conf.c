@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* libFuzzer: configuration files (-c), any bytes. */
 #include <stdint.h>
 #include <stdio.h>

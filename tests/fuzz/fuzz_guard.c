@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer: the address guard, on any IPv4 or IPv6 address (4 or 16
  * bytes), and on any URL (other sizes): a URL let through must be let

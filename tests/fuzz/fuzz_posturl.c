@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* libFuzzer: finding the post in pasted text (POST /tiktok's url). */
 #include <stdint.h>
 #include <stdlib.h>

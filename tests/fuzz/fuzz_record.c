@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer: the bytes a FastCGI peer sends, as the acceptor reads them
  * before any worker does (fcgi/record.c): the scan of a request so far,

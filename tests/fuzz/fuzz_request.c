@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer: a request as the web server hands it over.  The input is
  * NAME\0VALUE\0... parameters, then \1 and the body: the request object

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer: what the shared cache reads from Redis (anyone who can
  * write there controls it): entries, lock values, and the CDN URLs of

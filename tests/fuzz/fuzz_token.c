@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* libFuzzer: opening download tokens (any text a client sends). */
 #include <stdint.h>
 #include <stdlib.h>

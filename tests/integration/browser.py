@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Headless Chromium (Debian's chromium) driven over the DevTools
 protocol, for the tests of the page at GET /.  Python stdlib only: the
 browser is started with --remote-debugging-pipe and speaks JSON messages

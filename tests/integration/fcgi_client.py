@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """FastCGI spoken directly to the app, no web server between: a unix
 socket connected, one GET and its answer.  Python stdlib only.
 """

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The fleet: two instances sharing one configuration file behind one
 nginx, as deploy/ describes it; and the load the fleet tests put on a
 stack (a post and its download, posts all at once).  Python stdlib only.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The integration tests' common ground: where things are, check() and
 the skips, waiting with a deadline.  Python stdlib only.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Where the container test runs: podman with a store and configuration
 of its own, a Debian base image made here, the images built from HEAD's
 files, and compose projects that are torn down whatever happens.  Used by

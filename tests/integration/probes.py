@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """What the kernel says about the processes and sockets of a test, read
 from /proc and sock_diag, found by pid (never by name: other tests run
 beside ours).  Python stdlib only.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A redis-server of the test's own (the fleet's shared cache and
 budgets): started on a free loopback port, asked with redis-cli, stopped
 or killed by its pid.  Python stdlib only.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: ISC
 // serverjs's download-token scheme, as DESIGN.md section 3 has it, run by
 // node's crypto: what a serverjs instance seals and opens.
 //

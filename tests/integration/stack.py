@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """A stack: nginx (or another web server) -> spawn-fcgi -> tiktok-fcgi,
 with a fake CDN beside, on loopback, in a temporary directory, ready
 when /health answers, always torn down; requests to it, what it logged,

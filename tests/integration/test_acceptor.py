@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """The acceptor (fcgi/acceptor.c) and the FastCGI it speaks.
 
 1. CPU beside half-sent requests: a few connections hold part of a

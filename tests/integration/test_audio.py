@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """GET /download-audio: the "mp3" link of a video post delivers a real
 MP3 (one audio stream, mp3, as long as the video), shared by concurrent
 requests (one ffmpeg run), reused, with Range and HEAD; killed when its

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Settings that cannot work stop `-n` and the start, with a message
 naming the key; TEMP_DIR must be ours alone.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """The containers as a user runs them: the Dockerfile's images built from
 HEAD's files, compose.yaml brought up with podman-compose (.env made from
 .env.example), and the API checked through the published port.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """What the shipped files keep from the public, and the log's rotation.
 
 1. deploy/nginx/tiktok-fcgi-locations.conf, the client's address taken

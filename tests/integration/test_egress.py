@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Egress that survives TikTok's IP blocks (OUTBOUND_PROXY as a list).
 
 1. Fake helper, two HTTP proxies (fake_proxy.py) in front of the fake

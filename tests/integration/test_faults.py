@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Faults under steady traffic, counting the requests lost.
 
 Clients post and download, and render slideshows (each a new post, so

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """deploy/nginx/nginx-fleet.conf: one nginx in front of two tiktok-fcgi
 instances on two loopback addresses (127.0.0.2 and 127.0.0.3, TCP
 FastCGI), each started with deploy/tiktok-fcgi-fleet.conf (its addresses

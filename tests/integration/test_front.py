@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """The front over real HTTP: nginx -> spawn-fcgi -> tiktok-fcgi.
 
 /health, CORS preflight, 404, 405, 413, HEAD, malformed requests, and

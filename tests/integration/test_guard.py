@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """The address guard with a proxy, and what a stream may carry.
 
 1. Through OUTBOUND_PROXY with the guard on: a CDN URL naming a

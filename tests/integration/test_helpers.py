@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """The helper parent and its helpers, under faults, with requests
 flowing (fake helper: its --parent forks as src/ytdlp_helper.py's does):
 

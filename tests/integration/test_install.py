@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """An installation as a user makes it, and its yt-dlp kept current the
 way the timer keeps it.
 

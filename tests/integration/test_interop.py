@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Download tokens interoperate with serverjs both ways: node's crypto
 runs serverjs's scheme; its tokens open here (ours, and serverjs's own
 {url: page, format_id, author} shape, served by extracting), and ours

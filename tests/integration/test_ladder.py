@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Today's ladder (issue 27), with yt-dlp's real TikTok and Douyin
 extractors against the fake TikTok (ladders.py), in both generations:
 Debian's 2023.03.04 reads the app API, the current one the web page.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """A public instance: per-client budgets, the client behind a trusted
 proxy, API keys (nginx, fake helper).
 

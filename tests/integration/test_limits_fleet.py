@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Budgets across a fleet: two instances behind one nginx (harness
 fleet(): deploy/tiktok-fcgi-fleet.conf, deploy/nginx/nginx-fleet.conf)
 with a redis-server of the test's own, RATE_LIMIT=4/3600 and the

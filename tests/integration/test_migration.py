@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """deploy/nginx/nginx-migration.conf: serverjs and tiktok-fcgi behind one
 nginx during a migration, sharing the traffic by weight (serverjs 3,
 tiktok-fcgi 1, as shipped).  serverjs is played by a small HTTP server

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """The README's nginx site inside Debian's own nginx layout: the stock
 nginx.conf and default site (which holds "listen 80 default_server") as
 the package installs them, deploy/nginx/tiktok-fcgi-site.conf in

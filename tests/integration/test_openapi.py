@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """openapi.json against the real answers.
 
 GET /openapi.json serves the repository's openapi.json (same document,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """The front against peers that stall, readers that stop, clients that
 leave, and a stop past its deadline.  Each check is about what the
 service does (answers, closes, frees, reaps), never about how fast:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """SIGHUP reads the configuration file (and the environment) again.
 
 The service runs with a -c file and none of its keys in the environment.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Renders under hostile input and faults (the real ffmpeg, wrapped to
 count runs and slowed down on demand).
 

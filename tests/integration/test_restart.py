@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """A restart loses no request, under every launcher that hands tiktok-fcgi
 its socket (SIGUSR2: a new process of the program takes the socket over
 once it serves, the old one finishes its requests).

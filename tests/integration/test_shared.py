@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """REDIS_URL: what is in Redis is not trusted as it is, missing posts are
 remembered, and Redis coming back is noticed soon.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """GET /download-slideshow through nginx: a photo post from the fake
 helper, its images and sound from the fake CDN, rendered by the real
 ffmpeg (wrapped to count runs and to be slowed down on demand).

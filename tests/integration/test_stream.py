@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """GET /stream and /download through nginx: bodies streamed from the
 fake CDN byte for byte with flat memory, Range and HEAD, clients that
 leave, CDN stalls, drops, refusals and redirects, bad tokens, and author

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """deploy/systemd: the units (the services as make made them from their
 .in, with this build's directories) pass systemd-analyze verify, and the
 binary answers on a socket handed over the way systemd's socket

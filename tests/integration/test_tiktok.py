@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """POST /tiktok through nginx with the fake helper: the answers, the
 error mapping, and the pool's supervision (crash, restart, retry once,
 timeout and replacement, garbage and over-long lines, queue full,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """The real helper and yt-dlp's real TikTok extractor against a fake
 TikTok (fake_tiktok.py, reached through OUTBOUND_PROXY with its own CA in
 CA_FILE), with both yt-dlp generations:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """TikTok out of reach (no name resolution, no route, nobody listening,
 the proxy down) is not "Extraction failed.": the helper says
 "unreachable" in both yt-dlp generations, and the client gets 503 "TikTok

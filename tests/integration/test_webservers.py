@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """The same API suite through each web server in deploy/: nginx, Apache
 (mod_proxy_fcgi), Caddy and lighttpd at /, and Apache again with the API
 mounted under /api/ (links must carry the prefix).  A web server that is

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """The page at GET /, in headless Chromium (browser.py) behind nginx with
 the fake helper and a fake CDN serving real media (made by ffmpeg).
 

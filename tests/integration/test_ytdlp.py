@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """The real helper with the real yt_dlp, end to end, on local URLs.
 
 The fake CDN serves a DASH manifest (one muxed H.264+AAC representation)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The world the real-extractor tests run in: yt-dlp's generations (the
 system's, and the current one installed by tiktok-fcgi-ytdlp from the
 wheel folder in YTDLP_WHEELS) and fake TikToks (fake_tiktok.py) to send

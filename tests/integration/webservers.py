@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The web servers a stack runs behind (nginx, Debian's packaged nginx,
 Apache, Caddy, lighttpd), each started from the deploy/ file a user
 would install, its paths and port replaced, in the stack's folder; and

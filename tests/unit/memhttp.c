@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* An in-memory front end for driving handlers in unit tests. */
 #include <stdlib.h>
 #include <string.h>

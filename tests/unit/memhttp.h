@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* An in-memory front end for driving handlers in unit tests. */
 #ifndef MEMHTTP_H
 #define MEMHTTP_H

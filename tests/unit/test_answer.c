@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The failure table (answer.c): every failure has a status, words and a
  * name of its own; the ones clients and operators count on keep their

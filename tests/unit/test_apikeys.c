@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * API keys: the file's lines, options and comments; keys found (and
  * others not); each key's budget; a bad line refused with its number and

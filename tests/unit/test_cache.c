@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The metadata cache: single-flight under concurrency, TTL, the size
  * bound, failures not kept (but missing posts, for MISSING_TTL),

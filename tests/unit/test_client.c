@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The client's address: forms of addresses, IPv6 counted by /64,
  * TRUSTED_PROXIES lists, and X-Forwarded-For / Forwarded honoured only

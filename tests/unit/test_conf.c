@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Configuration: defaults, a serverjs-style .env file, the environment
  * winning over the file, and bad values stopped with the key named.

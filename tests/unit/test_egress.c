@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The egress table read again (SIGHUP): entries kept keep their state,
  * entries gone are retired (never picked or found, never freed), new

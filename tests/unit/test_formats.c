@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The choice of formats (formats.c): SD or HD by the frame's short side,
  * what is a video (sound, a codec ffmpeg decodes), the order within a

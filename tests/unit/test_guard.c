@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * What we let through: post URLs judged by the parsed host, and the
  * addresses a CDN fetch may connect to.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The request/response object and the router, driven in memory: status
  * and headers, CORS, 404, 405 with Allow, preflight, HEAD, 413, header

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Budgets: N/SECONDS read and refused, a fixed window counted and
  * started again, the table's clients apart, many threads on one client

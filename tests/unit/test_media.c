@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Range and If-Range (media.c): which Range headers are taken (one
  * range: "a-b", "a-" or "-n"; anything else is ignored and the whole

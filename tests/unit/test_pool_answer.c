@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * A helper's lines read (pool_answer.h): the handshake, "started", an
  * answer with the info of each fixture (both yt-dlp generations, video

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The URL finder: every form users paste names the same post (the same
  * key and the page yt-dlp reads), and nothing else gets through.

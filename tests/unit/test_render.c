@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Renders (render.c): a render whose owner fails while its only
  * waiter's client leaves is freed (its work folder removed), not left

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * The answer to POST /tiktok from real yt-dlp output (tests/fixtures:
  * Debian's 2023.03.04 and a current release): the fields, and which

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * What the shared cache writes to Redis and how it checks what it reads
  * (shared_entry.c): entries sealed to their post and their time, missing

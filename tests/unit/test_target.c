@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * What /stream and /download read from a token's payload (target.c):
  * ours, as shape_stream_payload makes it (video: the page in url, the

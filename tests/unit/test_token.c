@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Download tokens: round trip, every single-bit flip rejected, malformed
  * input of every kind, expiry told apart from forgery, another key.

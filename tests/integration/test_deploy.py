@@ -76,11 +76,19 @@ server {
     eg = r.json()['egress'] if r.status == 200 else None
     check(eg is not None and len(eg) == 1 and eg[0].get('proxy') == PROXY,
           '/health to a private client: its proxy named (%s)' % eg)
-    lines = [ln.split('access: ', 1)[1] for ln in s.log().splitlines()
-             if ' access: ' in ln]
-    check(any(ln.startswith(PUBLIC + ' GET /health 200') for ln in lines)
-          and any(ln.startswith(PRIVATE + ' GET /metrics 200')
-                  for ln in lines),
+    def access():
+        return [ln.split('access: ', 1)[1] for ln in s.log().splitlines()
+                if ' access: ' in ln]
+
+    def both(lines):
+        return (any(ln.startswith(PUBLIC + ' GET /health 200')
+                    for ln in lines) and
+                any(ln.startswith(PRIVATE + ' GET /metrics 200')
+                    for ln in lines))
+    # A request's access line is written once its answer is sent.
+    within(lambda: both(access()), 10)
+    lines = access()
+    check(both(lines),
           'the access log starts with each client\'s address (%s)'
           % lines[-2:])
     ngx.terminate()

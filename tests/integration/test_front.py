@@ -173,19 +173,27 @@ with Stack(env={'ALLOWED_HOSTS': 'dl.example.com, 127.0.0.1'}) as s:
 
     # The access log: a line per request at info, no query (tokens).
     s.get('/stream?data=SECRETTOKEN')
-    lines = [ln.split('access: ', 1)[1] for ln in s.log().splitlines()
-             if ' info: access: ' in ln]
+
+    def access():
+        return [ln.split('access: ', 1)[1] for ln in s.log().splitlines()
+                if ' info: access: ' in ln]
+
+    def logged(lines):
+        lines = [ln.split(' ', 1)[1] for ln in lines]
+        return (any(ln.startswith('POST /tiktok 400 ') for ln in lines) and
+                any(ln.startswith('POST /tiktok 200 ') and
+                    ln.endswith('cache=miss') for ln in lines) and
+                any(ln.startswith('POST /tiktok 200 ') and
+                    ln.endswith('cache=hit') for ln in lines) and
+                any(ln.startswith('GET /stream 400 ') for ln in lines))
+    # A request's line is written once its answer is sent: the client
+    # may be on to the next one by then.
+    within(lambda: logged(access()), 10)
+    lines = access()
     check(lines and all(ln.startswith('127.0.0.1 ') for ln in lines),
           'access log: the client\'s address first (%s)' % lines[-1:])
-    lines = [ln.split(' ', 1)[1] for ln in lines]
-    check(any(ln.startswith('POST /tiktok 400 ') for ln in lines) and
-          any(ln.startswith('POST /tiktok 200 ') and
-              ln.endswith('cache=miss') for ln in lines) and
-          any(ln.startswith('POST /tiktok 200 ') and
-              ln.endswith('cache=hit') for ln in lines) and
-          any(ln.startswith('GET /stream 400 ') for ln in lines),
-          'access log: method, path, status, bytes, ms, cache hit/miss '
-          '(%s)' % lines[-4:])
+    check(logged(lines), 'access log: method, path, status, bytes, ms, '
+          'cache hit/miss (%s)' % lines[-5:])
     check('SECRETTOKEN' not in s.log(), 'access log: no query, no token')
 
 # LISTEN_BACKLOG: spawn-fcgi made the socket with -b 1024; tiktok-fcgi

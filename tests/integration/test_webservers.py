@@ -22,7 +22,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, done, skip, skip_part, which  # noqa: E402
+from harness import (check, done, skip, skip_part, which,  # noqa: E402
+                     within)
 from stack import Stack  # noqa: E402
 from webservers import WEB_BINARIES  # noqa: E402
 
@@ -108,8 +109,9 @@ def suite(web, mount, docroot):
                        % (TT % ('ok', '4')),
                        headers={'Authorization': 'Api-Key wrong-'
                                 '0123456789abcdef'})
-        check(r2.status == 200 and 'key=webkey' in s.log() and
-              r3.status == 401,
+        # Its access line is written once the answer is sent.
+        check(r2.status == 200 and within(lambda: 'key=webkey' in s.log(),
+                                          10) and r3.status == 401,
               '%s: the Authorization header reaches the app (a key: %d, '
               'an unknown one: %d)' % (tag, r2.status, r3.status))
         want = 'http://127.0.0.1:%d%s/stream?data=' % (s.port, s.prefix)

@@ -13,7 +13,9 @@
  *
  * A request that must wait (an extraction) parks: the handler returns,
  * the thread goes back to its set, and whoever ends the wait queues the
- * continuation (front_later).  A connection is held by at most one
+ * continuation (front_later).  Thousands may wait at once, so a parked
+ * request gives back libfcgi's streams and keeps its params (slim()):
+ * its answer goes out as records of our own.  A connection is held by at most one
  * thread at a time: a continuation asked for while a thread still holds
  * it runs after that thread lets go (settle()).
  */
@@ -40,6 +42,7 @@
 #include "front.h"
 #include "http.h"
 #include "log.h"
+#include "record.h"
 
 #define RECORD_MAX	65528	/* FastCGI content per record, 8-aligned */
 #define DIRECT_MIN	4096	/* writes this large skip libfcgi's buffer */
@@ -49,6 +52,8 @@ struct conn {
 	struct http		*h;
 	int			 fd;
 	int			 started;	/* request read */
+	char			*obuf;		/* slim: output held back */
+	size_t			 olen;
 	pthread_mutex_t		 mtx;
 	int			 running;	/* a thread holds it, or queued */
 	void			(*fn)(void *);	/* continuation asked for */
@@ -89,11 +94,14 @@ front_param(void *ctx, const char *name)
 static ssize_t
 front_read(void *ctx, void *buf, size_t len)
 {
-	int	 n;
+	struct conn	*c = ctx;
+	int		 n;
 
+	if (c->req.in == NULL)		/* slim: read whole before */
+		return 0;
 	if (len > 1 << 30)
 		len = 1 << 30;
-	n = FCGX_GetStr(buf, (int)len, ((struct conn *)ctx)->req.in);
+	n = FCGX_GetStr(buf, (int)len, c->req.in);
 	if (n < 0)
 		return -1;
 	return n;
@@ -145,6 +153,31 @@ put_records(struct conn *c, const char *p, size_t len)
 	return 0;
 }
 
+/* A slim request's output held back: out as one record.  0, or -1. */
+static int
+slim_flush(struct conn *c)
+{
+	size_t	 n = c->olen;
+
+	c->olen = 0;
+	return n == 0 ? 0 : put_records(c, c->obuf, n);
+}
+
+/* Output of a slim request: small writes gathered, large ones direct. */
+static int
+slim_write(struct conn *c, const char *p, size_t len)
+{
+	if (c->olen + len > DIRECT_MIN && slim_flush(c) == -1)
+		return -1;
+	if (len >= DIRECT_MIN)
+		return put_records(c, p, len);
+	if (c->obuf == NULL && (c->obuf = malloc(DIRECT_MIN)) == NULL)
+		return -1;
+	memcpy(c->obuf + c->olen, p, len);
+	c->olen += len;
+	return 0;
+}
+
 /*
  * FCGX_PutStr buffers into FastCGI records; -1 (or a short count) means
  * the web server closed the connection, or did not read for SEND_TIMEOUT
@@ -158,6 +191,8 @@ front_write(void *ctx, const void *buf, size_t len)
 	const char	*p = buf;
 	int		 chunk, n;
 
+	if (c->req.out == NULL)
+		return slim_write(c, p, len);
 	if (len >= DIRECT_MIN)
 		return FCGX_FFlush(c->req.out) == -1 ? -1 :
 		    put_records(c, p, len);
@@ -175,7 +210,11 @@ front_write(void *ctx, const void *buf, size_t len)
 static int
 front_flush(void *ctx)
 {
-	return FCGX_FFlush(((struct conn *)ctx)->req.out) == -1 ? -1 : 0;
+	struct conn	*c = ctx;
+
+	if (c->req.out == NULL)
+		return slim_flush(c);
+	return FCGX_FFlush(c->req.out) == -1 ? -1 : 0;
 }
 
 /*
@@ -274,6 +313,58 @@ front_take(int fd)
 }
 
 /*
+ * A request that parks gives back libfcgi's streams: its input was read
+ * whole (the acceptor saw to it; what a handler left is read here), and
+ * nothing of its output is held, or it goes now.  Of the two 8 KB
+ * buffers each touched a page or two: 10,000 requests waiting for their
+ * posts kept some 80 MB.  The params stay, in their own allocations.
+ */
+static void
+slim(struct conn *c)
+{
+	char	 buf[512];
+
+	while (FCGX_GetStr(buf, sizeof(buf), c->req.in) > 0)
+		continue;
+	FCGX_FFlush(c->req.out);
+	FCGX_FreeStream(&c->req.in);
+	FCGX_FreeStream(&c->req.out);
+	FCGX_FreeStream(&c->req.err);
+}
+
+/*
+ * A slim request's end, as libfcgi's FCGX_Finish_r would send it: what
+ * is held back, an empty STDOUT record, END_REQUEST.  (FCGX_Finish_r
+ * then only frees the params and closes: it closes streams only while
+ * the input one is there.)
+ */
+static void
+slim_end(struct conn *c)
+{
+	unsigned char	 rec[2 * 16];
+	FCGI_Header	*hd = (FCGI_Header *)rec;
+	size_t		 n, off;
+	ssize_t		 w;
+
+	if (slim_flush(c) == -1)
+		return;
+	memset(hd, 0, sizeof(*hd));
+	hd->version = FCGI_VERSION_1;
+	hd->type = FCGI_STDOUT;
+	hd->requestIdB1 = (unsigned char)((c->req.requestId >> 8) & 0xff);
+	hd->requestIdB0 = (unsigned char)(c->req.requestId & 0xff);
+	n = FCGI_HEADER_LEN + record_end_request(c->req.requestId,
+	    FCGI_REQUEST_COMPLETE, rec + FCGI_HEADER_LEN,
+	    sizeof(rec) - FCGI_HEADER_LEN);
+	for (off = 0; off < n; off += (size_t)w)
+		if ((w = write(c->req.ipcFd, rec + off, n - off)) == -1 &&
+		    errno == EINTR)
+			w = 0;
+		else if (w <= 0)
+			return;
+}
+
+/*
  * The end: answer out, END_REQUEST sent, the connection closed, even when
  * the web server asked to keep it (FCGI_KEEP_CONN): nobody would read
  * its next request, and the descriptor would stay open for good.
@@ -283,11 +374,14 @@ conn_end(struct conn *c)
 {
 	http_free(c->h);
 	c->req.keepConnection = 0;
+	if (c->started && c->req.out == NULL)
+		slim_end(c);
 	if (c->started)
 		FCGX_Finish_r(&c->req);
 	else if (c->req.ipcFd >= 0)
 		close(c->req.ipcFd);
 	pthread_mutex_destroy(&c->mtx);
+	free(c->obuf);
 	free(c);
 	__atomic_sub_fetch(&inflight, 1, __ATOMIC_RELEASE);
 }
@@ -338,13 +432,21 @@ conn_continue(struct conn *c)
 
 /*
  * A worker lets go of c: queue the continuation asked for meanwhile,
- * leave it parked, or end it.
+ * leave it parked (slim), or end it.
  */
 static void
 settle(struct conn *c)
 {
 	enum http_kind	 kind;
+	int		 asked;
 
+	if (c->h != NULL && http_parked(c->h) && c->req.out != NULL) {
+		pthread_mutex_lock(&c->mtx);
+		asked = c->fn != NULL;
+		pthread_mutex_unlock(&c->mtx);
+		if (!asked)
+			slim(c);
+	}
 	pthread_mutex_lock(&c->mtx);
 	if (c->fn != NULL) {
 		kind = c->kind;

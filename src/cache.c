@@ -17,7 +17,9 @@
  * while it is in demand: a document costs json-c about seven times its
  * text (35 KB for a post of 5 KB), and most posts are asked for once.
  * A hit parses the text when no document is kept, and keeps the
- * document until it has not been asked for in HOT_MS.
+ * document until it has not been asked for in HOT_MS.  The request
+ * headers every format carries, the same for each, are kept once in
+ * the text (pack, unpack).
  */
 #include "config.h"
 
@@ -229,6 +231,79 @@ forgotten(struct cache *c, unsigned int hv)
 	return 0;
 }
 
+#define PRINT	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define PACKED	"_headers"	/* the formats' http_headers, once */
+
+/*
+ * The text kept for info.  Every format of a post carries the same
+ * http_headers (yt-dlp's, and the cookies TikTok set): a third of the
+ * text, which is kept once, as PACKED, when they are all the same.
+ * Printed from a copy that shares info's members (nobody else holds
+ * info yet).  NULL: out of memory.
+ */
+static char *
+pack(struct json_object *info)
+{
+	struct json_object	*formats, *f, *hh, *first = NULL, *o, *fa, *g;
+	char			*text;
+	size_t			 i, n = 0;
+
+	if (json_object_object_get_ex(info, "formats", &formats) &&
+	    json_object_is_type(formats, json_type_array))
+		n = json_object_array_length(formats);
+	for (i = 0; i < n; i++) {
+		f = json_object_array_get_idx(formats, i);
+		if (!json_object_object_get_ex(f, "http_headers", &hh) ||
+		    (first != NULL && !json_object_equal(first, hh)))
+			break;
+		first = hh;
+	}
+	if (n < 2 || i < n || json_object_object_get_ex(info, PACKED, NULL))
+		return strdup(json_object_to_json_string_ext(info, PRINT));
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	json_object_object_foreach(info, k, v)
+		if (strcmp(k, "formats") != 0)
+			json_object_object_add(o, k, json_object_get(v));
+	fa = json_object_new_array_ext((int)n);
+	json_object_object_add(o, "formats", fa);
+	json_object_object_add(o, PACKED, json_object_get(first));
+	for (i = 0; fa != NULL && i < n; i++) {
+		if ((g = json_object_new_object()) == NULL)
+			break;
+		json_object_array_add(fa, g);
+		json_object_object_foreach(json_object_array_get_idx(formats,
+		    i), k2, v2)
+			if (strcmp(k2, "http_headers") != 0)
+				json_object_object_add(g, k2,
+				    json_object_get(v2));
+	}
+	text = fa != NULL && i == n ?
+	    strdup(json_object_to_json_string_ext(o, PRINT)) : NULL;
+	json_object_put(o);
+	return text;
+}
+
+/* A document parsed from a packed text as it was: each format's
+ * http_headers back (one object for all: readers only read). */
+static void
+unpack(struct json_object *info)
+{
+	struct json_object	*hh, *formats;
+	size_t			 i, n;
+
+	if (!json_object_object_get_ex(info, PACKED, &hh))
+		return;
+	if (json_object_object_get_ex(info, "formats", &formats) &&
+	    json_object_is_type(formats, json_type_array)) {
+		n = json_object_array_length(formats);
+		for (i = 0; i < n; i++)
+			json_object_object_add(json_object_array_get_idx(
+			    formats, i), "http_headers", json_object_get(hh));
+	}
+	json_object_object_del(info, PACKED);
+}
+
 /*
  * An extraction ended (the pool's done function): keep the result, tell
  * every waiter, each with a reference of its own.  Takes over info.
@@ -253,8 +328,7 @@ filled(void *arg, enum fail err, struct json_object *info,
 	if (err == FAIL_OK && c->max > 0 && c->ttl > 0) {
 		/* Kept as text; the waiters hold the document while they
 		 * use it (nobody else sees it yet: it may be printed). */
-		e->text = strdup(json_object_to_json_string_ext(info,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		e->text = pack(info);
 		e->forced = forgotten(c, e->hash);
 		e->expires = e->filled + (long long)c->ttl * 1000;
 		keep = e->text != NULL;
@@ -336,6 +410,8 @@ cache_lookup(struct cache *c, const char *key, const char *url,
 		entry_free(e);
 		e = NULL;
 	}
+	if (parsed != NULL)
+		unpack(parsed);
 	if (e != NULL && !e->pending) {
 		c->hits++;
 		TAILQ_REMOVE(&c->lru, e, lru);

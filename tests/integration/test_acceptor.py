@@ -11,7 +11,8 @@
 2. FCGI_GET_VALUES is answered (FCGI_MAX_CONNS, FCGI_MAX_REQS,
    FCGI_MPXS_CONNS=0); a request in a role other than RESPONDER gets
    END_REQUEST with FCGI_UNKNOWN_ROLE; a request with FCGI_KEEP_CONN is
-   answered and its connection closed (not left open).
+   answered and its connection closed (not left open); a request that
+   parked (a cache miss) ends in the records libfcgi would send.
 3. The access log filters what the client controls (method, path).
 4. Over TCP through nginx (the fleet layout), bodies larger than a socket
    holds: over BODY_MAX 413 at once (not 502 after READ_TIMEOUT), under
@@ -145,6 +146,39 @@ with Stack() as s:
     check(got is not None and got[-1][0] == 3 and
           any(t == 6 and b'Status: 200' in b for t, _, b in got),
           'FCGI_KEEP_CONN: answered, then the connection closed')
+
+    # A request that parks (a cache miss waits for its extraction) gave
+    # back libfcgi's streams: its answer is records of the front's own,
+    # and must end as libfcgi ends one.  Request id 7, with and without
+    # FCGI_KEEP_CONN, a post of its own each.
+    for n, flags in ((7100000000000000011, 0), (7100000000000000012, 1)):
+        body = json.dumps({'url': TT % n}).encode()
+        c = socket.socket(socket.AF_UNIX)
+        c.connect(s.sock)
+        c.sendall(begin(flags=flags, rid=7) + rec(4, nv(
+            'REQUEST_METHOD', 'POST') + nv('REQUEST_URI', '/tiktok') +
+            nv('CONTENT_TYPE', 'application/json') +
+            nv('CONTENT_LENGTH', str(len(body))), 7) + rec(4, b'', 7) +
+            rec(5, body, 7) + rec(5, b'', 7))
+        got = records(c, 30) or []
+        c.close()
+        out = b''.join(b for t, _, b in got if t == 6)
+        head, _, text = out.partition(b'\r\n\r\n')
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            answer = {}
+        kinds = [(t, rid, len(b)) for t, rid, b in got]
+        check(len(got) >= 3 and all(rid == 7 for _, rid, _ in got) and
+              got[-2][0] == 6 and got[-2][2] == b'' and
+              got[-1][0] == 3 and got[-1][2] == b'\0' * 8 and
+              all(t == 6 for t, _, _ in got[:-1]) and
+              b'Status: 200' in head and isinstance(answer, dict) and
+              answer.get('status') == 'tunnel' and
+              'no_watermark' in answer.get('download_link', {}),
+              'a parked POST /tiktok (flags %d): STDOUT with its answer, '
+              'an empty STDOUT, END_REQUEST complete, then closed (%s)'
+              % (flags, kinds))
 
     # 3. The access log.
     c = socket.socket(socket.AF_UNIX)

@@ -22,6 +22,7 @@
 static int		 calls;
 static pthread_mutex_t	 mtx = PTHREAD_MUTEX_INITIALIZER;
 static enum fail	 next_err = FAIL_OK;
+static const char	*next_info;	/* the document, or NULL: {"url"} */
 
 struct job {
 	char		*url;
@@ -39,6 +40,8 @@ extract(void *p)
 	usleep(100000);
 	if (next_err != FAIL_OK)
 		j->done(j->arg, next_err, NULL, "no such post");
+	else if (next_info != NULL)
+		j->done(j->arg, FAIL_OK, json_tokener_parse(next_info), NULL);
 	else {
 		info = json_object_new_object();
 		json_object_object_add(info, "url",
@@ -334,6 +337,63 @@ test_kept_as_text(void **state)
 	cache_free(c);
 }
 
+/*
+ * The formats' http_headers are kept once when they are all the same:
+ * a hit parses a document equal to the one extracted, each format with
+ * its headers, nothing else added; headers that differ stay as they are.
+ */
+static void
+test_headers_kept_once(void **state)
+{
+	static const char *docs[] = {
+		"{\"id\":\"1\",\"formats\":["
+		"{\"url\":\"a\",\"http_headers\":{\"Cookie\":\"x=1\","
+		"\"Referer\":\"r\"}},"
+		"{\"url\":\"b\",\"http_headers\":{\"Cookie\":\"x=1\","
+		"\"Referer\":\"r\"}},"
+		"{\"url\":\"c\",\"http_headers\":{\"Referer\":\"r\","
+		"\"Cookie\":\"x=1\"}}]}",
+		"{\"id\":\"2\",\"formats\":["
+		"{\"url\":\"a\",\"http_headers\":{\"Cookie\":\"x=1\"}},"
+		"{\"url\":\"b\",\"http_headers\":{\"Cookie\":\"x=2\"}}]}",
+		"{\"id\":\"3\",\"formats\":["
+		"{\"url\":\"a\",\"http_headers\":{\"Cookie\":\"x=1\"}},"
+		"{\"url\":\"b\"}]}",
+	};
+	struct cache		*c = cache_new(10, 60, fill, NULL);
+	struct json_object	*a, *want, *f, *fs, *hh;
+	char			*msg, key[16];
+	size_t			 i, k;
+
+	(void)state;
+	next_err = FAIL_OK;
+	for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		snprintf(key, sizeof(key), "tiktok:%zu", i);
+		next_info = docs[i];
+		assert_int_equal(cache_get(c, key, "u", &a, &msg), FAIL_OK);
+		cache_release(c, a);
+		/* A hit: parsed from the kept text. */
+		assert_int_equal(cache_get(c, key, "u", &a, &msg), FAIL_OK);
+		want = json_tokener_parse(docs[i]);
+		assert_true(json_object_equal(a, want));
+		assert_false(json_object_object_get_ex(a, "_headers", NULL));
+		assert_true(json_object_object_get_ex(a, "formats", &fs));
+		for (k = 0; k < json_object_array_length(fs); k++) {
+			f = json_object_array_get_idx(fs, k);
+			if (i < 2 || k == 0) {
+				assert_true(json_object_object_get_ex(f,
+				    "http_headers", &hh));
+				assert_true(json_object_is_type(hh,
+				    json_type_object));
+			}
+		}
+		json_object_put(want);
+		cache_release(c, a);
+	}
+	next_info = NULL;
+	cache_free(c);
+}
+
 int
 main(void)
 {
@@ -344,6 +404,7 @@ main(void)
 		cmocka_unit_test(test_missing_remembered),
 		cmocka_unit_test(test_ttl_and_bound),
 		cmocka_unit_test(test_kept_as_text),
+		cmocka_unit_test(test_headers_kept_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -87,6 +87,15 @@ struct parent {
 };
 LIST_HEAD(parentl, parent);
 
+/*
+ * A helper due for replacement: now (its RSS, a new yt-dlp), or once it
+ * has no work in flight (its count of extractions: a fork takes
+ * milliseconds, and one replaced beside its work holds both in memory
+ * until that work ends), unless it stays busy through twice its count.
+ */
+#define RECYCLE_NOW	1
+#define RECYCLE_IDLE	2
+
 /* A helper as the pool sees it: its process, and what it is doing. */
 struct member {
 	struct helper		*proc;
@@ -99,7 +108,7 @@ struct member {
 	int			 abandoned;	/* timed out, still inside */
 	int			 served;
 	int			 limit;		/* recycle after */
-	int			 recycle;	/* due for replacement */
+	int			 recycle;	/* due for replacement: RECYCLE_* */
 	long long		 started;
 	long long		 kill_at;	/* 0, or when to SIGKILL */
 	long			 rss_kb, pss_kb;

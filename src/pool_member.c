@@ -212,7 +212,7 @@ on_result(struct pool *p, struct member *h, struct req *r,
 	if (h->limit > 0 && h->served >= h->limit && !h->recycle) {
 		log_info("%s: helper %d served %d requests: recycling",
 		    __func__, (int)h->pid, h->served);
-		h->recycle = 1;
+		h->recycle = RECYCLE_IDLE;
 	}
 }
 

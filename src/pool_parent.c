@@ -68,7 +68,7 @@ recycle_children(struct pool *p, struct parent *pa)
 
 	LIST_FOREACH(h, &p->helpers, entry)
 		if (h->from == pa && h->slot >= 0)
-			h->recycle = 1;
+			h->recycle = RECYCLE_NOW;
 }
 
 /*

@@ -174,11 +174,12 @@ check_memory(struct pool *p, long long now)
 		if (h->pid <= 0)
 			continue;
 		h->rss_kb = procstat_rss_kb(h->pid);
-		if (h->state == H_READY && h->slot >= 0 && !h->recycle &&
+		if (h->state == H_READY && h->slot >= 0 &&
+		    h->recycle != RECYCLE_NOW &&
 		    h->rss_kb > 1024L * p->o.max_rss_mb) {
 			log_info("%s: helper %d uses %ld KiB: recycling",
 			    __func__, (int)h->pid, h->rss_kb);
-			h->recycle = 1;
+			h->recycle = RECYCLE_NOW;
 		}
 	}
 }
@@ -214,6 +215,14 @@ size_pool(struct pool *p, long long now)
 	}
 }
 
+/* A helper due for recycling is to be replaced now (RECYCLE_IDLE). */
+static int
+replace_now(const struct member *h)
+{
+	return h->recycle == RECYCLE_NOW || h->inflight == 0 ||
+	    h->served >= 2 * h->limit;
+}
+
 /* Fork a helper for each empty slot in use, and each replacement due. */
 static void
 fill_slots(struct pool *p, long long now, long long *next)
@@ -233,7 +242,7 @@ fill_slots(struct pool *p, long long now, long long *next)
 			    s->started++ > 0)
 				p->restarts++;
 		} else if (s->cur != NULL && s->cur->recycle &&
-		    s->next == NULL)
+		    replace_now(s->cur) && s->next == NULL)
 			s->next = pool_parent_fork(p, i);
 	}
 }

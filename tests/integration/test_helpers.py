@@ -18,6 +18,8 @@ flowing (fake helper: its --parent forks as src/ytdlp_helper.py's does):
    environment, "current" switched, SIGHUP) while requests flow: a new
    parent with the new yt-dlp, new helpers, the old ones retired, no
    request failed.
+5. A helper that served HELPER_MAX_REQUESTS extractions is replaced once
+   it has none in flight, not beside its work.
 """
 
 import os
@@ -176,6 +178,35 @@ with Stack(env={'HELPERS': '2', 'MAX_WORKERS': '8', 'YTDLP_TIMEOUT': '3',
           'start: %d requests, none failed (%s)' % (load.count(),
                                                    fails[:10]))
     check(s.health()['pool']['timeouts'] == 0, 'no extraction timed out')
+
+# 5. Recycling after HELPER_MAX_REQUESTS: the replacement is forked once
+# the helper has no work in flight, not beside its work (both would be
+# held in memory until that work ended).
+with Stack(env={'HELPERS': '1', 'MAX_WORKERS': '4',
+                'HELPER_MAX_REQUESTS': '10'}) as s:
+    wait_for(lambda: procs(s, 'helper', 'ready'), 20, 'a helper')
+    first = procs(s, 'helper', 'ready')[0]
+    codes = [s.tiktok(TT % ('ok', '84%05d' % i)).status for i in range(9)]
+    out = []
+    t = threading.Thread(target=lambda: out.append(s.tiktok(
+        TT % ('slow2500', '8500001'), timeout=30).status))
+    t.start()
+    wait_for(lambda: inflight(s, first) == 1, 10, 'the slow extraction')
+    codes.append(s.tiktok(TT % ('ok', '8500002')).status)   # the 10th
+    seen = set()
+    for _ in range(10):     # 1 s of the slow one's 2.5 s
+        seen.update(procs(s, 'helper'))
+        time.sleep(0.1)
+    t.join()
+    check(seen == {first} and out == [200],
+          'its 10th extraction done while one more is in flight: no '
+          'replacement beside it (%s)' % sorted(seen))
+    check(within(lambda: first not in procs(s, 'helper') and
+                 procs(s, 'helper', 'ready'), 10),
+          'once that one ended, it is replaced by a fresh helper')
+    codes += [s.tiktok(TT % ('ok', '86%05d' % i)).status for i in range(3)]
+    check(codes == [200] * 13, 'every request around it answered 200 (%s)'
+          % codes)
 
 
 # 4. A yt-dlp update while requests flow (the real helper).

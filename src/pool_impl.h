@@ -32,6 +32,8 @@ struct helper;
 #define PING_TIMEOUT_MS	10000	/* ... and replaced if it says nothing */
 #define SHRINK_MS	10000	/* a helper not needed, idle this long, goes */
 #define HANDOVERS_MAX	3	/* a request handed to dying helpers */
+#define YOUNG_MAX	2	/* extractions a helper began of late ... */
+#define YOUNG_MS	100	/* ... in this long: more waits (pick()) */
 
 /* glibc's sys/queue.h lacks the _SAFE variants. */
 #ifndef TAILQ_FOREACH_SAFE
@@ -61,6 +63,7 @@ struct req {
 	int			 queued;	/* on pool->queue, else helper */
 	struct member		*helper;
 	long long		 deadline;	/* monotonic ms */
+	long long		 handed_at;	/* to its helper, ms */
 	pool_done_fn		 done;
 	void			*arg;
 	TAILQ_ENTRY(req)	 entry;		/* queue, work or ended */
@@ -89,9 +92,11 @@ LIST_HEAD(parentl, parent);
 
 /*
  * A helper due for replacement: now (its RSS, a new yt-dlp), or once it
- * has no work in flight (its count of extractions: a fork takes
- * milliseconds, and one replaced beside its work holds both in memory
- * until that work ends), unless it stays busy through twice its count.
+ * has no work in flight (its count of extractions), unless it stays
+ * busy through twice its count.  A fork takes milliseconds, and one
+ * replaced beside its work holds both in memory until that work ends;
+ * when another helper carries the work meanwhile, the idle one even
+ * goes before its replacement comes (slot->old).
  */
 #define RECYCLE_NOW	1
 #define RECYCLE_IDLE	2
@@ -125,6 +130,7 @@ LIST_HEAD(memberl, member);
 struct slot {
 	struct member		*cur;
 	struct member		*next;	/* replacement, starting */
+	struct member		*old;	/* recycled idle, not gone yet */
 	int			 failures;	/* in a row */
 	int			 started;	/* ever had a helper */
 	long long		 start_at;	/* backoff */

@@ -54,12 +54,15 @@ pool_member_lost(struct pool *p, struct member *h, const char *why)
 {
 	struct req	*r;
 	struct slot	*s;
-	int		 crashed;
+	int		 crashed, i;
 	long long	 backoff;
 
 	crashed = h->state != H_DRAINING;
 	if (crashed)
 		log_warnx("%s: helper %d %s", __func__, (int)h->pid, why);
+	else
+		log_debug("%s: helper %d (drained) %s", __func__, (int)h->pid,
+		    why);
 	helper_kill(h->proc);
 	if (crashed && h->slot >= 0) {
 		s = &p->slots[h->slot];
@@ -88,6 +91,9 @@ pool_member_lost(struct pool *p, struct member *h, const char *why)
 		TAILQ_INSERT_HEAD(&p->queue, r, entry);
 		p->nqueued++;
 	}
+	for (i = 0; i < p->o.helpers; i++)
+		if (p->slots[i].old == h)
+			p->slots[i].old = NULL;
 	if (h->from != NULL)
 		h->from->children--;
 	LIST_REMOVE(h, entry);

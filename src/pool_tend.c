@@ -56,11 +56,32 @@ needed(struct pool *p)
 }
 
 /*
- * Best helper for new work: ready, least loaded, with room; among the
- * slots the work needs first, so that one beyond them idles and goes.
+ * Whether h still works on YOUNG_MAX extractions handed to it in the
+ * last YOUNG_MS.  An extraction mostly waits for TikTok (and then a
+ * helper runs many at once for little CPU and memory), unless TikTok
+ * answers at once: then more at once in one helper only share its one
+ * processor (one interpreter lock), and each holds its own memory.
+ * Work that ends or waits past YOUNG_MS makes room.
+ */
+static int
+busy(const struct member *h, long long now)
+{
+	const struct req	*r;
+	int			 n = 0;
+
+	TAILQ_FOREACH(r, &h->work, entry)
+		if (now - r->handed_at < YOUNG_MS && ++n >= YOUNG_MAX)
+			return 1;
+	return 0;
+}
+
+/*
+ * Best helper for new work: ready, least loaded, with room, not busy();
+ * among the slots the work needs first, so that one beyond them idles
+ * and goes.
  */
 static struct member *
-pick(struct pool *p)
+pick(struct pool *p, long long now)
 {
 	struct member	*h, *best = NULL;
 	int		 i, need = needed(p), pass;
@@ -69,7 +90,7 @@ pick(struct pool *p)
 		for (i = 0; i < (pass == 0 ? need : p->want); i++) {
 			h = p->slots[i].cur;
 			if (h == NULL || h->state != H_READY ||
-			    h->inflight >= p->per_helper)
+			    h->inflight >= p->per_helper || busy(h, now))
 				continue;
 			if (best == NULL || h->inflight < best->inflight)
 				best = h;
@@ -123,7 +144,7 @@ out:
 }
 
 static void
-dispatch(struct pool *p)
+dispatch(struct pool *p, long long now, long long *next)
 {
 	struct req	*r;
 	struct member	*h;
@@ -132,7 +153,7 @@ dispatch(struct pool *p)
 	int		 full;
 
 	while ((r = TAILQ_FIRST(&p->queue)) != NULL &&
-	    p->inflight < p->o.max_workers && (h = pick(p)) != NULL) {
+	    p->inflight < p->o.max_workers && (h = pick(p, now)) != NULL) {
 		line = request_line(r, &len);
 		TAILQ_REMOVE(&p->queue, r, entry);
 		p->nqueued--;
@@ -153,12 +174,17 @@ dispatch(struct pool *p)
 		r->helper = h;
 		r->handed++;
 		r->started = 0;
-		r->deadline = proc_now_ms() + (long long)p->o.timeout * 1000;
+		r->handed_at = now;
+		r->deadline = now + (long long)p->o.timeout * 1000;
 		TAILQ_INSERT_TAIL(&h->work, r, entry);
 		h->inflight++;
 		p->inflight++;
 		p->requests++;
 	}
+	/* Work left waiting for a busy() helper: look again soon. */
+	if (r != NULL && p->inflight < p->o.max_workers &&
+	    now + YOUNG_MS / 2 < *next)
+		*next = now + YOUNG_MS / 2;
 }
 
 /* Every RSS_CHECK_MS: helpers above HELPER_MAX_RSS_MB are recycled. */
@@ -223,6 +249,20 @@ replace_now(const struct member *h)
 	    h->served >= 2 * h->limit;
 }
 
+/* Whether a ready helper of a slot other than i takes work. */
+static int
+carried(struct pool *p, int i)
+{
+	int	 k;
+
+	for (k = 0; k < p->want; k++)
+		if (k != i && p->slots[k].cur != NULL &&
+		    p->slots[k].cur->state == H_READY &&
+		    !p->slots[k].cur->recycle)
+			return 1;
+	return 0;
+}
+
 /* Fork a helper for each empty slot in use, and each replacement due. */
 static void
 fill_slots(struct pool *p, long long now, long long *next)
@@ -237,10 +277,18 @@ fill_slots(struct pool *p, long long now, long long *next)
 				*next = s->start_at;
 			continue;
 		}
-		if (s->cur == NULL && s->next == NULL) {
+		if (s->cur == NULL && s->next == NULL && s->old == NULL) {
 			if ((s->cur = pool_parent_fork(p, i)) != NULL &&
 			    s->started++ > 0)
 				p->restarts++;
+		} else if (s->cur != NULL && s->cur->recycle &&
+		    s->cur->recycle == RECYCLE_IDLE && s->cur->inflight == 0 &&
+		    s->next == NULL && carried(p, i)) {
+			/* It goes first; its replacement comes after. */
+			log_info("%s: helper %d goes, then its replacement "
+			    "comes", __func__, (int)s->cur->pid);
+			s->old = s->cur;
+			pool_member_drain(p, s->cur);
 		} else if (s->cur != NULL && s->cur->recycle &&
 		    replace_now(s->cur) && s->next == NULL)
 			s->next = pool_parent_fork(p, i);
@@ -357,6 +405,6 @@ pool_maintain(struct pool *p)
 	expire_queue(p, now, &next);
 	LIST_FOREACH_SAFE(h, &p->helpers, entry, tmp)
 		tend(p, h, now, &next);
-	dispatch(p);
+	dispatch(p, now, &next);
 	return next > now ? next - now : 0;
 }

@@ -207,6 +207,32 @@ with Stack(env={'HELPERS': '1', 'MAX_WORKERS': '4',
     codes += [s.tiktok(TT % ('ok', '86%05d' % i)).status for i in range(3)]
     check(codes == [200] * 13, 'every request around it answered 200 (%s)'
           % codes)
+# With another helper to carry the work, the idle one even goes before
+# its replacement is forked: the two are never held at once.
+with Stack(env={'HELPERS': '2', 'MAX_WORKERS': '4', 'LOG_LEVEL': 'debug',
+                'HELPER_MAX_REQUESTS': '10'}) as s:
+    out = posts_at_once(s, [TT % ('slow1000', '87%05d' % i)
+                            for i in range(4)])
+    two = procs(s, 'helper', 'ready')
+    # One at a time from here: the first slot's helper takes them all.
+    codes = [s.tiktok(TT % ('ok', '88%05d' % i)).status for i in range(12)]
+    within(lambda: len([p for p in procs(s, 'helper', 'ready')
+                        if p not in two]) == 1, 10)
+    new = [p for p in procs(s, 'helper', 'ready') if p not in two]
+    gone = [p for p in two if p not in procs(s, 'helper')]
+    log = s.log()
+
+    def at(text):
+        return log.find(text)
+    order = gone and new and (
+        0 <= at('helper %d goes, then its replacement comes' % gone[0]) <
+        at('helper %d (drained) exited' % gone[0]) <
+        at('helper %d forked by' % new[0]))
+    check(out == [200] * 4 and len(two) == 2 and codes == [200] * 12 and
+          len(gone) == 1 and order,
+          'HELPERS=2: the recycled helper exited before its replacement '
+          'was forked, every request answered 200 (helpers %s, gone %s, '
+          'new %s, %s %s)' % (two, gone, new, out, codes))
 
 
 # 4. A yt-dlp update while requests flow (the real helper).

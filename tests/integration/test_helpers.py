@@ -19,7 +19,10 @@ flowing (fake helper: its --parent forks as src/ytdlp_helper.py's does):
    parent with the new yt-dlp, new helpers, the old ones retired, no
    request failed.
 5. A helper that served HELPER_MAX_REQUESTS extractions is replaced once
-   it has none in flight, not beside its work.
+   it has none in flight, not beside its work; with another helper to
+   carry the work, it exits before its replacement is forked.
+6. Extractions that wait on TikTok all run at once on one helper (a
+   helper takes only a few new ones at a time).
 """
 
 import os
@@ -233,6 +236,25 @@ with Stack(env={'HELPERS': '2', 'MAX_WORKERS': '4', 'LOG_LEVEL': 'debug',
           'HELPERS=2: the recycled helper exited before its replacement '
           'was forked, every request answered 200 (helpers %s, gone %s, '
           'new %s, %s %s)' % (two, gone, new, out, codes))
+
+# 6. A helper takes few new extractions at once (YOUNG_MAX in YOUNG_MS),
+# but work that waits on TikTok makes room: 8 slow ones at once on one
+# helper all run together.
+with Stack(env={'HELPERS': '1', 'MAX_WORKERS': '8'}) as s:
+    wait_for(lambda: procs(s, 'helper', 'ready'), 20, 'a helper')
+    one = procs(s, 'helper', 'ready')[0]
+    out, most = [], [0]
+    t = threading.Thread(target=lambda: out.extend(posts_at_once(
+        s, [TT % ('slow3000', '89%05d' % i) for i in range(8)])))
+    t.start()
+
+    def all_in():
+        most[0] = max(most[0], inflight(s, one))
+        return most[0] == 8
+    ran = within(all_in, 10)
+    t.join()
+    check(ran and out == [200] * 8, '8 extractions waiting on TikTok ran '
+          'at once on one helper (at most %d seen; %s)' % (most[0], out))
 
 
 # 4. A yt-dlp update while requests flow (the real helper).

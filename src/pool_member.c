@@ -140,8 +140,9 @@ on_ready(struct pool *p, struct member *h, const char *version)
 	h->state = H_READY;
 	h->pong_at = h->idle_since = proc_now_ms();
 	h->kill_at = 0;
-	log_info("%s: helper %d ready (yt-dlp %s)", __func__, (int)h->pid,
-	    version);
+	if (h->pid != 0)	/* else said when its parent tells its pid */
+		log_info("%s: helper %d ready (yt-dlp %s)", __func__,
+		    (int)h->pid, version);
 	s = &p->slots[h->slot];
 	if (s->next == h) {
 		/* The replacement is up: the old one drains. */

@@ -160,6 +160,9 @@ on_msg(void *arg, const struct forkserver_msg *m)
 		h->pid = m->pid;
 		log_debug("%s: helper %d forked by %d (slot %d)", __func__,
 		    (int)h->pid, (int)pa->pid, h->slot);
+		if (h->state != H_STARTING)	/* its ready came first */
+			log_info("%s: helper %d ready (yt-dlp %s)", __func__,
+			    (int)h->pid, h->version != NULL ? h->version : "?");
 		return 0;
 	case FORKSERVER_FAILED:
 		LIST_FOREACH(h, &p->helpers, entry)

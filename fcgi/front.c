@@ -341,21 +341,13 @@ slim(struct conn *c)
 static void
 slim_end(struct conn *c)
 {
-	unsigned char	 rec[2 * 16];
-	FCGI_Header	*hd = (FCGI_Header *)rec;
+	unsigned char	 rec[24];
 	size_t		 n, off;
 	ssize_t		 w;
 
 	if (slim_flush(c) == -1)
 		return;
-	memset(hd, 0, sizeof(*hd));
-	hd->version = FCGI_VERSION_1;
-	hd->type = FCGI_STDOUT;
-	hd->requestIdB1 = (unsigned char)((c->req.requestId >> 8) & 0xff);
-	hd->requestIdB0 = (unsigned char)(c->req.requestId & 0xff);
-	n = FCGI_HEADER_LEN + record_end_request(c->req.requestId,
-	    FCGI_REQUEST_COMPLETE, rec + FCGI_HEADER_LEN,
-	    sizeof(rec) - FCGI_HEADER_LEN);
+	n = record_end_answer(c->req.requestId, rec, sizeof(rec));
 	for (off = 0; off < n; off += (size_t)w)
 		if ((w = write(c->req.ipcFd, rec + off, n - off)) == -1 &&
 		    errno == EINTR)

@@ -259,3 +259,17 @@ record_end_request(int request_id, int protocol_status, unsigned char *out,
 	out[RECORD_HEADER + 4] = (unsigned char)protocol_status;
 	return put_header(out, FCGI_END_REQUEST, request_id, 8);
 }
+
+/*
+ * The end of an answer as libfcgi's FCGX_Finish_r sends it: an empty
+ * STDOUT record, then END_REQUEST complete (24 bytes).
+ */
+size_t
+record_end_answer(int request_id, unsigned char *out, size_t outsz)
+{
+	if (outsz < 24)
+		return 0;
+	return put_header(out, FCGI_STDOUT, request_id, 0) +
+	    record_end_request(request_id, FCGI_REQUEST_COMPLETE,
+	    out + RECORD_HEADER, outsz - RECORD_HEADER);
+}

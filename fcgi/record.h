@@ -4,9 +4,11 @@
  * connection holds so far say about its request, without reading them
  * (libfcgi reads them afterwards), and the few records the acceptor
  * answers itself: FCGI_GET_VALUES (a management record, which arrives
- * outside any request) and a request in a role we do not play.
+ * outside any request) and a request in a role we do not play; and the
+ * end of an answer, which the front sends itself for a request that
+ * parked (front.c).
  *
- * Used by acceptor.c; a parser of a peer's bytes, fuzzed
+ * Used by acceptor.c and front.c; a parser of a peer's bytes, fuzzed
  * (tests/fuzz/fuzz_record.c).
  */
 #ifndef RECORD_H
@@ -39,6 +41,7 @@ void	 record_scan(const unsigned char *, size_t n, long long body_max,
 size_t	 record_values(const unsigned char *rec, size_t len,
 	    long long max_conns, unsigned char *out, size_t outsz);
 size_t	 record_unknown_type(int type, unsigned char *out, size_t outsz);
+size_t	 record_end_answer(int request_id, unsigned char *out, size_t outsz);
 size_t	 record_end_request(int request_id, int protocol_status,
 	    unsigned char *out, size_t outsz);
 

@@ -282,16 +282,18 @@ fill_slots(struct pool *p, long long now, long long *next)
 			    s->started++ > 0)
 				p->restarts++;
 		} else if (s->cur != NULL && s->cur->recycle &&
-		    s->cur->recycle == RECYCLE_IDLE && s->cur->inflight == 0 &&
-		    s->next == NULL && carried(p, i)) {
-			/* It goes first; its replacement comes after. */
-			log_info("%s: helper %d goes, then its replacement "
-			    "comes", __func__, (int)s->cur->pid);
-			s->old = s->cur;
-			pool_member_drain(p, s->cur);
-		} else if (s->cur != NULL && s->cur->recycle &&
-		    replace_now(s->cur) && s->next == NULL)
-			s->next = pool_parent_fork(p, i);
+		    s->next == NULL) {
+			if (s->cur->recycle == RECYCLE_IDLE &&
+			    s->cur->inflight == 0 && carried(p, i)) {
+				/* It goes first; its replacement after. */
+				log_info("%s: helper %d goes, then its "
+				    "replacement comes", __func__,
+				    (int)s->cur->pid);
+				s->old = s->cur;
+				pool_member_drain(p, s->cur);
+			} else if (replace_now(s->cur))
+				s->next = pool_parent_fork(p, i);
+		}
 	}
 }
 

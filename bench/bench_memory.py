@@ -6,6 +6,7 @@ TikTok (tests/fakes/fake_tiktok.py):
     python3 bench/bench_memory.py [SERVERPY_DIR]
     BENCH_BEFORE=/path/to/an/older/tree       # measure that build too
     BENCH_SET=MAX_WORKERS=40,...              # settings for tiktok-fcgi
+                                              # (MAX_WORKERS: serverpy's too)
     BENCH_PHASES=a|b                          # one latency only
 
 SERVERPY_DIR (or the environment's SERVERPY_DIR) is the serverpy/ folder
@@ -121,6 +122,10 @@ class ServerPy:
             'REDIS_PORT': closed, 'GLUETUN_CONTROL_PORT': closed,
             'TEMP_DIR': os.path.join(tmp, 'serverpy-temp'),
             'BASE_URL': 'http://127.0.0.1:%d' % self.port})
+        # Extractions at once: the same limit for both (serverpy's
+        # ThreadPoolExecutor), when BENCH_SET gives one.
+        if 'MAX_WORKERS' in SETTINGS:
+            env['MAX_WORKERS'] = SETTINGS['MAX_WORKERS']
         self.log = open(os.path.join(tmp, 'serverpy.log'), 'ab')
         self.proc = subprocess.Popen(
             ['/usr/bin/python3', '-m', 'uvicorn', 'main:app', '--host',
@@ -298,4 +303,5 @@ def main():
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-main()
+if __name__ == '__main__':
+    main()

@@ -257,6 +257,24 @@ raise_nofile(void)
 	}
 }
 
+/*
+ * libcurl brings in libgnutls (for LDAP and RTMP, which are never
+ * used here), and libgnutls initialises itself as it is loaded unless
+ * GNUTLS_NO_IMPLICIT_INIT=1 is in the environment then: its tables and
+ * p11-kit's modules, 0.8 MB of a process of 7 at idle.  So a start
+ * without it runs this program again, once, with it.  Children get it
+ * too: Python does not use gnutls, and ffmpeg initialises it itself.
+ * No /proc: go on as we are.
+ */
+static void
+skip_gnutls_init(char *argv[])
+{
+	if (getenv("GNUTLS_NO_IMPLICIT_INIT") != NULL ||
+	    setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 0) == -1)
+		return;
+	execv("/proc/self/exe", argv);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -277,6 +295,7 @@ main(int argc, char *argv[])
 		{ NULL,		0,		NULL,	0 }
 	};
 
+	skip_gnutls_init(argv);
 	if (restart_init(argv) == -1)
 		warn("/proc/self/exe: no restart (SIGUSR2) possible");
 	while ((ch = getopt_long(argc, argv, "b:c:fhKns:t:V", longopts,

@@ -248,10 +248,20 @@ else:
 opened = os.path.join(base, 'opened')
 os.mkdir(opened)
 os.chmod(opened, 0o777)
-with Stack(env={'TEMP_DIR': opened}, nginx=False, cdn=False) as s:
+
+
+def environ(pid):
+    with open('/proc/%d/environ' % pid, 'rb') as f:
+        return f.read().split(b'\0')
+
+
+with Stack(env={'TEMP_DIR': opened, 'GNUTLS_NO_IMPLICIT_INIT': '0'},
+           nginx=False, cdn=False) as s:
     # spawn-fcgi makes the socket before tiktok-fcgi starts: wait for it.
     wait_for(lambda: 'acceptor_start: listening' in s.log(), 10,
              'tiktok-fcgi to be up')
+    check(b'GNUTLS_NO_IMPLICIT_INIT=0' in environ(s.app.pid),
+          'GNUTLS_NO_IMPLICIT_INIT given: kept as it is')
     mode = stat.S_IMODE(os.stat(opened).st_mode)
     check(mode == 0o700, 'TEMP_DIR of ours open to others: made 0700 '
           '(%o)' % mode)
@@ -262,6 +272,11 @@ with Stack(env={'TEMP_DIR': fresh}, nginx=False, cdn=False) as s:
     st = os.lstat(fresh)
     check(stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o700,
           'TEMP_DIR missing: made, 0700')
+    # The process spawn-fcgi started runs itself again, with libgnutls
+    # (loaded for libcurl's LDAP and RTMP) told not to initialise.
+    check(b'GNUTLS_NO_IMPLICIT_INIT=1' in environ(s.app.pid),
+          'started without GNUTLS_NO_IMPLICIT_INIT: the same process '
+          'runs again with it set to 1')
 
 shutil.rmtree(base, ignore_errors=True)
 done()

@@ -264,15 +264,22 @@ raise_nofile(void)
  * p11-kit's modules, 0.8 MB of a process of 7 at idle.  So a start
  * without it runs this program again, once, with it.  Children get it
  * too: Python does not use gnutls, and ffmpeg initialises it itself.
- * No /proc: go on as we are.
+ * Run by its path, not as /proc/self/exe, so that ps still shows our
+ * name.  No /proc: go on as we are.
  */
 static void
 skip_gnutls_init(char *argv[])
 {
+	char	 exe[PATH_MAX];
+	ssize_t	 n;
+
 	if (getenv("GNUTLS_NO_IMPLICIT_INIT") != NULL ||
-	    setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 0) == -1)
+	    (n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) <= 0)
 		return;
-	execv("/proc/self/exe", argv);
+	exe[n] = '\0';
+	if (setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 0) == 0)
+		execv(exe, argv);
+	unsetenv("GNUTLS_NO_IMPLICIT_INIT");
 }
 
 int

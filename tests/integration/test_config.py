@@ -277,6 +277,9 @@ with Stack(env={'TEMP_DIR': fresh}, nginx=False, cdn=False) as s:
     check(b'GNUTLS_NO_IMPLICIT_INIT=1' in environ(s.app.pid),
           'started without GNUTLS_NO_IMPLICIT_INIT: the same process '
           'runs again with it set to 1')
+    with open('/proc/%d/comm' % s.app.pid) as f:
+        comm = f.read().strip()
+    check(comm == 'tiktok-fcgi', 'and ps still shows its name (%s)' % comm)
 
 shutil.rmtree(base, ignore_errors=True)
 done()

@@ -33,7 +33,9 @@ struct helper;
 #define SHRINK_MS	10000	/* a helper not needed, idle this long, goes */
 #define HANDOVERS_MAX	3	/* a request handed to dying helpers */
 #define YOUNG_MAX	2	/* extractions a helper began of late ... */
-#define YOUNG_MS	100	/* ... in this long: more waits (pick()) */
+#define YOUNG_MS	100	/* ... in this long: more waits (pick()), */
+#define CPU_EVERY_MS	200	/* unless, read this often while it works, */
+#define CPU_WAITING_PCT	50	/* it used less of a processor than this */
 
 /* glibc's sys/queue.h lacks the _SAFE variants. */
 #ifndef TAILQ_FOREACH_SAFE
@@ -117,6 +119,9 @@ struct member {
 	long long		 started;
 	long long		 kill_at;	/* 0, or when to SIGKILL */
 	long			 rss_kb, pss_kb;
+	long long		 cpu_ms;	/* processor time at cpu_at */
+	long long		 cpu_at;	/* 0: not read while working */
+	int			 waiting;	/* its work mostly waits */
 	long long		 idle_since;	/* its last work ended */
 	char			*version;
 	unsigned long		 ping_id;	/* a ping waiting for its pong */

@@ -61,7 +61,8 @@ needed(struct pool *p)
  * helper runs many at once for little CPU and memory), unless TikTok
  * answers at once: then more at once in one helper only share its one
  * processor (one interpreter lock), and each holds its own memory.
- * Work that ends or waits past YOUNG_MS makes room.
+ * Work that ends or waits past YOUNG_MS makes room; a helper whose work
+ * was seen waiting (read_cpu()) takes as much as comes.
  */
 static int
 busy(const struct member *h, long long now)
@@ -69,6 +70,8 @@ busy(const struct member *h, long long now)
 	const struct req	*r;
 	int			 n = 0;
 
+	if (h->waiting)
+		return 0;
 	TAILQ_FOREACH(r, &h->work, entry)
 		if (now - r->handed_at < YOUNG_MS && ++n >= YOUNG_MAX)
 			return 1;
@@ -185,6 +188,32 @@ dispatch(struct pool *p, long long now, long long *next)
 	if (r != NULL && p->inflight < p->o.max_workers &&
 	    now + YOUNG_MS / 2 < *next)
 		*next = now + YOUNG_MS / 2;
+}
+
+/*
+ * Every CPU_EVERY_MS while h works: did it use less than
+ * CPU_WAITING_PCT of a processor since the last look?  Then its work
+ * mostly waits for TikTok (busy()).  Idle, or unknown: not waiting.
+ */
+static void
+read_cpu(struct member *h, long long now)
+{
+	long long	 ms;
+
+	if (h->cpu_at != 0 && now - h->cpu_at < CPU_EVERY_MS &&
+	    h->inflight > 0)
+		return;
+	if (h->inflight == 0 || h->pid <= 0 ||
+	    (ms = procstat_cpu_ms(h->pid)) < 0) {
+		h->cpu_at = 0;
+		h->waiting = 0;
+		return;
+	}
+	if (h->cpu_at != 0)
+		h->waiting = (ms - h->cpu_ms) * 100 <
+		    (long long)CPU_WAITING_PCT * (now - h->cpu_at);
+	h->cpu_ms = ms;
+	h->cpu_at = now;
 }
 
 /* Every RSS_CHECK_MS: helpers above HELPER_MAX_RSS_MB are recycled. */
@@ -346,6 +375,8 @@ tend(struct pool *p, struct member *h, long long now, long long *next)
 	if (h->state == H_READY && h->ping_at == 0 &&
 	    now - h->pong_at >= PING_EVERY_MS && ping(p, h) == 0)
 		h->ping_at = now;
+	if (h->state == H_READY)
+		read_cpu(h, now);
 	TAILQ_FOREACH_SAFE(r, &h->work, entry, rtmp) {
 		if (r->deadline > now) {
 			if (r->deadline < *next)

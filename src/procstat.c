@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Resident and proportional set sizes and descriptor counts from /proc
- * (Linux).  Where
+ * Resident and proportional set sizes, processor time and descriptor
+ * counts from /proc (Linux).  Where
  * /proc is missing both answer -1.
  */
 #include "config.h"
 
 #include <dirent.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "procstat.h"
@@ -51,6 +52,32 @@ procstat_pss_kb(pid_t pid)
 			break;
 	fclose(f);
 	return kb;
+}
+
+/*
+ * Processor time pid has used, user and system, all its threads, in
+ * milliseconds, from /proc/PID/stat; -1 if unknown.
+ */
+long long
+procstat_cpu_ms(pid_t pid)
+{
+	char			 path[64], buf[1024], *p;
+	FILE			*f;
+	size_t			 n;
+	unsigned long long	 utime, stime;
+	long			 hz = sysconf(_SC_CLK_TCK);
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (hz <= 0 || (f = fopen(path, "re")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* After the name, which may hold anything: the 3rd field on. */
+	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 1, " %*c %*d %*d "
+	    "%*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+		return -1;
+	return (long long)((utime + stime) * 1000 / (unsigned long long)hz);
 }
 
 /* Open descriptors of this process; -1 if unknown. */

@@ -256,6 +256,31 @@ with Stack(env={'HELPERS': '1', 'MAX_WORKERS': '8'}) as s:
     check(ran and out == [200] * 8, '8 extractions waiting on TikTok ran '
           'at once on one helper (at most %d seen; %s)' % (most[0], out))
 
+# ... and a helper whose work is seen waiting (little processor time)
+# takes as much as comes: 40 at once are all in flight well before the
+# 2 s that YOUNG_MAX in YOUNG_MS alone would take.
+with Stack(env={'HELPERS': '1', 'MAX_WORKERS': '40'}) as s:
+    wait_for(lambda: procs(s, 'helper', 'ready'), 20, 'a helper')
+    one = procs(s, 'helper', 'ready')[0]
+    out, most, first = [], [0], [None]
+    t = threading.Thread(target=lambda: out.extend(posts_at_once(
+        s, [TT % ('slow4000', '88%05d' % i) for i in range(40)])))
+    t.start()
+
+    def all_40():
+        n = inflight(s, one)
+        if n > 0 and first[0] is None:
+            first[0] = time.monotonic()
+        most[0] = max(most[0], n)
+        return most[0] == 40
+    ran = within(all_40, 10)
+    took = time.monotonic() - first[0] if first[0] else -1
+    t.join()
+    check(ran and took < 1.5 and out == [200] * 40,
+          '40 extractions waiting on TikTok: all in flight on one helper '
+          '%.2f s after the first (at most %d seen; %s)' % (
+              took, most[0], sorted(set(out))))
+
 
 # 4. A yt-dlp update while requests flow (the real helper).
 def update_under_load():

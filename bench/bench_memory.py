@@ -9,6 +9,11 @@ TikTok (tests/fakes/fake_tiktok.py):
                                               # (MAX_WORKERS: serverpy's too)
     BENCH_PHASES=a|b                          # one latency only
 
+SERVERJS_DIR=dir (the serverjs/ folder of the same checkout, after
+"npm install --ignore-scripts" in it) adds serverjs at idle only: it
+listens on every address, so it runs in a network namespace of its own
+("unshare -n", as root), where nothing reaches it.
+
 SERVERPY_DIR (or the environment's SERVERPY_DIR) is the serverpy/ folder
 of a checkout of github.com/bestdownloaderoverflow/yt-dlp, whose parent
 holds the yt_dlp it imports; without it only tiktok-fcgi is measured.
@@ -56,6 +61,7 @@ IDLE = int(os.environ.get('BENCH_IDLE', '40'))
 MORE = [int(u) for u in os.environ.get('BENCH_USERS', '').split(',') if u]
 SERVERPY = (sys.argv[1] if len(sys.argv) > 1 else
             os.environ.get('SERVERPY_DIR'))
+SERVERJS = os.environ.get('SERVERJS_DIR')
 BEFORE = os.environ.get('BENCH_BEFORE')
 SETTINGS = dict(kv.split('=', 1) for kv in
                 os.environ.get('BENCH_SET', '').split(',') if kv)
@@ -148,6 +154,35 @@ class ServerPy:
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class ServerJs:
+    """serverjs, at idle: node index.js, alone in a network namespace
+    (it listens on every address)."""
+    name = 'serverjs'
+
+    def __init__(self, dir):
+        self.log = os.path.join(tmp, 'serverjs.log')
+        env = dict(os.environ, PORT=str(free_port()),
+                   TEMP_DIR=os.path.join(tmp, 'serverjs-temp'))
+        with open(self.log, 'ab') as log:
+            self.proc = subprocess.Popen(
+                ['unshare', '-n', 'node', 'index.js'], cwd=dir, env=env,
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        self.pid = self.proc.pid
+        wait_for(lambda: b'Server started' in open(self.log, 'rb').read(),
+                 30, 'serverjs')
+
+    def role(self, pid):
+        return 'node' if b'node' in b' '.join(cmdline(pid)) else named(pid)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
@@ -271,6 +306,17 @@ def main():
         servers.append(('serverpy', lambda f: ServerPy(f, SERVERPY), []))
     else:
         print('# serverpy skipped: no SERVERPY_DIR')
+    if SERVERJS:
+        print('serverjs, idle only:')
+        js = ServerJs(SERVERJS)
+        try:
+            time.sleep(3)
+            now(js, 'idle')
+        finally:
+            js.stop()
+        names_js = ['serverjs']
+    else:
+        names_js = []
     print('yt-dlp %s; tiktok-fcgi %s %s; load average %s' % (
         ytdlp_version(py), os.environ['TOP_BUILDDIR'], SETTINGS or '',
         open('/proc/loadavg').read().split()[0]))
@@ -288,7 +334,7 @@ def main():
             finally:
                 srv.stop()
         fake.stop()
-    names = [n for n, _, _ in servers]
+    names = [n for n, _, _ in servers] + names_js
     print('\n| load | %s |' % ' | '.join(names))
     print('|---|%s' % ('---|' * len(names)))
     rows = []

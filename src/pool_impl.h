@@ -35,7 +35,8 @@ struct helper;
 #define YOUNG_MAX	2	/* extractions a helper began of late ... */
 #define YOUNG_MS	100	/* ... in this long: more waits (pick()), */
 #define CPU_EVERY_MS	200	/* unless, read this often while it works, */
-#define CPU_WAITING_PCT	50	/* it used less of a processor than this */
+#define CPU_WAITING_PCT	5	/* its work ran on a processor less than
+				   this share of its time */
 
 /* glibc's sys/queue.h lacks the _SAFE variants. */
 #ifndef TAILQ_FOREACH_SAFE
@@ -121,6 +122,8 @@ struct member {
 	long			 rss_kb, pss_kb;
 	long long		 cpu_ms;	/* processor time at cpu_at */
 	long long		 cpu_at;	/* 0: not read while working */
+	long long		 ran_ms;	/* its work ended since, in flight
+						   that long after cpu_at */
 	int			 waiting;	/* its work mostly waits */
 	long long		 idle_since;	/* its last work ended */
 	char			*version;
@@ -203,6 +206,8 @@ int		 pool_member_line(struct pool *, struct member *, const char *,
 void		 pool_member_drain(struct pool *, struct member *);
 void		 pool_member_lost(struct pool *, struct member *,
 		    const char *why);
+long long	 pool_member_since(const struct member *,
+		    const struct req *);
 
 /* pool_req.c */
 void		 pool_wake(struct pool *);

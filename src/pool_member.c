@@ -167,6 +167,13 @@ on_started(struct pool *p, struct req *r)
 	}
 }
 
+/* Since when r has been in flight on h, as read_cpu() counts. */
+long long
+pool_member_since(const struct member *h, const struct req *r)
+{
+	return r->handed_at > h->cpu_at ? r->handed_at : h->cpu_at;
+}
+
 /* r answered: it ends, or a refusal moves it to another egress. */
 static void
 on_result(struct pool *p, struct member *h, struct req *r,
@@ -176,6 +183,8 @@ on_result(struct pool *p, struct member *h, struct req *r,
 	char			 logbuf[512];
 
 	TAILQ_REMOVE(&h->work, r, entry);
+	if (h->cpu_at != 0)
+		h->ran_ms += proc_now_ms() - pool_member_since(h, r);
 	if (--h->inflight == 0)
 		h->idle_since = proc_now_ms();
 	p->inflight--;

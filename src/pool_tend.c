@@ -191,17 +191,21 @@ dispatch(struct pool *p, long long now, long long *next)
 }
 
 /*
- * Every CPU_EVERY_MS while h works: did it use less than
- * CPU_WAITING_PCT of a processor since the last look?  Then its work
- * mostly waits for TikTok (busy()).  Idle, or unknown: not waiting.
+ * Every CPU_EVERY_MS while h works: of the time its extractions were in
+ * flight since the last look (summed over them), what share did h spend
+ * on a processor?  Under CPU_WAITING_PCT, they mostly wait for TikTok
+ * (busy()).  Extractions that only share h's one processor (TikTok
+ * answering at once) still get a tenth each when ten run at once, so
+ * waiting is not mistaken for that.  Idle, or unknown: not waiting.
  */
 static void
 read_cpu(struct member *h, long long now)
 {
-	long long	 ms;
+	const struct req	*r;
+	long long		 ms, ran;
 
-	if (h->cpu_at != 0 && now - h->cpu_at < CPU_EVERY_MS &&
-	    h->inflight > 0)
+	if (h->inflight > 0 && h->cpu_at != 0 &&
+	    now - h->cpu_at < CPU_EVERY_MS)
 		return;
 	if (h->inflight == 0 || h->pid <= 0 ||
 	    (ms = procstat_cpu_ms(h->pid)) < 0) {
@@ -209,11 +213,16 @@ read_cpu(struct member *h, long long now)
 		h->waiting = 0;
 		return;
 	}
-	if (h->cpu_at != 0)
-		h->waiting = (ms - h->cpu_ms) * 100 <
-		    (long long)CPU_WAITING_PCT * (now - h->cpu_at);
+	if (h->cpu_at != 0) {
+		ran = h->ran_ms;
+		TAILQ_FOREACH(r, &h->work, entry)
+			ran += now - pool_member_since(h, r);
+		h->waiting = ran > 0 && (ms - h->cpu_ms) * 100 <
+		    (long long)CPU_WAITING_PCT * ran;
+	}
 	h->cpu_ms = ms;
 	h->cpu_at = now;
+	h->ran_ms = 0;
 }
 
 /* Every RSS_CHECK_MS: helpers above HELPER_MAX_RSS_MB are recycled. */

@@ -105,6 +105,17 @@ class Ours:
         self.s.stop()
 
 
+def stop(proc, secs):
+    """SIGTERM, and SIGKILL after secs (serverpy's executor may never
+    let it exit)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(secs)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class ServerPy:
     name = 'serverpy'
 
@@ -151,12 +162,7 @@ class ServerPy:
         return 'serverpy' if pid == self.pid else named(pid)
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop(self.proc, 30)
 
 
 class ServerJs:
@@ -180,12 +186,7 @@ class ServerJs:
         return 'node' if b'node' in b' '.join(cmdline(pid)) else named(pid)
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop(self.proc, 10)
 
 
 RESULTS = {}    # (row, server) -> text

@@ -94,12 +94,13 @@ struct parent {
 LIST_HEAD(parentl, parent);
 
 /*
- * A helper due for replacement: now (its RSS, a new yt-dlp), or once it
- * has no work in flight (its count of extractions), unless it stays
- * busy through twice its count.  A fork takes milliseconds, and one
- * replaced beside its work holds both in memory until that work ends;
- * when another helper carries the work meanwhile, the idle one even
- * goes before its replacement comes (slot->old).
+ * A helper due for replacement: now (its RSS, a new yt-dlp), or by its
+ * count of extractions, one helper at a time.  A fork takes
+ * milliseconds, and one replaced beside its work holds both in memory
+ * until that work ends: when another helper carries the work, the one
+ * due goes first (no new work, its own ended, exited: slot->old) and
+ * its replacement comes after; alone, it is replaced once it has no
+ * work in flight, unless it stays busy through twice its count.
  */
 #define RECYCLE_NOW	1
 #define RECYCLE_IDLE	2

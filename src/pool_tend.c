@@ -287,7 +287,10 @@ replace_now(const struct member *h)
 	    h->served >= 2 * h->limit;
 }
 
-/* Whether a ready helper of a slot other than i takes work. */
+/*
+ * Whether a ready helper of a slot other than i takes work (one due
+ * for recycling by its count still does, until its turn).
+ */
 static int
 carried(struct pool *p, int i)
 {
@@ -296,7 +299,24 @@ carried(struct pool *p, int i)
 	for (k = 0; k < p->want; k++)
 		if (k != i && p->slots[k].cur != NULL &&
 		    p->slots[k].cur->state == H_READY &&
-		    !p->slots[k].cur->recycle)
+		    p->slots[k].cur->recycle != RECYCLE_NOW)
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether a helper is on its way in or out (starting, or draining).
+ * Helpers due by their count are then replaced one after the other:
+ * together, the replacement of one forked beside another's drain,
+ * they held up to twice HELPERS helpers in memory at once.
+ */
+static int
+changing(struct pool *p)
+{
+	struct member	*h;
+
+	LIST_FOREACH(h, &p->helpers, entry)
+		if (h->state != H_READY)
 			return 1;
 	return 0;
 }
@@ -322,8 +342,12 @@ fill_slots(struct pool *p, long long now, long long *next)
 		} else if (s->cur != NULL && s->cur->recycle &&
 		    s->next == NULL) {
 			if (s->cur->recycle == RECYCLE_IDLE &&
-			    s->cur->inflight == 0 && carried(p, i)) {
-				/* It goes first; its replacement after. */
+			    s->cur->served < 2 * s->cur->limit && changing(p))
+				continue;	/* its turn comes */
+			if (s->cur->recycle == RECYCLE_IDLE && carried(p, i)) {
+				/* It goes first (it ends the work it has, new
+				 * work goes to the others); its replacement
+				 * after. */
 				log_info("%s: helper %d goes, then its "
 				    "replacement comes", __func__,
 				    (int)s->cur->pid);

@@ -20,12 +20,15 @@ flowing (fake helper: its --parent forks as src/ytdlp_helper.py's does):
    request failed.
 5. A helper that served HELPER_MAX_REQUESTS extractions is replaced once
    it has none in flight, not beside its work; with another helper to
-   carry the work, it exits before its replacement is forked.
+   carry the work, it exits before its replacement is forked.  Under
+   steady load, helpers due together go one at a time: never more
+   helpers at once than HELPERS.
 6. Extractions that wait on TikTok all run at once on one helper (a
    helper takes only a few new ones at a time).
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -236,6 +239,43 @@ with Stack(env={'HELPERS': '2', 'MAX_WORKERS': '4', 'LOG_LEVEL': 'debug',
           'HELPERS=2: the recycled helper exited before its replacement '
           'was forked, every request answered 200 (helpers %s, gone %s, '
           'new %s, %s %s)' % (two, gone, new, out, codes))
+
+
+
+def most_helpers(log):
+    """The most helper processes at once, by the log: each from its fork
+    (said by the parent) to its loss (seen by tiktok-fcgi)."""
+    alive, most = set(), 0
+    for line in log.splitlines():
+        m = re.search(r'helper (\d+) forked by', line)
+        if m:
+            alive.add(m.group(1))
+            most = max(most, len(alive))
+        m = re.search(r'pool_member_lost: helper (\d+)', line)
+        if m:
+            alive.discard(m.group(1))
+    return most
+
+
+# Under steady load neither helper is ever idle: each due one goes while
+# the other carries the work (it takes no new work and ends its own),
+# and only then is its replacement forked; the next due waits its turn.
+# (Before, one's replacement was forked beside the other's drain: four
+# helpers in memory at once with HELPERS=2.)
+with Stack(env={'HELPERS': '2', 'MAX_WORKERS': '8', 'LOG_LEVEL': 'debug',
+                'HELPER_MAX_REQUESTS': '20'}) as s:
+    load = Load(s, 6, lambda k, i: TT % ('slow%d' % (20 + 10 * k),
+                                         '6%d%07d' % (k, i)))
+    wait_for(lambda: s.log().count('requests: recycling') >= 6, 60,
+             'six helpers due')
+    fails = load.end()
+    most = most_helpers(s.log())
+    check(fails == [] and most == 2,
+          'HELPERS=2, HELPER_MAX_REQUESTS=20, 6 clients without pause: '
+          '%d requests, %d helpers due, at most %d helpers at once, none '
+          'failed (%s)' % (
+              len(load.codes), s.log().count('requests: recycling'), most,
+              fails[:5]))
 
 # 6. A helper takes few new extractions at once (YOUNG_MAX in YOUNG_MS),
 # but work that waits on TikTok makes room: 8 slow ones at once on one

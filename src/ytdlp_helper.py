@@ -250,10 +250,11 @@ class Yt:
         self.local = threading.local()
         remember_status(self.local)
         share_ssl()
+        self.YoutubeDL = unprinting(yt_dlp.YoutubeDL)
 
     def ydl(self, proxy):
         """A YoutubeDL for one way out, with our extractors only."""
-        y = self.yt_dlp.YoutubeDL(
+        y = self.YoutubeDL(
             dict(self.opts, proxy=proxy_for(self.yt_dlp, proxy)),
             auto_init=False)
         for ie in self.ies:
@@ -284,6 +285,20 @@ class Yt:
                 m.can_merge()
         except Exception:       # no ffmpeg: yt-dlp asks each time
             pass
+
+
+def unprinting(base):
+    """YoutubeDL less what --print costs when nothing is to be printed:
+    at each stage of every extraction yt-dlp renders the formats table
+    (and, current releases, a file name) for templates that this helper
+    never sets, about a third of an extraction's processor time."""
+    class YoutubeDL(base):
+        def _forceprint(self, key, info_dict):
+            if (self.params.get('forceprint') or {}).get(key) or \
+                    (self.params.get('print_to_file') or {}).get(key):
+                return super()._forceprint(key, info_dict)
+            return info_dict
+    return YoutubeDL
 
 
 def share_ssl():

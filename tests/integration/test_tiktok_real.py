@@ -211,8 +211,45 @@ def check_registry(gen, py):
           'extractors, no table of all (%s)' % (gen, got))
 
 
+# What yt-dlp prints for --print: the helper sets no template, so no
+# stage of an extraction renders the formats table, and a template set
+# is still honoured.
+UNPRINTING = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import ytdlp_helper
+yt = ytdlp_helper.Yt()
+y = yt.ydl('')
+tables = []
+type(y).render_formats_table = lambda self, info: tables.append(1) or ''
+info = {'id': '1', 'title': 't', 'ext': 'mp4', 'url': 'https://x/1',
+        'formats': [{'format_id': 'h264', 'url': 'https://x/1',
+                     'ext': 'mp4'}]}
+for key in ('pre_process', 'after_filter', 'video'):
+    y._forceprint(key, info)
+unset = len(tables)
+y.params['forceprint'] = {'pre_process': ['%(id)s']}
+y._forceprint('pre_process', info)
+print(json.dumps({'unset': unset, 'set': len(tables) - unset}))
+"""
+
+
+def check_unprinting(gen, py):
+    r = subprocess.run([py, '-c', UNPRINTING,
+                        os.path.join(TOP_SRCDIR, 'src')],
+                       capture_output=True, text=True)
+    try:
+        got = json.loads(r.stdout.splitlines()[-1])
+    except (ValueError, IndexError):
+        got = r.stderr.strip()[-300:]
+    check(got == {'unset': 0, 'set': 1}, '%s: no formats table rendered '
+          'for --print templates the helper never sets; one set is '
+          'still printed (%s)' % (gen, got))
+
+
 def run(gen, py):
     check_registry(gen, py)
+    check_unprinting(gen, py)
     fake = FakeTikTok(gen)
     want = ytdlp_version(py)
     with Stack(helper='real', env={

@@ -99,8 +99,9 @@ LIST_HEAD(parentl, parent);
  * milliseconds, and one replaced beside its work holds both in memory
  * until that work ends: when another helper carries the work, the one
  * due goes first (no new work, its own ended, exited: slot->old) and
- * its replacement comes after; alone, it is replaced once it has no
- * work in flight, unless it stays busy through twice its count.
+ * its replacement comes after (at once if no other is left to carry
+ * the work); alone, it is replaced once it has no work in flight,
+ * unless it stays busy through twice its count.
  */
 #define RECYCLE_NOW	1
 #define RECYCLE_IDLE	2

@@ -335,14 +335,17 @@ fill_slots(struct pool *p, long long now, long long *next)
 				*next = s->start_at;
 			continue;
 		}
-		if (s->cur == NULL && s->next == NULL && s->old == NULL) {
+		/* A helper that went first is replaced once it is gone, or
+		 * at once when no other is left to carry the work (shrunk,
+		 * lost meanwhile). */
+		if (s->cur == NULL && s->next == NULL &&
+		    (s->old == NULL || !carried(p, i))) {
 			if ((s->cur = pool_parent_fork(p, i)) != NULL &&
 			    s->started++ > 0)
 				p->restarts++;
 		} else if (s->cur != NULL && s->cur->recycle &&
 		    s->next == NULL) {
-			if (s->cur->recycle == RECYCLE_IDLE &&
-			    s->cur->served < 2 * s->cur->limit && changing(p))
+			if (s->cur->recycle == RECYCLE_IDLE && changing(p))
 				continue;	/* its turn comes */
 			if (s->cur->recycle == RECYCLE_IDLE && carried(p, i)) {
 				/* It goes first (it ends the work it has, new

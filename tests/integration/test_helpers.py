@@ -22,7 +22,8 @@ flowing (fake helper: its --parent forks as src/ytdlp_helper.py's does):
    it has none in flight, not beside its work; with another helper to
    carry the work, it exits before its replacement is forked.  Under
    steady load, helpers due together go one at a time: never more
-   helpers at once than HELPERS.
+   helpers at once than HELPERS; if the helper carrying the work is
+   lost meanwhile, the replacement comes at once.
 6. Extractions that wait on TikTok all run at once on one helper (a
    helper takes only a few new ones at a time).
 """
@@ -240,6 +241,41 @@ with Stack(env={'HELPERS': '2', 'MAX_WORKERS': '4', 'LOG_LEVEL': 'debug',
           'was forked, every request answered 200 (helpers %s, gone %s, '
           'new %s, %s %s)' % (two, gone, new, out, codes))
 
+
+# A helper due goes first while another carries the work; if that one
+# is lost meanwhile, the replacement comes at once, not after the old
+# one's slow extraction.
+with Stack(env={'HELPERS': '2', 'MAX_WORKERS': '4', 'LOG_LEVEL': 'debug',
+                'HELPER_MAX_REQUESTS': '10'}) as s:
+    posts_at_once(s, [TT % ('slow1000', '82%05d' % i) for i in range(4)])
+    two = procs(s, 'helper', 'ready')
+    out = []
+    t = threading.Thread(target=lambda: out.append(s.tiktok(
+        TT % ('slow5000', '8200100'), timeout=30).status))
+    t.start()
+    wait_for(lambda: any(inflight(s, p) == 1 for p in two), 10,
+             'the slow extraction')
+    first = [p for p in two if inflight(s, p) == 1][0]
+    carrier = [p for p in two if p != first][0]
+    k = 0
+    while 'helper %d goes, then' % first not in s.log() and k < 30:
+        s.tiktok(TT % ('ok', '83%05d' % k))
+        k += 1
+    os.kill(carrier, signal.SIGKILL)
+    codes = [s.tiktok(TT % ('ok', '84%05d' % i), timeout=30).status
+             for i in range(3)]
+    t.join()
+    within(lambda: 'helper %d (drained) exited' % first in s.log(), 10)
+    log = s.log()
+    went = log.find('helper %d goes, then' % first)
+    exited = log.find('helper %d (drained) exited' % first)
+    m = re.search(r'helper (\d+) forked by \d+ \(slot \d\)', log[went:])
+    check(went >= 0 and m is not None and
+          went + m.start() < exited and codes == [200] * 3 and
+          out == [200], 'the helper that carried the work killed while '
+          'the one due drains its slow extraction: a replacement forked '
+          'before that one exited, every request answered 200 (%s %s)'
+          % (codes, out))
 
 
 def most_helpers(log):

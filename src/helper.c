@@ -492,6 +492,25 @@ helper_close_input(struct helper *h)
 	}
 }
 
+/*
+ * A forked helper whose parent died was adopted by us if we are the
+ * init of a PID namespace (a container's, say) or a subreaper: reap
+ * it, by its pidfd, which can name no other process.  Otherwise it is
+ * not our child and this does nothing.
+ */
+static void
+reap_adopted(const struct helper *h)
+{
+#if HAVE_DECL_P_PIDFD
+	siginfo_t	 si;
+
+	if (h->pidfd != -1)
+		(void)waitid(P_PIDFD, (id_t)h->pidfd, &si, WEXITED | WNOHANG);
+#else
+	(void)h;
+#endif
+}
+
 /* Has a forked helper exited (its pidfd says so, or its pid is gone)? */
 static int
 gone(const struct helper *h)
@@ -527,7 +546,8 @@ helper_signal(struct helper *h, int sig)
 	kill(-h->pid, sig);
 }
 
-/* Has it exited?  Reaps it if so (its parent reaps a forked one). */
+/* Has it exited?  Reaps it if so (its parent reaps a forked one,
+ * unless we adopted it: reap_adopted). */
 int
 helper_reaped(struct helper *h)
 {
@@ -539,6 +559,8 @@ helper_reaped(struct helper *h)
 		return 0;
 	if (h->forked ? gone(h) :
 	    waitpid(h->pid, &status, WNOHANG) == h->pid) {
+		if (h->forked)
+			reap_adopted(h);
 		h->pid = -h->pid;
 		return 1;
 	}
@@ -547,7 +569,7 @@ helper_reaped(struct helper *h)
 
 /*
  * Kill its process group now and reap it; a forked one is waited for
- * (up to a second: its parent reaps it) but not reaped.
+ * (up to a second: its parent reaps it) and reaped only if adopted.
  */
 void
 helper_kill(struct helper *h)
@@ -564,6 +586,7 @@ helper_kill(struct helper *h)
 			pfd.events = POLLIN;
 			while (poll(&pfd, 1, 1000) == -1 && errno == EINTR)
 				continue;
+			reap_adopted(h);
 		}
 	} else
 		while (waitpid(h->pid, &status, 0) == -1 && errno == EINTR)

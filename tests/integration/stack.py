@@ -82,13 +82,14 @@ class Stack(WebServers):
     def __init__(self, helper='fake', env=None, nginx=True, cdn=True,
                  docroot=None, expect_healthy=True, tls=None, web='nginx',
                  mount='/', bind=None, cdn_url=None, host=None,
-                 conf=None, foreground=True, tree=None):
+                 conf=None, foreground=True, tree=None, wrap=None):
         # Another built tree (its binary, deploy/ files and helper), for
         # benchmarks comparing builds; else this one.
         self.binary = os.path.join(tree or TOP_BUILDDIR, 'tiktok-fcgi')
         self.srcdir = tree or TOP_SRCDIR
         self.host = host        # a Host header for every request
         self.foreground = foreground    # -f: log to app.log, not LOG_FILE
+        self.wrap = wrap or []  # a command spawn-fcgi runs under (unshare)
         self.conf = conf        # a configuration file (-c)
         self.bind = bind        # (host, port): TCP FastCGI, no unix socket
         if cdn_url is not None:
@@ -216,6 +217,7 @@ class Stack(WebServers):
             cmd += ['-f']
         if self.conf:
             cmd += ['-c', self.conf]
+        cmd = self.wrap + cmd
         self.app = subprocess.Popen(cmd, env=self.app_env(),
                                     stdin=subprocess.DEVNULL,
                                     stdout=self.applog, stderr=self.applog)

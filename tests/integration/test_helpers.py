@@ -5,7 +5,8 @@ flowing (fake helper: its --parent forks as src/ytdlp_helper.py's does):
 
 1. The helper parent is killed: its helpers go on serving, a new parent
    starts, and they are replaced by its own; no request fails, nothing
-   is left behind.
+   is left behind, also when tiktok-fcgi is PID 1 of its namespace (a
+   container's init) and so inherits them.
 2. Helpers die with extractions in flight: each is retried on another
    helper.  One handed to a helper that was dying at that moment (it
    never began it) is not charged its one retry: killing every helper
@@ -131,6 +132,48 @@ with Stack(env={'HELPERS': '2', 'MAX_WORKERS': '8', 'YTDLP_TIMEOUT': '10'}
           '%s' % (load.count(), fails[:5]))
     check(within(lambda: zombies_of(s.app.pid) == [], 5),
           'no zombie below tiktok-fcgi')
+
+
+
+def host_pids(top):
+    """{pid in top's PID namespace: pid here} for top and below."""
+    out = {}
+    for p in [top] + descendants(top):
+        try:
+            with open('/proc/%d/status' % p) as f:
+                for line in f:
+                    if line.startswith('NSpid:'):
+                        out[int(line.split()[-1])] = p
+        except OSError:
+            pass
+    return out
+
+
+# ... and when tiktok-fcgi is a container's init (PID 1 of a PID
+# namespace of its own), the dead parent's helpers become its children:
+# it reaps them once they are replaced.
+if os.geteuid() != 0 or not shutil.which('unshare'):
+    print('# SKIP tiktok-fcgi as PID 1: a PID namespace needs root and '
+          'unshare(1)')
+else:
+    with Stack(env={'HELPERS': '2', 'MAX_WORKERS': '8'},
+               wrap=['unshare', '--pid', '--fork', '--mount-proc',
+                     '--kill-child=SIGTERM']) as s:
+        posts_at_once(s, [TT % ('slow500', '81%05d' % i) for i in range(8)])
+        parent = procs(s, 'parent', 'ready')[0]
+        old = procs(s, 'helper')
+        os.kill(host_pids(s.app.pid)[parent], signal.SIGKILL)
+        wait_for(lambda: [p for p in procs(s, 'parent', 'ready')
+                          if p != parent], 20, 'a new helper parent')
+        gone = within(lambda: not set(old) & set(procs(s, 'helper')), 30)
+        codes = [s.tiktok(TT % ('ok', '81%05d' % (100 + i))).status
+                 for i in range(4)]
+        check(gone and len(old) == 2 and codes == [200] * 4,
+              'tiktok-fcgi as PID 1: the dead parent\'s %d helpers '
+              'replaced, requests answered (%s)' % (len(old), codes))
+        check(within(lambda: zombies_of(s.app.pid) == [], 5),
+              'tiktok-fcgi as PID 1 reaps the helpers it adopted from the '
+              'dead parent (zombies: %s)' % zombies_of(s.app.pid))
 
 # 2. Helpers die with extractions in flight.
 with Stack(env={'HELPERS': '2', 'MAX_WORKERS': '8', 'YTDLP_TIMEOUT': '20'}

@@ -134,7 +134,6 @@ with Stack(env={'HELPERS': '2', 'MAX_WORKERS': '8', 'YTDLP_TIMEOUT': '10'}
           'no zombie below tiktok-fcgi')
 
 
-
 def host_pids(top):
     """{pid in top's PID namespace: pid here} for top and below."""
     out = {}

@@ -197,16 +197,23 @@ print(json.dumps({'ies': sorted(y._ies), 'all': [m for m in sys.modules if
 """
 
 
+def helper_says(py, code):
+    """The JSON that code, run by py with the helper importable, printed
+    last; else the end of its stderr, as text."""
+    r = subprocess.run([py, '-c', code, os.path.join(TOP_SRCDIR, 'src')],
+                       capture_output=True, text=True)
+    try:
+        return json.loads(r.stdout.splitlines()[-1])
+    except (ValueError, IndexError):
+        return r.stderr.strip()[-300:]
+
+
 def check_registry(gen, py):
     """The helper registers TikTok's, its short links' and Douyin's
     extractors only; yt-dlp's table of every extractor is never loaded."""
-    r = subprocess.run([py, '-c', REGISTRY, os.path.join(TOP_SRCDIR, 'src')],
-                       capture_output=True, text=True)
-    try:
-        got = json.loads(r.stdout)
-    except ValueError:
-        got = {'ies': r.stderr.strip()[-300:], 'all': None}
-    check(got['ies'] == ['Douyin', 'TikTok', 'TikTokVM'] and
+    got = helper_says(py, REGISTRY)
+    check(isinstance(got, dict) and
+          got['ies'] == ['Douyin', 'TikTok', 'TikTokVM'] and
           got['all'] == [], '%s: only the TikTok, short-link and Douyin '
           'extractors, no table of all (%s)' % (gen, got))
 
@@ -235,13 +242,7 @@ print(json.dumps({'unset': unset, 'set': len(tables) - unset}))
 
 
 def check_unprinting(gen, py):
-    r = subprocess.run([py, '-c', UNPRINTING,
-                        os.path.join(TOP_SRCDIR, 'src')],
-                       capture_output=True, text=True)
-    try:
-        got = json.loads(r.stdout.splitlines()[-1])
-    except (ValueError, IndexError):
-        got = r.stderr.strip()[-300:]
+    got = helper_says(py, UNPRINTING)
     check(got == {'unset': 0, 'set': 1}, '%s: no formats table rendered '
           'for --print templates the helper never sets; one set is '
           'still printed (%s)' % (gen, got))
